@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "base/arena.h"
+#include "base/strmap.h"
 #include "dag/template.h"
 
 struct srcpos {
@@ -76,6 +77,7 @@ struct dag_resources {
 
 struct dag_task {
 	const char *id;
+	const char *description;
 	struct srcpos pos;
 	/* What to run: a shell command (`run: "..."`) or an argv (`run: [prog, arg...]`). Neither
 	 * is allowed: the task then succeeds at once (a join point, like Airflow's EmptyOperator). */
@@ -145,15 +147,19 @@ struct dag {
 	uint32_t *down_off, *down;
 	uint32_t *up_off, *up;
 	uint32_t *indegree;
+	struct strmap task_map; /* id -> index */
 };
 
 /* Names, for messages and parsing. */
 const char *trigger_rule_name(enum trigger_rule r);
 int trigger_rule_parse(const char *s, enum trigger_rule *ret);
 const char *param_type_name(enum param_type t);
+/* Arrays of TR__COUNT / PT__COUNT names, for hints. */
+const char *const *trigger_rule_all_names(void);
+const char *const *param_type_all_names(void);
 int param_type_parse(const char *s, enum param_type *ret);
 
-/* Index of a task by id, or -1. Linear before compilation, hashed after (see dag_compile.c). */
+/* Index of a task by id, or -1. */
 int32_t dag_task_index(const struct dag *d, const char *id);
 const struct dag_param *dag_param_find(const struct dag *d, const char *name);
 

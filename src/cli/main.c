@@ -1,0 +1,55 @@
+/*
+ * main.c - `gust`: dispatch to a command group.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef GUST_VERSION
+#define GUST_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+	"Usage: gust COMMAND [ARGS...]\n"
+	"\n"
+	"gust runs workflows: DAGs of tasks described in YAML files, on a schedule or by hand.\n"
+	"\n"
+	"Commands:\n"
+	"  dags validate PATH...     check DAG files; one FILE:LINE:COL: error line per problem\n"
+	"  dags list [--dags DIR]    list the DAGs in a folder, with broken files and why\n"
+	"  dags show FILE            the tasks of a DAG with their upstreams\n"
+	"  dags test FILE            run a DAG once, now, on this machine\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help                this help; 'gust COMMAND --help' for a command's\n"
+	"  --version                 print the version\n"
+	"\n"
+	"Environment:\n"
+	"  GUST_DAGS                 the DAG folder when --dags is not given (default ./dags)\n"
+	"  GUST_HOME                 where gust keeps its state (default ./.gust)\n";
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} groups[] = {
+	{"dags", cmd_dags},
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("gust %s\n", GUST_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (strcmp(argv[1], groups[i].name) == 0)
+			return groups[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "gust: unknown command '%s'\nTry 'gust --help'.\n", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,33 @@
+/*
+ * dag_load.h - read a DAG file, validate every rule, and compile it, in one pass.
+ *
+ * Loading never stops at the first problem: the YAML is parsed into a positioned tree
+ * (yaml_tree.h), every key is checked against the tables in dag_load.c, and the whole DAG is then
+ * checked as a graph (dag_compile.c: unknown depends, cycles, template references). Every problem
+ * lands in the caller's diag_list as FILE:LINE:COL: error: MESSAGE. A DAG is returned only when
+ * there was no problem at all.
+ *
+ * Input limits: DAG_MAX_FILE_BYTES; the text must be UTF-8 without NUL bytes.
+ */
+#ifndef GUST_DAG_DAG_LOAD_H
+#define GUST_DAG_DAG_LOAD_H
+
+#include <stddef.h>
+
+#include "base/diag.h"
+#include "dag/dag.h"
+
+#define DAG_MAX_FILE_BYTES (64u * 1024 * 1024)
+
+/* Load from a file. Returns 0 with *ret set, or -EINVAL (problems in diags) or another negative
+ * errno for I/O (also described in diags, at line 0). */
+int dag_load_file(const char *path, struct dag **ret, struct diag_list *diags);
+
+/* Load from memory. `path` names the file for the default id and messages. */
+int dag_load_buffer(const char *path, const char *text, size_t len, struct dag **ret,
+		    struct diag_list *diags);
+
+/* Is `s` a valid DAG or task id ([A-Za-z0-9_][A-Za-z0-9_.-]*, at most 200 bytes)? */
+bool dag_id_valid(const char *s);
+
+#endif
