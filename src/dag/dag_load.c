@@ -60,6 +60,16 @@ static void errf(struct loader *L, const struct ynode *n, const char *fmt, ...)
 	free(msg);
 }
 
+/* "a string 'lots'" style description of a bad value, for messages. */
+static const char *shown(struct loader *L, const struct ynode *v)
+{
+	if (v->type != YN_SCALAR || ynode_scalar_kind(v) == YS_NULL)
+		return ynode_describe(v);
+	if (v->len > 40)
+		return arena_printf(L->a, "'%.37s...'", v->str);
+	return arena_printf(L->a, "'%s'", v->str);
+}
+
 /* ---- typed getters ----------------------------------------------------------------------- */
 
 static const char *want_string(struct loader *L, const struct ynode *v, const char *key)
@@ -80,7 +90,7 @@ static bool want_int(struct loader *L, const struct ynode *v, const char *key, i
 {
 	int64_t x;
 	if (v->type != YN_SCALAR || !ynode_int(v, &x)) {
-		errf(L, v, "'%s' must be a whole number, got %s", key, ynode_describe(v));
+		errf(L, v, "'%s' must be a whole number, got %s", key, shown(L, v));
 		return false;
 	}
 	if (x < min || x > max) {
@@ -105,7 +115,7 @@ static bool want_i32(struct loader *L, const struct ynode *v, const char *key, i
 static bool want_bool(struct loader *L, const struct ynode *v, const char *key, bool *out)
 {
 	if (v->type != YN_SCALAR || !ynode_bool(v, out)) {
-		errf(L, v, "'%s' must be true or false, got %s", key, ynode_describe(v));
+		errf(L, v, "'%s' must be true or false, got %s", key, shown(L, v));
 		return false;
 	}
 	return true;
@@ -272,8 +282,11 @@ static void walk_map(struct loader *L, const struct ynode *map, const struct key
 		for (size_t j = 0; j < n_keys && n < ARRAY_SIZE(names); j++)
 			names[n++] = keys[j].key;
 		const char *hint = closest_word(k->str, names, n);
+		const char *note = strstr(where, " (");
+		int wlen = note ? (int)(note - where) : (int)strlen(where);
 		if (hint)
-			errf(L, k, "unknown key '%s'%s (did you mean '%s'?)", k->str, where, hint);
+			errf(L, k, "unknown key '%s'%.*s (did you mean '%s'?)", k->str, wlen, where,
+			     hint);
 		else
 			errf(L, k, "unknown key '%s'%s", k->str, where);
 	}
@@ -748,10 +761,10 @@ static void load_param(struct loader *L, const struct ynode *k, const struct yno
 	struct param_build pb = {p, NULL, NULL};
 	bool long_form = v->type == YN_MAP;
 	if (long_form) {
-		walk_map(L, v, param_keys, ARRAY_SIZE(param_keys), &pb, " in param (an object default "
-									"needs the long form "
-									"{type: object, default: "
-									"{...}})");
+		walk_map(L, v, param_keys, ARRAY_SIZE(param_keys), &pb,
+			 arena_printf(L->a, " in param '%s' (an object default needs the long form "
+					    "{type: object, default: {...}})",
+				      k->str));
 		if (!pb.type_node)
 			p->type = pb.def_node ? infer_type(pb.def_node) : PT_STRING;
 	} else {
@@ -935,8 +948,8 @@ static void load_tasks(struct loader *L, const struct ynode *v, const struct dag
 	struct dag *d = L->d;
 	if (v->type != YN_MAP) {
 		if (v->type == YN_SEQ)
-			errf(L, v, "'tasks' must be a mapping of task id to task (tasks:\\n  extract:"
-				   "\\n    run: ...), got a list");
+			errf(L, v, "'tasks' must be a mapping of task id to task (e.g. "
+				   "'extract: {run: ./extract.sh}'), got a list");
 		else
 			errf(L, v, "'tasks' must be a mapping of task id to task, got %s",
 			     ynode_describe(v));

@@ -1,0 +1,52 @@
+# lib.sh - helpers for end-to-end tests. Each test is a shell function named t_NAME in a file
+# tests/e2e/test_*.sh; the runner (run.sh) calls it in a fresh temporary directory (the current
+# directory), with $GUST pointing at the binary under test and $ROOT at the repository.
+# A test fails by calling `fail` (or by any command failing: tests run with set -e).
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+assert_eq() { # GOT WANT [WHAT]
+  [ "$1" = "$2" ] || fail "${3:-value}: got '$1', want '$2'"
+}
+
+assert_contains() { # HAYSTACK NEEDLE
+  case "$1" in
+    *"$2"*) ;;
+    *) fail "expected to find '$2' in: $1" ;;
+  esac
+}
+
+assert_not_contains() {
+  case "$1" in
+    *"$2"*) fail "did not expect '$2' in: $1" ;;
+    *) ;;
+  esac
+}
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds; fail after SECONDS.
+wait_for() {
+  local limit=$1
+  shift
+  local end=$(($(date +%s%N) / 1000000 + limit * 1000))
+  while ! "$@" 2>/dev/null; do
+    [ $(($(date +%s%N) / 1000000)) -lt $end ] || fail "timed out after ${limit}s waiting for: $*"
+    sleep 0.05
+  done
+}
+
+# Is a live (non-zombie) process running whose command line contains MARKER?
+alive_with_marker() {
+  local marker=$1 p st
+  for p in /proc/[0-9]*; do
+    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$marker"; then
+      st=$(awk '{print $3}' "$p/stat" 2>/dev/null) || continue
+      [ "$st" != "Z" ] && [ -n "$st" ] && return 0
+    fi
+  done
+  return 1
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
