@@ -293,6 +293,7 @@ static const struct cli_cmd *const dags_cmds[] = {
 	&validate_cmd,
 	&list_cmd,
 	&show_cmd,
+	&dags_test_cmd,
 };
 
 int cmd_dags(int argc, char **argv)

@@ -1,0 +1,1056 @@
+/*
+ * run.c - one DAG run as a state machine (see run.h).
+ *
+ * Data: `tis` is a growable array of task instances; every task owns a list of its TI indexes
+ * (one for an unmapped task; for a mapped task, the placeholder created at the start becomes
+ * instance 0 when the list is known, and the others are appended). Per task, counters of how its
+ * upstream TIs ended (success / failed / skipped) and how many upstream tasks are still open
+ * let a trigger rule be decided in O(1) whenever one upstream TI ends.
+ *
+ * When a TI ends, a worklist carries the consequence downstream: each downstream task's
+ * counters are updated and its rule evaluated; a task decided as skipped or upstream_failed ends
+ * its own TIs and goes on the worklist in turn. No recursion, so a chain of 100,000 tasks is
+ * fine. Ready TIs wait in a binary heap ordered by priority, then by the order they became
+ * ready.
+ */
+#include "engine/run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/util.h"
+#include "dag/dag_time.h"
+#include "dag/duration.h"
+#include "dag/params.h"
+#include "dag/template.h"
+
+struct task_rt {
+	uint32_t *tis;
+	uint32_t n_tis;
+	size_t cap_tis;
+	uint32_t n_done;      /* TIs of this task in a done state */
+	uint32_t up_open;     /* upstream tasks not yet done */
+	uint32_t up_success;  /* upstream TIs that succeeded */
+	uint32_t up_failed;   /* ... failed or upstream_failed */
+	uint32_t up_skipped;  /* ... skipped */
+	bool decided;	      /* the trigger rule said run / skip / upstream_failed */
+	bool expanded;	      /* mapped task: list known */
+	bool done;	      /* every TI done */
+};
+
+struct run {
+	const struct dag *dag;
+	char *id;
+	int64_t logical_date_ms;
+	json_t *params;
+	enum run_state state;
+	char *message;
+	int64_t created_at, started_at, ended_at;
+	bool cancelling;
+	bool timed_out;
+
+	struct ti *tis;
+	uint32_t n_tis;
+	size_t cap_tis;
+	struct task_rt *tasks;
+	uint32_t tasks_done;
+	uint32_t active; /* queued + running */
+
+	uint32_t *heap; /* ready TIs */
+	uint32_t n_heap;
+	size_t cap_heap;
+	uint64_t seq;
+
+	uint32_t *changed; /* TIs whose state changed since the last run_drain_changes() */
+	uint32_t n_changed;
+	size_t cap_changed;
+	unsigned char *dirty; /* per TI: already in `changed` */
+	size_t cap_dirty;
+
+	uint32_t *work; /* worklist of tasks whose TIs changed to done */
+	uint32_t n_work;
+	size_t cap_work;
+};
+
+static const char *const ti_state_names[TI__COUNT] = {
+	"none",	  "scheduled",	  "queued",	     "running", "success",
+	"failed", "up_for_retry", "upstream_failed", "skipped",
+};
+
+static const char *const run_state_names[RUN__COUNT] = {
+	"queued", "running", "success", "failed", "cancelled",
+};
+
+const char *ti_state_name(enum ti_state s)
+{
+	return (unsigned)s < TI__COUNT ? ti_state_names[s] : "?";
+}
+
+int ti_state_parse(const char *s, enum ti_state *ret)
+{
+	for (int i = 0; i < TI__COUNT; i++)
+		if (strcmp(s, ti_state_names[i]) == 0) {
+			*ret = (enum ti_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *run_state_name(enum run_state s)
+{
+	return (unsigned)s < RUN__COUNT ? run_state_names[s] : "?";
+}
+
+void attempt_plan_free(struct attempt_plan *p)
+{
+	free(p->shell);
+	if (p->argv)
+		for (char **a = p->argv; *a; a++)
+			free(*a);
+	free(p->argv);
+	if (p->env)
+		for (char **e = p->env; *e; e++)
+			free(*e);
+	free(p->env);
+	free(p->workdir);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- ready heap -------------------------------------------------------------------------- */
+
+static bool heap_less(const struct run *r, uint32_t a, uint32_t b)
+{
+	const struct ti *x = &r->tis[a], *y = &r->tis[b];
+	int32_t px = r->dag->tasks[x->task].priority, py = r->dag->tasks[y->task].priority;
+	if (px != py)
+		return px > py;
+	return x->seq < y->seq;
+}
+
+static void heap_set(struct run *r, uint32_t pos, uint32_t ti)
+{
+	r->heap[pos] = ti;
+	r->tis[ti].heap_pos = (int32_t)pos;
+}
+
+static void heap_push(struct run *r, uint32_t ti)
+{
+	r->heap = xrealloc_array(r->heap, r->n_heap + 1, sizeof(*r->heap), &r->cap_heap);
+	uint32_t pos = r->n_heap++;
+	while (pos > 0) {
+		uint32_t parent = (pos - 1) / 2;
+		if (!heap_less(r, ti, r->heap[parent]))
+			break;
+		heap_set(r, pos, r->heap[parent]);
+		pos = parent;
+	}
+	heap_set(r, pos, ti);
+}
+
+static int64_t heap_pop(struct run *r)
+{
+	if (!r->n_heap)
+		return -1;
+	uint32_t top = r->heap[0];
+	uint32_t last = r->heap[--r->n_heap];
+	uint32_t pos = 0, n = r->n_heap;
+	if (n) {
+		for (;;) {
+			uint32_t l = 2 * pos + 1, best = pos;
+			uint32_t cand = last;
+			if (l < n && heap_less(r, r->heap[l], cand)) {
+				best = l;
+				cand = r->heap[l];
+			}
+			if (l + 1 < n && heap_less(r, r->heap[l + 1], cand))
+				best = l + 1;
+			if (best == pos)
+				break;
+			heap_set(r, pos, r->heap[best]);
+			pos = best;
+		}
+		heap_set(r, pos, last);
+	}
+	r->tis[top].heap_pos = -1;
+	return top;
+}
+
+/* ---- state changes ---------------------------------------------------------------------- */
+
+static void mark_changed(struct run *r, uint32_t i)
+{
+	if (r->dirty[i])
+		return;
+	r->dirty[i] = 1;
+	r->changed = xrealloc_array(r->changed, r->n_changed + 1, sizeof(*r->changed),
+				    &r->cap_changed);
+	r->changed[r->n_changed++] = i;
+}
+
+static void set_state(struct run *r, uint32_t i, enum ti_state st)
+{
+	if (r->tis[i].state != st) {
+		r->tis[i].state = st;
+		mark_changed(r, i);
+	}
+}
+
+/* ---- TIs --------------------------------------------------------------------------------- */
+
+static uint32_t ti_add(struct run *r, uint32_t task, int32_t map_index)
+{
+	r->tis = xrealloc_array(r->tis, r->n_tis + 1, sizeof(*r->tis), &r->cap_tis);
+	uint32_t i = r->n_tis++;
+	struct ti *t = &r->tis[i];
+	memset(t, 0, sizeof(*t));
+	t->task = task;
+	t->map_index = map_index;
+	t->exit_code = -1;
+	t->heap_pos = -1;
+	r->dirty = xrealloc_array(r->dirty, r->n_tis, 1, &r->cap_dirty);
+	r->dirty[i] = 0;
+	mark_changed(r, i);
+	struct task_rt *rt = &r->tasks[task];
+	rt->tis = xrealloc_array(rt->tis, rt->n_tis + 1, sizeof(*rt->tis), &rt->cap_tis);
+	rt->tis[rt->n_tis++] = i;
+	return i;
+}
+
+static void ti_set_message(struct ti *t, char *msg)
+{
+	free(t->message);
+	t->message = msg;
+}
+
+static void ti_schedule(struct run *r, uint32_t i)
+{
+	struct ti *t = &r->tis[i];
+	set_state(r, i, TI_SCHEDULED);
+	t->seq = r->seq++;
+	heap_push(r, i);
+}
+
+static void work_push(struct run *r, uint32_t task)
+{
+	r->work = xrealloc_array(r->work, r->n_work + 1, sizeof(*r->work), &r->cap_work);
+	r->work[r->n_work++] = task;
+}
+
+/* TI i reached a done state: count it, and queue its task for downstream propagation. */
+static void ti_done(struct run *r, uint32_t i, enum ti_state st, int64_t now)
+{
+	struct ti *t = &r->tis[i];
+	set_state(r, i, st);
+	if (!t->ended_at)
+		t->ended_at = now;
+	struct task_rt *rt = &r->tasks[t->task];
+	rt->n_done++;
+	/* Tell each downstream task about this TI. */
+	const struct dag *d = r->dag;
+	for (uint32_t e = d->down_off[t->task]; e < d->down_off[t->task + 1]; e++) {
+		struct task_rt *dt = &r->tasks[d->down[e]];
+		if (st == TI_SUCCESS)
+			dt->up_success++;
+		else if (st == TI_SKIPPED)
+			dt->up_skipped++;
+		else
+			dt->up_failed++;
+	}
+	work_push(r, t->task);
+}
+
+/* ---- rendering --------------------------------------------------------------------------- */
+
+struct render_ctx {
+	struct run *r;
+	uint32_t ti;
+	json_t *temps[16];
+	size_t n_temps;
+};
+
+static json_t *keep(struct render_ctx *c, json_t *v)
+{
+	if (c->n_temps == ARRAY_SIZE(c->temps)) {
+		json_decref(c->temps[0]);
+		memmove(c->temps, c->temps + 1, (c->n_temps - 1) * sizeof(*c->temps));
+		c->n_temps--;
+	}
+	c->temps[c->n_temps++] = v;
+	return v;
+}
+
+static int render_lookup(void *ctx, const struct tref *ref, json_t **ret, char **ret_msg)
+{
+	struct render_ctx *c = ctx;
+	struct run *r = c->r;
+	const struct ti *t = &r->tis[c->ti];
+	char buf[64];
+	json_t *v = NULL;
+	switch (ref->kind) {
+	case TREF_PARAM:
+		v = json_object_get(r->params, ref->name);
+		if (!v) {
+			*ret_msg = xasprintf("param '%s' has no value", ref->name);
+			return -EINVAL;
+		}
+		*ret = v;
+		return 0;
+	case TREF_RUN_ID:
+		*ret = keep(c, json_string(r->id));
+		return 0;
+	case TREF_RUN_LOGICAL_DATE:
+		*ret = keep(c, json_string(time_format_utc(r->logical_date_ms, buf, sizeof(buf))));
+		return 0;
+	case TREF_DAG_ID:
+		*ret = keep(c, json_string(r->dag->id));
+		return 0;
+	case TREF_TASK_ID:
+		*ret = keep(c, json_string(r->dag->tasks[t->task].id));
+		return 0;
+	case TREF_MAP_INDEX:
+		*ret = keep(c, json_integer(t->map_index));
+		return 0;
+	case TREF_ITEM:
+		v = t->item;
+		if (!v) {
+			*ret_msg = xasprintf("item: this task instance has no item");
+			return -EINVAL;
+		}
+		break;
+	case TREF_OUTPUT: {
+		int32_t u = dag_task_index(r->dag, ref->name);
+		v = u >= 0 ? run_task_output(r, (uint32_t)u) : NULL;
+		if (!v) {
+			*ret_msg = xasprintf("outputs.%s: task '%s' produced no output (write JSON to "
+					     "$GUST_OUTPUT)",
+					     ref->name, ref->name);
+			return -ENOENT;
+		}
+		keep(c, v);
+		break;
+	}
+	}
+	if (ref->n_path) {
+		char *why = NULL;
+		json_t *x = template_json_path(v, ref->path, ref->n_path, &why);
+		if (!x) {
+			*ret_msg = xasprintf("%s%s%s: %s",
+					     ref->kind == TREF_ITEM ? "item" : "outputs.",
+					     ref->kind == TREF_ITEM ? "" : ref->name, "",
+					     why ? why : "not found");
+			free(why);
+			return -ENOENT;
+		}
+		v = x;
+	}
+	*ret = v;
+	return 0;
+}
+
+static void render_ctx_done(struct render_ctx *c)
+{
+	for (size_t i = 0; i < c->n_temps; i++)
+		json_decref(c->temps[i]);
+	c->n_temps = 0;
+}
+
+/* A JSON value as an environment variable: strings as they are, the rest as compact JSON. */
+static char *json_env_text(json_t *v)
+{
+	if (json_is_string(v))
+		return xstrdup(json_string_value(v));
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	return s ? s : xstrdup("");
+}
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static void env_add(struct strv *e, char *kv)
+{
+	e->v = xrealloc_array(e->v, e->n + 2, sizeof(*e->v), &e->cap);
+	e->v[e->n++] = kv;
+	e->v[e->n] = NULL;
+}
+
+static char *env_key(const char *prefix, const char *name)
+{
+	char *s = xasprintf("%s%s", prefix, name);
+	for (char *p = s + strlen(prefix); *p; p++) {
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+		else if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			*p = '_';
+	}
+	return s;
+}
+
+static int render_plan(struct run *r, uint32_t i, struct attempt_plan *p, char **ret_msg)
+{
+	const struct dag *d = r->dag;
+	const struct ti *t = &r->tis[i];
+	const struct dag_task *task = &d->tasks[t->task];
+	struct render_ctx c = {.r = r, .ti = i};
+	struct buf b = BUF_INIT;
+	int rc = 0;
+	memset(p, 0, sizeof(*p));
+	p->timeout_ms = task->timeout_ms;
+	p->kill_grace_ms = task->kill_grace_ms;
+	p->keep_leftovers = task->leftovers == LEFTOVERS_KEEP;
+
+	if (task->run) {
+		if ((rc = template_render(task->run, TEMPLATE_SHELL, render_lookup, &c, &b, ret_msg)) < 0)
+			goto out;
+		p->shell = buf_detach(&b);
+	} else if (task->argc) {
+		p->argv = xcalloc(task->argc + 1, sizeof(char *));
+		for (uint32_t k = 0; k < task->argc; k++) {
+			buf_reset(&b);
+			if ((rc = template_render(task->argv[k], TEMPLATE_TEXT, render_lookup, &c, &b,
+						  ret_msg)) < 0)
+				goto out;
+			if (memchr(buf_str(&b), '\0', b.len)) {
+				*ret_msg = xasprintf("argument %u contains a NUL byte", k + 1);
+				rc = -EINVAL;
+				goto out;
+			}
+			p->argv[k] = xstrdup(buf_str(&b));
+		}
+	}
+	if (task->workdir) {
+		buf_reset(&b);
+		if ((rc = template_render(task->workdir, TEMPLATE_TEXT, render_lookup, &c, &b,
+					  ret_msg)) < 0)
+			goto out;
+		p->workdir = xstrdup(buf_str(&b));
+	}
+
+	struct strv env = {0};
+	char when[40];
+	env_add(&env, xasprintf("GUST_DAG_ID=%s", d->id));
+	env_add(&env, xasprintf("GUST_RUN_ID=%s", r->id));
+	env_add(&env, xasprintf("GUST_LOGICAL_DATE=%s",
+				time_format_utc(r->logical_date_ms, when, sizeof(when))));
+	env_add(&env, xasprintf("GUST_TASK_ID=%s", task->id));
+	env_add(&env, xasprintf("GUST_TRY_NUMBER=%d", t->try_number));
+	if (t->map_index >= 0)
+		env_add(&env, xasprintf("GUST_MAP_INDEX=%d", t->map_index));
+	else
+		env_add(&env, xstrdup("GUST_MAP_INDEX="));
+	if (t->item) {
+		_cleanup_free_ char *v = json_env_text(t->item);
+		env_add(&env, xasprintf("GUST_ITEM=%s", v));
+	}
+	const char *key;
+	json_t *val;
+	json_object_foreach(r->params, key, val)
+	{
+		_cleanup_free_ char *k = param_env_name(key);
+		_cleanup_free_ char *v = json_env_text(val);
+		env_add(&env, xasprintf("%s=%s", k, v));
+	}
+	for (uint32_t e = d->up_off[t->task]; e < d->up_off[t->task + 1]; e++) {
+		json_t *out = run_task_output(r, d->up[e]);
+		if (!out)
+			continue;
+		_cleanup_free_ char *k = env_key("GUST_UPSTREAM_", d->tasks[d->up[e]].id);
+		_cleanup_free_ char *v = json_env_text(out);
+		env_add(&env, xasprintf("%s=%s", k, v));
+		json_decref(out);
+	}
+	for (uint32_t k = 0; k < task->n_env; k++) {
+		buf_reset(&b);
+		if ((rc = template_render(task->env[k].value, TEMPLATE_TEXT, render_lookup, &c, &b,
+					  ret_msg)) < 0) {
+			p->env = env.v;
+			goto out;
+		}
+		env_add(&env, xasprintf("%s=%s", task->env[k].name, buf_str(&b)));
+	}
+	p->env = env.v;
+out:
+	buf_free(&b);
+	render_ctx_done(&c);
+	if (rc < 0)
+		attempt_plan_free(p);
+	return rc;
+}
+
+/* ---- deciding ---------------------------------------------------------------------------- */
+
+enum verdict { V_WAIT, V_RUN, V_SKIP, V_UPSTREAM_FAILED };
+
+static enum verdict evaluate(const struct run *r, uint32_t task)
+{
+	const struct dag *d = r->dag;
+	const struct task_rt *rt = &r->tasks[task];
+	uint32_t n_up = d->up_off[task + 1] - d->up_off[task];
+	if (n_up == 0)
+		return V_RUN;
+	bool all_done = rt->up_open == 0;
+	uint32_t s = rt->up_success, f = rt->up_failed, k = rt->up_skipped;
+	switch (d->tasks[task].trigger_rule) {
+	case TR_ALL_SUCCESS:
+		if (f)
+			return V_UPSTREAM_FAILED;
+		if (k)
+			return V_SKIP;
+		return all_done ? V_RUN : V_WAIT;
+	case TR_ALL_FAILED:
+		if (s || k)
+			return V_SKIP;
+		return all_done ? V_RUN : V_WAIT;
+	case TR_ALL_DONE:
+		return all_done ? V_RUN : V_WAIT;
+	case TR_ONE_SUCCESS:
+		if (s)
+			return V_RUN;
+		if (!all_done)
+			return V_WAIT;
+		return f ? V_UPSTREAM_FAILED : V_SKIP;
+	case TR_ONE_FAILED:
+		if (f)
+			return V_RUN;
+		return all_done ? V_SKIP : V_WAIT;
+	case TR_NONE_FAILED:
+		if (f)
+			return V_UPSTREAM_FAILED;
+		return all_done ? V_RUN : V_WAIT;
+	case TR_NONE_SKIPPED:
+		if (k)
+			return V_SKIP;
+		return all_done ? V_RUN : V_WAIT;
+	case TR_ALWAYS:
+		return V_RUN;
+	default:
+		return V_WAIT;
+	}
+}
+
+static void end_task_tis(struct run *r, uint32_t task, enum ti_state st, const char *why,
+			 int64_t now)
+{
+	struct task_rt *rt = &r->tasks[task];
+	for (uint32_t k = 0; k < rt->n_tis; k++) {
+		uint32_t i = rt->tis[k];
+		if (ti_state_done(r->tis[i].state))
+			continue;
+		ti_set_message(&r->tis[i], xstrdup(why));
+		ti_done(r, i, st, now);
+	}
+}
+
+static void fail_task_now(struct run *r, uint32_t task, char *why, int64_t now)
+{
+	struct task_rt *rt = &r->tasks[task];
+	uint32_t i = rt->tis[0];
+	ti_set_message(&r->tis[i], why);
+	ti_done(r, i, TI_FAILED, now);
+}
+
+/* The trigger rule said run: schedule the TI, or expand a mapped task first. */
+static void start_task(struct run *r, uint32_t task, int64_t now)
+{
+	const struct dag_task *dt = &r->dag->tasks[task];
+	struct task_rt *rt = &r->tasks[task];
+	uint32_t first = rt->tis[0];
+	if (dt->map_kind == MAP_NONE) {
+		ti_schedule(r, first);
+		return;
+	}
+	json_t *list = NULL;
+	if (dt->map_kind == MAP_LITERAL) {
+		list = json_incref(dt->map_items);
+	} else {
+		struct render_ctx c = {.r = r, .ti = first};
+		char *msg = NULL;
+		if (template_eval_whole(dt->map_expr, render_lookup, &c, &list, &msg) < 0) {
+			render_ctx_done(&c);
+			fail_task_now(r, task, xasprintf("map: %s", msg ? msg : "cannot evaluate"),
+				      now);
+			free(msg);
+			return;
+		}
+		render_ctx_done(&c);
+	}
+	rt->expanded = true;
+	if (!json_is_array(list)) {
+		_cleanup_free_ char *shown = json_dumps(list, JSON_ENCODE_ANY | JSON_COMPACT);
+		fail_task_now(r, task,
+			      xasprintf("map: %s is not a list (got %.60s)", dt->map_expr->src,
+					shown ? shown : "?"),
+			      now);
+		json_decref(list);
+		return;
+	}
+	size_t n = json_array_size(list);
+	if (n == 0) {
+		json_decref(list);
+		struct ti *t = &r->tis[first];
+		ti_set_message(t, xstrdup("map over an empty list: nothing to do"));
+		ti_done(r, first, TI_SKIPPED, now);
+		return;
+	}
+	if (n > RUN_MAX_MAP) {
+		fail_task_now(r, task,
+			      xasprintf("map: the list has %zu items; the limit is %d", n, RUN_MAX_MAP),
+			      now);
+		json_decref(list);
+		return;
+	}
+	r->tis[first].map_index = 0;
+	r->tis[first].item = json_incref(json_array_get(list, 0));
+	ti_schedule(r, first);
+	for (size_t k = 1; k < n; k++) {
+		uint32_t i = ti_add(r, task, (int32_t)k);
+		r->tis[i].item = json_incref(json_array_get(list, k));
+		ti_schedule(r, i);
+	}
+	json_decref(list);
+}
+
+static void decide(struct run *r, uint32_t task, int64_t now)
+{
+	struct task_rt *rt = &r->tasks[task];
+	if (rt->decided || r->cancelling)
+		return;
+	enum verdict v = evaluate(r, task);
+	if (v == V_WAIT)
+		return;
+	rt->decided = true;
+	const char *rule = trigger_rule_name(r->dag->tasks[task].trigger_rule);
+	char why[160];
+	switch (v) {
+	case V_RUN:
+		start_task(r, task, now);
+		break;
+	case V_SKIP:
+		snprintf(why, sizeof(why), "skipped: trigger rule %s not met by upstream states",
+			 rule);
+		end_task_tis(r, task, TI_SKIPPED, why, now);
+		break;
+	case V_UPSTREAM_FAILED:
+		snprintf(why, sizeof(why), "an upstream task failed (trigger rule %s)", rule);
+		end_task_tis(r, task, TI_UPSTREAM_FAILED, why, now);
+		break;
+	case V_WAIT:
+		break;
+	}
+}
+
+static void finish_run_if_done(struct run *r, int64_t now)
+{
+	if (r->tasks_done < r->dag->n_tasks || r->state >= RUN_SUCCESS)
+		return;
+	r->ended_at = now;
+	if (r->cancelling && !r->timed_out) {
+		r->state = RUN_CANCELLED;
+		return;
+	}
+	/* Airflow's rule: the run failed if a leaf task failed (or could not run because an
+	 * upstream failed); a failure handled downstream by a trigger rule does not fail it. */
+	const struct dag *d = r->dag;
+	bool failed = r->timed_out;
+	for (uint32_t t = 0; t < d->n_tasks && !failed; t++) {
+		if (d->down_off[t + 1] != d->down_off[t])
+			continue;
+		const struct task_rt *rt = &r->tasks[t];
+		for (uint32_t k = 0; k < rt->n_tis; k++) {
+			enum ti_state s = r->tis[rt->tis[k]].state;
+			if (s == TI_FAILED || s == TI_UPSTREAM_FAILED)
+				failed = true;
+		}
+	}
+	r->state = failed ? RUN_FAILED : RUN_SUCCESS;
+}
+
+/* Carry finished TIs downstream until nothing changes. */
+static void propagate(struct run *r, int64_t now)
+{
+	const struct dag *d = r->dag;
+	while (r->n_work) {
+		uint32_t task = r->work[--r->n_work];
+		struct task_rt *rt = &r->tasks[task];
+		bool newly_done = false;
+		if (!rt->done && rt->n_done == rt->n_tis &&
+		    (d->tasks[task].map_kind == MAP_NONE || rt->expanded ||
+		     ti_state_done(r->tis[rt->tis[0]].state))) {
+			rt->done = true;
+			r->tasks_done++;
+			newly_done = true;
+		}
+		for (uint32_t e = d->down_off[task]; e < d->down_off[task + 1]; e++) {
+			uint32_t down = d->down[e];
+			if (newly_done)
+				r->tasks[down].up_open--;
+			decide(r, down, now);
+		}
+	}
+	finish_run_if_done(r, now);
+}
+
+/* ---- public API -------------------------------------------------------------------------- */
+
+struct run *run_new(const struct dag *d, const struct run_config *cfg, int64_t now)
+{
+	struct run *r = xcalloc(1, sizeof(*r));
+	r->dag = d;
+	r->id = xstrdup(cfg->run_id);
+	r->logical_date_ms = cfg->logical_date_ms;
+	r->params = cfg->params ? json_incref(cfg->params) : json_object();
+	r->state = RUN_RUNNING;
+	r->created_at = r->started_at = now;
+	r->tasks = xcalloc(d->n_tasks ? d->n_tasks : 1, sizeof(*r->tasks));
+	for (uint32_t t = 0; t < d->n_tasks; t++) {
+		r->tasks[t].up_open = d->up_off[t + 1] - d->up_off[t];
+		ti_add(r, t, -1);
+	}
+	for (uint32_t k = 0; k < d->n_tasks; k++)
+		decide(r, d->topo[k], now);
+	propagate(r, now);
+	return r;
+}
+
+void run_free(struct run *r)
+{
+	if (!r)
+		return;
+	for (uint32_t i = 0; i < r->n_tis; i++) {
+		free(r->tis[i].message);
+		free(r->tis[i].progress_msg);
+		json_decref(r->tis[i].output);
+		json_decref(r->tis[i].item);
+	}
+	for (uint32_t t = 0; t < r->dag->n_tasks; t++)
+		free(r->tasks[t].tis);
+	free(r->tasks);
+	free(r->tis);
+	free(r->heap);
+	free(r->work);
+	free(r->changed);
+	free(r->dirty);
+	free(r->id);
+	free(r->message);
+	json_decref(r->params);
+	free(r);
+}
+
+const struct dag *run_dag(const struct run *r)
+{
+	return r->dag;
+}
+
+const char *run_id(const struct run *r)
+{
+	return r->id;
+}
+
+enum run_state run_get_state(const struct run *r)
+{
+	return r->state;
+}
+
+uint32_t run_ti_count(const struct run *r)
+{
+	return r->n_tis;
+}
+
+const struct ti *run_ti(const struct run *r, uint32_t i)
+{
+	return &r->tis[i];
+}
+
+uint32_t run_active_count(const struct run *r)
+{
+	return r->active;
+}
+
+uint32_t run_ready_count(const struct run *r)
+{
+	return r->n_heap;
+}
+
+const char *run_message(const struct run *r)
+{
+	return r->message;
+}
+
+bool run_is_cancelling(const struct run *r)
+{
+	return r->cancelling;
+}
+
+char *run_ti_name(const struct run *r, uint32_t i, char *buf, size_t size)
+{
+	const struct ti *t = &r->tis[i];
+	const char *id = r->dag->tasks[t->task].id;
+	if (t->map_index >= 0)
+		snprintf(buf, size, "%s[%d]", id, t->map_index);
+	else
+		snprintf(buf, size, "%s", id);
+	return buf;
+}
+
+int64_t run_pop_ready(struct run *r)
+{
+	if (r->cancelling)
+		return -1;
+	return heap_pop(r);
+}
+
+int run_begin_attempt(struct run *r, uint32_t i, int64_t now, struct attempt_plan *ret)
+{
+	struct ti *t = &r->tis[i];
+	t->try_number++;
+	set_state(r, i, TI_QUEUED);
+	t->queued_at = now;
+	t->started_at = 0;
+	t->ended_at = 0;
+	t->exit_code = -1;
+	t->signal = 0;
+	free(t->progress_msg);
+	t->progress_msg = NULL;
+	t->progress_done = t->progress_total = 0;
+	ti_set_message(t, NULL);
+	const struct dag_task *task = &r->dag->tasks[t->task];
+	if (!task->run && !task->argc) {
+		/* Nothing to run: succeeds at once, without a process. */
+		memset(ret, 0, sizeof(*ret));
+		t->started_at = now;
+		ti_set_message(t, xstrdup("nothing to run"));
+		ti_done(r, i, TI_SUCCESS, now);
+		propagate(r, now);
+		return 1;
+	}
+	char *msg = NULL;
+	if (render_plan(r, i, ret, &msg) < 0) {
+		ti_set_message(t, xasprintf("cannot render the command: %s", msg ? msg : "?"));
+		free(msg);
+		ti_done(r, i, TI_FAILED, now);
+		propagate(r, now);
+		return -EINVAL;
+	}
+	r->active++;
+	return 0;
+}
+
+void run_on_started(struct run *r, uint32_t i, int64_t now)
+{
+	struct ti *t = &r->tis[i];
+	if (t->state == TI_QUEUED) {
+		set_state(r, i, TI_RUNNING);
+		t->started_at = now;
+	}
+}
+
+void run_on_progress(struct run *r, uint32_t i, int done, int total, const char *msg)
+{
+	struct ti *t = &r->tis[i];
+	t->progress_done = done;
+	t->progress_total = total;
+	free(t->progress_msg);
+	t->progress_msg = msg ? xstrdup(msg) : NULL;
+	mark_changed(r, i);
+}
+
+size_t run_drain_changes(struct run *r, uint32_t *out, size_t max)
+{
+	size_t n = r->n_changed < max ? r->n_changed : max;
+	for (size_t k = 0; k < n; k++) {
+		out[k] = r->changed[k];
+		r->dirty[out[k]] = 0;
+	}
+	memmove(r->changed, r->changed + n, (r->n_changed - n) * sizeof(*r->changed));
+	r->n_changed -= (uint32_t)n;
+	return n;
+}
+
+static bool retryable(const struct dag_task *task, const struct ti *t,
+		      const struct attempt_outcome *o)
+{
+	if (t->try_number > task->retries)
+		return false;
+	if (o->status == AS_EXEC_FAILED || o->status == AS_CANCELLED)
+		return false;
+	if (o->status == AS_FAILED && o->exit_code >= 0 && task->n_retry_on_exit_codes) {
+		for (uint32_t k = 0; k < task->n_retry_on_exit_codes; k++)
+			if (task->retry_on_exit_codes[k] == o->exit_code)
+				return true;
+		return false;
+	}
+	return true;
+}
+
+static int64_t retry_delay(const struct dag_task *task, int32_t try_number)
+{
+	int64_t delay = task->retry_delay_ms;
+	if (task->retry_backoff == BACKOFF_EXPONENTIAL) {
+		for (int32_t k = 1; k < try_number && delay < INT64_MAX / 4; k++)
+			delay *= 2;
+		int64_t cap = task->max_retry_delay_ms ? task->max_retry_delay_ms
+						       : 24LL * 3600 * 1000;
+		if (delay > cap)
+			delay = cap;
+	} else if (task->max_retry_delay_ms && delay > task->max_retry_delay_ms) {
+		delay = task->max_retry_delay_ms;
+	}
+	return delay;
+}
+
+void run_on_finished(struct run *r, uint32_t i, struct attempt_outcome *o, int64_t now)
+{
+	struct ti *t = &r->tis[i];
+	const struct dag_task *task = &r->dag->tasks[t->task];
+	if (t->state != TI_QUEUED && t->state != TI_RUNNING)
+		return; /* a duplicate report */
+	if (r->active)
+		r->active--;
+	if (!t->started_at)
+		t->started_at = o->started_at ? o->started_at : now;
+	t->exit_code = o->exit_code;
+	t->signal = o->signal;
+	t->last_status = o->status;
+	t->ended_at = now;
+	json_decref(t->output);
+	t->output = o->output;
+	o->output = NULL;
+	ti_set_message(t, o->message ? xstrdup(o->message) : NULL);
+	if (o->status == AS_SUCCESS) {
+		ti_done(r, i, TI_SUCCESS, now);
+	} else if (!r->cancelling && retryable(task, t, o)) {
+		int64_t delay = retry_delay(task, t->try_number);
+		char d1[32];
+		set_state(r, i, TI_UP_FOR_RETRY);
+		t->retry_at = now + delay;
+		ti_set_message(t, xasprintf("%s; try %d of %d in %s",
+					    o->message ? o->message : attempt_status_name(o->status),
+					    t->try_number + 1, task->retries + 1,
+					    duration_format(delay, d1, sizeof(d1))));
+		if (delay == 0)
+			run_on_time(r, now);
+	} else {
+		ti_done(r, i, TI_FAILED, now);
+	}
+	propagate(r, now);
+}
+
+bool run_on_time(struct run *r, int64_t now)
+{
+	bool fired = false;
+	const int64_t limit = r->dag->dagrun_timeout_ms;
+	if (limit && !r->cancelling && r->state == RUN_RUNNING && now >= r->started_at + limit) {
+		char d1[32], why[64];
+		r->timed_out = true;
+		snprintf(why, sizeof(why), "dagrun_timeout %s reached",
+			 duration_format(limit, d1, sizeof(d1)));
+		run_cancel(r, now, why);
+		fired = true;
+	}
+	if (r->cancelling)
+		return fired;
+	for (uint32_t i = 0; i < r->n_tis; i++) {
+		struct ti *t = &r->tis[i];
+		if (t->state == TI_UP_FOR_RETRY && t->retry_at <= now)
+			ti_schedule(r, i);
+	}
+	return fired;
+}
+
+int64_t run_next_wakeup(const struct run *r)
+{
+	int64_t next = INT64_MAX;
+	if (r->state != RUN_RUNNING)
+		return next;
+	if (r->dag->dagrun_timeout_ms && !r->cancelling)
+		next = r->started_at + r->dag->dagrun_timeout_ms;
+	if (r->cancelling)
+		return next;
+	for (uint32_t i = 0; i < r->n_tis; i++)
+		if (r->tis[i].state == TI_UP_FOR_RETRY && r->tis[i].retry_at < next)
+			next = r->tis[i].retry_at;
+	return next;
+}
+
+void run_cancel(struct run *r, int64_t now, const char *why)
+{
+	if (r->cancelling)
+		return;
+	r->cancelling = true;
+	free(r->message);
+	r->message = xstrdup(why ? why : "cancelled");
+	/* Empty the ready queue, and end everything that has not started. Running attempts end
+	 * through run_on_finished once their processes are gone. */
+	while (heap_pop(r) >= 0)
+		;
+	for (uint32_t i = 0; i < r->n_tis; i++) {
+		struct ti *t = &r->tis[i];
+		if (t->state == TI_NONE || t->state == TI_SCHEDULED || t->state == TI_UP_FOR_RETRY) {
+			ti_set_message(t, xasprintf("not run: %s", r->message));
+			ti_done(r, i, t->state == TI_UP_FOR_RETRY ? TI_FAILED : TI_SKIPPED, now);
+		}
+	}
+	/* Mark undecided tasks decided so that propagation does not schedule them. */
+	for (uint32_t t = 0; t < r->dag->n_tasks; t++)
+		r->tasks[t].decided = true;
+	propagate(r, now);
+}
+
+json_t *run_task_output(const struct run *r, uint32_t task)
+{
+	const struct task_rt *rt = &r->tasks[task];
+	if (r->dag->tasks[task].map_kind == MAP_NONE) {
+		json_t *o = r->tis[rt->tis[0]].output;
+		return o ? json_incref(o) : NULL;
+	}
+	if (!rt->expanded)
+		return NULL;
+	json_t *a = json_array();
+	for (uint32_t k = 0; k < rt->n_tis; k++) {
+		json_t *o = r->tis[rt->tis[k]].output;
+		json_array_append_new(a, o ? json_incref(o) : json_null());
+	}
+	return a;
+}
+
+json_t *run_to_json(const struct run *r)
+{
+	json_t *tis = json_array();
+	for (uint32_t i = 0; i < r->n_tis; i++) {
+		const struct ti *t = &r->tis[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "task_id", json_string(r->dag->tasks[t->task].id));
+		if (t->map_index >= 0)
+			json_object_set_new(o, "map_index", json_integer(t->map_index));
+		json_object_set_new(o, "state", json_string(ti_state_name(t->state)));
+		json_object_set_new(o, "tries", json_integer(t->try_number));
+		json_object_set_new(o, "exit_code",
+				    t->exit_code >= 0 ? json_integer(t->exit_code) : json_null());
+		json_object_set_new(o, "signal", t->signal ? json_integer(t->signal) : json_null());
+		json_object_set_new(o, "duration_ms",
+				    t->started_at && t->ended_at
+					    ? json_integer(t->ended_at - t->started_at)
+					    : json_null());
+		json_object_set_new(o, "message", t->message ? json_string(t->message) : json_null());
+		json_object_set_new(o, "output", t->output ? json_incref(t->output) : json_null());
+		if (t->item)
+			json_object_set_new(o, "item", json_incref(t->item));
+		json_array_append_new(tis, o);
+	}
+	char when[40];
+	json_t *run = json_object();
+	json_object_set_new(run, "dag_id", json_string(r->dag->id));
+	json_object_set_new(run, "run_id", json_string(r->id));
+	json_object_set_new(run, "logical_date",
+			    json_string(time_format_utc(r->logical_date_ms, when, sizeof(when))));
+	json_object_set_new(run, "state", json_string(run_state_name(r->state)));
+	json_object_set_new(run, "message", r->message ? json_string(r->message) : json_null());
+	json_object_set_new(run, "params", json_incref(r->params));
+	json_object_set_new(run, "duration_ms", r->ended_at ? json_integer(r->ended_at - r->started_at)
+							    : json_null());
+	json_object_set_new(run, "tasks", tis);
+	return run;
+}

@@ -1,0 +1,152 @@
+/*
+ * run.h - the engine's state machine for one DAG run. Pure: no clock, no processes, no files.
+ *
+ * A run holds one task instance (TI) per unmapped task, and one per item for a mapped task once
+ * its list is known. The caller drives it with events and the current time:
+ *
+ *   run_new()            -> every TI is `none`; tasks without upstreams become `scheduled`
+ *   run_pop_ready()      -> a scheduled TI to start (highest priority, then oldest)
+ *   run_begin_attempt()  -> the TI is `queued`, its try number bumped, its command rendered
+ *   run_on_started()     -> `running`
+ *   run_on_finished()    -> `success`, or `up_for_retry` (retry due at a time), or `failed`;
+ *                           downstream TIs are decided by walking only this task's edges
+ *   run_on_time()        -> retries whose delay passed become `scheduled`; dagrun_timeout
+ *   run_cancel()         -> nothing new starts; the caller cancels what runs
+ *
+ * Trigger rules follow Airflow's definitions (docs/dag-format.md): they count the states of all
+ * upstream TIs (a mapped upstream contributes each of its instances); one_success and one_failed
+ * fire as soon as they can; `always` does not wait for upstreams at all.
+ *
+ * Work is proportional to what changed: finishing a task touches its downstream edges once
+ * (counters per task), never a scan of all pending tasks.
+ */
+#ifndef GUST_ENGINE_RUN_H
+#define GUST_ENGINE_RUN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dag/dag.h"
+#include "exec/attempt.h"
+
+enum ti_state {
+	TI_NONE,
+	TI_SCHEDULED,
+	TI_QUEUED,
+	TI_RUNNING,
+	TI_SUCCESS,
+	TI_FAILED,
+	TI_UP_FOR_RETRY,
+	TI_UPSTREAM_FAILED,
+	TI_SKIPPED,
+	TI__COUNT,
+};
+
+enum run_state { RUN_QUEUED, RUN_RUNNING, RUN_SUCCESS, RUN_FAILED, RUN_CANCELLED, RUN__COUNT };
+
+const char *ti_state_name(enum ti_state s);
+int ti_state_parse(const char *s, enum ti_state *ret);
+const char *run_state_name(enum run_state s);
+static inline bool ti_state_done(enum ti_state s)
+{
+	return s == TI_SUCCESS || s == TI_FAILED || s == TI_UPSTREAM_FAILED || s == TI_SKIPPED;
+}
+
+/* The most instances one mapped task may expand to. */
+#define RUN_MAX_MAP 100000
+
+struct ti {
+	uint32_t task;
+	int32_t map_index; /* -1: not mapped */
+	enum ti_state state;
+	int32_t try_number; /* attempts begun so far */
+	int64_t queued_at, started_at, ended_at; /* ms; 0: not yet */
+	int64_t retry_at;   /* up_for_retry: when the next try may start */
+	int exit_code;	    /* last attempt; -1 none */
+	int signal;
+	enum attempt_status last_status;
+	char *message;	    /* malloc'd: why it is in this state */
+	json_t *output;	    /* owned */
+	json_t *item;	    /* owned: mapped item */
+	int progress_done, progress_total;
+	char *progress_msg;
+	uint64_t seq;	    /* order of becoming scheduled, for fairness */
+	int32_t heap_pos;   /* -1 when not in the ready heap */
+};
+
+/* What one attempt should run, rendered. All strings malloc'd; free with attempt_plan_free. */
+struct attempt_plan {
+	char *shell;	 /* or */
+	char **argv;	 /* NULL-terminated */
+	char **env;	 /* NULL-terminated "K=V": GUST_* and the task's env (not the base env) */
+	char *workdir;	 /* NULL: inherit */
+	int64_t timeout_ms, kill_grace_ms;
+	bool keep_leftovers;
+};
+void attempt_plan_free(struct attempt_plan *p);
+
+struct run;
+
+struct run_config {
+	const char *run_id;
+	int64_t logical_date_ms;
+	json_t *params; /* resolved params (params_resolve); the run takes a reference */
+};
+
+struct run *run_new(const struct dag *d, const struct run_config *cfg, int64_t now);
+void run_free(struct run *r);
+
+const struct dag *run_dag(const struct run *r);
+const char *run_id(const struct run *r);
+enum run_state run_get_state(const struct run *r);
+uint32_t run_ti_count(const struct run *r);
+const struct ti *run_ti(const struct run *r, uint32_t i);
+/* TIs that are queued or running. */
+uint32_t run_active_count(const struct run *r);
+/* Display name: "task" or "task[3]". Returns buf. */
+char *run_ti_name(const struct run *r, uint32_t i, char *buf, size_t size);
+
+/* Take the next scheduled TI (highest priority, then first scheduled), or -1 if none. */
+int64_t run_pop_ready(struct run *r);
+/* Number of TIs waiting in the ready queue. */
+uint32_t run_ready_count(const struct run *r);
+
+/*
+ * Begin an attempt of TI i (which run_pop_ready returned): state queued, try_number + 1, and
+ * the rendered plan. If rendering fails (an output path that does not exist, a value with a NUL
+ * in shell mode), the TI fails at once with the reason and -EINVAL is returned: the caller
+ * starts nothing.
+ */
+int run_begin_attempt(struct run *r, uint32_t i, int64_t now, struct attempt_plan *ret);
+void run_on_started(struct run *r, uint32_t i, int64_t now);
+void run_on_progress(struct run *r, uint32_t i, int done, int total, const char *msg);
+/* The attempt is over (no process of it left). Takes ownership of o->output. */
+void run_on_finished(struct run *r, uint32_t i, struct attempt_outcome *o, int64_t now);
+
+/* Move up to `max` indexes of TIs whose state (or progress) changed since the last call into
+ * `out`, oldest change first, each once. Returns how many. A driver prints them; the server
+ * writes them to the store in one transaction per step. */
+size_t run_drain_changes(struct run *r, uint32_t *out, size_t max);
+
+/* Advance time: due retries become scheduled; past dagrun_timeout, the run is cancelled
+ * (returns true once when that happens, so the caller cancels what runs). */
+bool run_on_time(struct run *r, int64_t now);
+/* The next instant run_on_time has something to do, or INT64_MAX. */
+int64_t run_next_wakeup(const struct run *r);
+
+/* Stop the run: TIs not yet started are marked skipped ("run cancelled") and nothing new
+ * starts; running attempts must be cancelled by the caller, and their outcome still arrives
+ * through run_on_finished. `why` goes into the run's message. */
+void run_cancel(struct run *r, int64_t now, const char *why);
+bool run_is_cancelling(const struct run *r);
+const char *run_message(const struct run *r);
+
+/* The whole run as JSON (for --json and the API): {dag_id, run_id, state, tasks: [...]} */
+json_t *run_to_json(const struct run *r);
+
+/* outputs of a task as seen by templates: the TI's output, or for a mapped task the array of
+ * its instances' outputs in index order. New reference, or NULL if the task has none. */
+json_t *run_task_output(const struct run *r, uint32_t task);
+
+#endif
