@@ -1,0 +1,459 @@
+/* Unit tests for engine/run.c: the run state machine, driven with a fake clock and fake
+ * outcomes (no processes). */
+#include <errno.h>
+
+#include "base/buf.h"
+#include "base/diag.h"
+#include "base/util.h"
+#include "dag/dag_load.h"
+#include "dag/params.h"
+#include "engine/run.h"
+#include "test.h"
+
+static struct dag *load(const char *yaml)
+{
+	struct diag_list diags;
+	diag_list_init(&diags, "t.yaml");
+	struct dag *d = NULL;
+	if (dag_load_buffer("t.yaml", yaml, strlen(yaml), &d, &diags) < 0) {
+		diag_print(&diags, stderr);
+		test_fail(__FILE__, __LINE__, "DAG did not load");
+	}
+	diag_list_free(&diags);
+	return d;
+}
+
+static struct run *start(const struct dag *d, int64_t now)
+{
+	char *msg = NULL;
+	json_t *params = params_resolve(d, NULL, &msg);
+	ASSERT(params);
+	struct run_config cfg = {.run_id = "r1", .logical_date_ms = 0, .params = params};
+	struct run *r = run_new(d, &cfg, now);
+	json_decref(params);
+	return r;
+}
+
+static int32_t ti_of(const struct run *r, const char *task, int32_t map_index)
+{
+	for (uint32_t i = 0; i < run_ti_count(r); i++) {
+		const struct ti *t = run_ti(r, i);
+		if (strcmp(run_dag(r)->tasks[t->task].id, task) == 0 && t->map_index == map_index)
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+static enum ti_state state_of(const struct run *r, const char *task)
+{
+	int32_t i = ti_of(r, task, -1);
+	if (i < 0)
+		i = ti_of(r, task, 0);
+	ASSERT(i >= 0);
+	return run_ti(r, (uint32_t)i)->state;
+}
+
+/* Finish an attempt of TI i with exit code `code` (0 success) at time now. */
+static void finish(struct run *r, uint32_t i, int code, int64_t now)
+{
+	struct attempt_outcome o = {0};
+	o.status = code == 0 ? AS_SUCCESS : AS_FAILED;
+	o.exit_code = code;
+	o.started_at = now;
+	o.ended_at = now;
+	run_on_finished(r, i, &o, now);
+}
+
+/* Start everything ready; each task's exit code comes from `codes` by task id (default 0). */
+static void drive(struct run *r, const char *const *fail_ids, int64_t now)
+{
+	for (int guard = 0; guard < 10000; guard++) {
+		int64_t i = run_pop_ready(r);
+		if (i < 0)
+			return;
+		struct attempt_plan plan;
+		int rc = run_begin_attempt(r, (uint32_t)i, now, &plan);
+		if (rc != 0)
+			continue;
+		attempt_plan_free(&plan);
+		run_on_started(r, (uint32_t)i, now);
+		const char *id = run_dag(r)->tasks[run_ti(r, (uint32_t)i)->task].id;
+		int code = 0;
+		for (const char *const *f = fail_ids; f && *f; f++)
+			if (strcmp(*f, id) == 0)
+				code = 1;
+		finish(r, (uint32_t)i, code, now);
+	}
+}
+
+TEST(run_chain_succeeds_in_order)
+{
+	struct dag *d = load("tasks:\n  a: echo a\n  b:\n    depends: [a]\n    run: echo b\n"
+			     "  c:\n    depends: [b]\n    run: echo c\n");
+	struct run *r = start(d, 1000);
+	ASSERT_INT_EQ(state_of(r, "a"), TI_SCHEDULED);
+	ASSERT_INT_EQ(state_of(r, "b"), TI_NONE);
+	int64_t i = run_pop_ready(r);
+	ASSERT_INT_EQ(i, ti_of(r, "a", -1));
+	ASSERT_INT_EQ(run_pop_ready(r), -1); /* b waits for a */
+	struct attempt_plan p;
+	ASSERT_INT_EQ(run_begin_attempt(r, (uint32_t)i, 1000, &p), 0);
+	ASSERT_STR_EQ(p.shell, "echo a");
+	attempt_plan_free(&p);
+	finish(r, (uint32_t)i, 0, 1001);
+	ASSERT_INT_EQ(state_of(r, "b"), TI_SCHEDULED);
+	drive(r, NULL, 1002);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	run_free(r);
+	dag_free(d);
+}
+
+/* The trigger-rule matrix against Airflow's definitions. Upstreams: u1, u2; each is made to
+ * succeed, fail, or be skipped (a map over an empty list). */
+TEST(run_trigger_rule_matrix)
+{
+	static const char *const rules[] = {"all_success", "all_failed",  "all_done",
+					    "one_success", "one_failed",  "none_failed",
+					    "none_skipped", "always"};
+	/* mixes: SS, SF, FF, SK, KK */
+	static const char mixes[][3] = {"SS", "SF", "FF", "SK", "KK"};
+	/* expected downstream state: R ran (success), U upstream_failed, K skipped */
+	static const char *const expect[] = {
+		"RUUKK", /* all_success */
+		"KKRKK", /* all_failed */
+		"RRRRR", /* all_done */
+		"RRURK", /* one_success */
+		"KRRKK", /* one_failed */
+		"RUURR", /* none_failed */
+		"RRRKK", /* none_skipped */
+		"RRRRR", /* always */
+	};
+	for (size_t ri = 0; ri < ARRAY_SIZE(rules); ri++) {
+		for (size_t mi = 0; mi < ARRAY_SIZE(mixes); mi++) {
+			char yaml[1024];
+			const char *u[2];
+			for (int k = 0; k < 2; k++)
+				u[k] = mixes[mi][k] == 'K' ? "    map: []\n    run: echo x\n"
+							   : "    run: echo x\n";
+			snprintf(yaml, sizeof(yaml),
+				 "tasks:\n  u1:\n%s  u2:\n%s  d:\n    depends: [u1, u2]\n"
+				 "    trigger_rule: %s\n    run: echo d\n",
+				 u[0], u[1], rules[ri]);
+			struct dag *d = load(yaml);
+			struct run *r = start(d, 0);
+			const char *fails[3] = {NULL, NULL, NULL};
+			int nf = 0;
+			if (mixes[mi][0] == 'F')
+				fails[nf++] = "u1";
+			if (mixes[mi][1] == 'F')
+				fails[nf++] = "u2";
+			drive(r, fails, 10);
+			enum ti_state got = state_of(r, "d");
+			char want_c = expect[ri][mi];
+			enum ti_state want = want_c == 'R'   ? TI_SUCCESS
+					     : want_c == 'U' ? TI_UPSTREAM_FAILED
+							     : TI_SKIPPED;
+			if (got != want)
+				test_fail(__FILE__, __LINE__, "rule %s mix %.2s: got %s, want %s",
+					  rules[ri], mixes[mi], ti_state_name(got),
+					  ti_state_name(want));
+			run_free(r);
+			dag_free(d);
+		}
+	}
+}
+
+TEST(run_one_success_fires_early)
+{
+	struct dag *d = load("tasks:\n  fast: echo\n  slow: echo\n  d:\n    depends: [fast, slow]\n"
+			     "    trigger_rule: one_success\n    run: echo d\n");
+	struct run *r = start(d, 0);
+	int64_t a = run_pop_ready(r), b = run_pop_ready(r);
+	struct attempt_plan p;
+	run_begin_attempt(r, (uint32_t)a, 0, &p);
+	attempt_plan_free(&p);
+	run_begin_attempt(r, (uint32_t)b, 0, &p);
+	attempt_plan_free(&p);
+	finish(r, (uint32_t)ti_of(r, "fast", -1), 0, 5);
+	ASSERT_INT_EQ(state_of(r, "d"), TI_SCHEDULED); /* slow still running */
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_retries_with_exponential_backoff)
+{
+	struct dag *d = load("tasks:\n  a:\n    run: exit 1\n    retries: 3\n    retry_delay: 10s\n"
+			     "    retry_backoff: exponential\n    max_retry_delay: 15s\n");
+	struct run *r = start(d, 0);
+	uint32_t i = (uint32_t)run_pop_ready(r);
+	struct attempt_plan p;
+	int64_t now = 0;
+	int64_t want_delay[] = {10000, 15000, 15000};
+	for (int k = 0; k < 3; k++) {
+		run_begin_attempt(r, i, now, &p);
+		attempt_plan_free(&p);
+		ASSERT_INT_EQ(run_ti(r, i)->try_number, k + 1);
+		finish(r, i, 1, now);
+		ASSERT_INT_EQ(run_ti(r, i)->state, TI_UP_FOR_RETRY);
+		ASSERT_INT_EQ(run_next_wakeup(r), now + want_delay[k]);
+		run_on_time(r, now + want_delay[k] - 1);
+		ASSERT_INT_EQ(run_pop_ready(r), -1); /* not before the delay */
+		now += want_delay[k];
+		run_on_time(r, now);
+		ASSERT_INT_EQ(run_pop_ready(r), i);
+	}
+	run_begin_attempt(r, i, now, &p);
+	attempt_plan_free(&p);
+	finish(r, i, 1, now);
+	ASSERT_INT_EQ(run_ti(r, i)->state, TI_FAILED);
+	ASSERT_INT_EQ(run_ti(r, i)->try_number, 4);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_retry_on_exit_codes_limits_retries)
+{
+	struct dag *d = load("tasks:\n  a:\n    run: exit 3\n    retries: 5\n    retry_delay: 0s\n"
+			     "    retry_on_exit_codes: [75]\n  b:\n    run: exit 75\n    retries: 1\n"
+			     "    retry_delay: 0s\n    retry_on_exit_codes: [75]\n");
+	struct run *r = start(d, 0);
+	struct attempt_plan p;
+	uint32_t a = (uint32_t)ti_of(r, "a", -1), b = (uint32_t)ti_of(r, "b", -1);
+	run_pop_ready(r);
+	run_pop_ready(r);
+	run_begin_attempt(r, a, 0, &p);
+	attempt_plan_free(&p);
+	run_begin_attempt(r, b, 0, &p);
+	attempt_plan_free(&p);
+	finish(r, a, 3, 1);
+	finish(r, b, 75, 1);
+	ASSERT_INT_EQ(run_ti(r, a)->state, TI_FAILED); /* 3 is not retried */
+	ASSERT_INT_EQ(run_ti(r, b)->state, TI_SCHEDULED); /* 75 is, with no delay */
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_exec_failure_and_timeouts)
+{
+	struct dag *d = load("tasks:\n  a:\n    run: nosuch\n    retries: 2\n  b:\n    run: sleep 9\n"
+			     "    retries: 1\n    retry_delay: 0s\n");
+	struct run *r = start(d, 0);
+	struct attempt_plan p;
+	uint32_t a = (uint32_t)ti_of(r, "a", -1), b = (uint32_t)ti_of(r, "b", -1);
+	run_pop_ready(r);
+	run_pop_ready(r);
+	run_begin_attempt(r, a, 0, &p);
+	attempt_plan_free(&p);
+	run_begin_attempt(r, b, 0, &p);
+	attempt_plan_free(&p);
+	struct attempt_outcome o = {.status = AS_EXEC_FAILED, .exit_code = -1,
+				    .message = "command not found: nosuch"};
+	run_on_finished(r, a, &o, 1);
+	ASSERT_INT_EQ(run_ti(r, a)->state, TI_FAILED); /* not retried: it cannot start */
+	ASSERT_STR_CONTAINS(run_ti(r, a)->message, "not found");
+	struct attempt_outcome t = {.status = AS_TIMED_OUT, .exit_code = -1, .signal = 15,
+				    .message = "timed out after 2s; killed 3 processes"};
+	run_on_finished(r, b, &t, 1);
+	ASSERT_INT_EQ(run_ti(r, b)->state, TI_SCHEDULED); /* a timeout is a failure: retried */
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_map_over_output_and_mapped_outputs)
+{
+	struct dag *d = load("tasks:\n  plan: echo\n  work:\n    depends: [plan]\n"
+			     "    map: ${{ outputs.plan }}\n    run: echo ${{ item.n }} ${{ map.index }}\n"
+			     "  join:\n    depends: [work]\n    run: echo ${{ outputs.work }}\n");
+	struct run *r = start(d, 0);
+	uint32_t plan = (uint32_t)run_pop_ready(r);
+	struct attempt_plan p;
+	run_begin_attempt(r, plan, 0, &p);
+	attempt_plan_free(&p);
+	struct attempt_outcome o = {.status = AS_SUCCESS, .exit_code = 0};
+	o.output = json_loads("[{\"n\": 10}, {\"n\": 20}, {\"n\": 30}]", 0, NULL);
+	run_on_finished(r, plan, &o, 1);
+	ASSERT_INT_EQ(run_ti_count(r), 5); /* plan, work[0..2], join */
+	ASSERT_INT_EQ(run_ready_count(r), 3);
+	for (int k = 0; k < 3; k++) {
+		uint32_t i = (uint32_t)run_pop_ready(r);
+		ASSERT_INT_EQ(run_begin_attempt(r, i, 2, &p), 0);
+		char want[32];
+		snprintf(want, sizeof(want), "echo '%d' '%d'", (k + 1) * 10, k);
+		ASSERT_STR_EQ(p.shell, want);
+		bool has_index = false;
+		for (char **e = p.env; *e; e++)
+			if (strncmp(*e, "GUST_MAP_INDEX=", 15) == 0)
+				has_index = atoi(*e + 15) == k;
+		ASSERT(has_index);
+		attempt_plan_free(&p);
+		struct attempt_outcome w = {.status = AS_SUCCESS, .exit_code = 0};
+		w.output = json_integer(k);
+		ASSERT_INT_EQ(state_of(r, "join"), TI_NONE);
+		run_on_finished(r, i, &w, 3);
+	}
+	uint32_t j = (uint32_t)run_pop_ready(r);
+	run_begin_attempt(r, j, 4, &p);
+	ASSERT_STR_EQ(p.shell, "echo '[0,1,2]'");
+	attempt_plan_free(&p);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_empty_map_skips_and_propagates)
+{
+	struct dag *d = load("params:\n  files: {type: array, default: []}\ntasks:\n"
+			     "  each:\n    map: ${{ params.files }}\n    run: echo ${{ item }}\n"
+			     "  after:\n    depends: [each]\n    run: echo\n"
+			     "  teardown:\n    depends: [each]\n    trigger_rule: all_done\n    run: echo\n");
+	struct run *r = start(d, 0);
+	ASSERT_INT_EQ(state_of(r, "each"), TI_SKIPPED);
+	ASSERT_STR_CONTAINS(run_ti(r, (uint32_t)ti_of(r, "each", -1))->message, "empty list");
+	ASSERT_INT_EQ(state_of(r, "after"), TI_SKIPPED);
+	ASSERT_INT_EQ(state_of(r, "teardown"), TI_SCHEDULED);
+	drive(r, NULL, 1);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_mapped_instance_fails_alone_and_fails_downstream)
+{
+	struct dag *d = load("tasks:\n  w:\n    map: [1, 2, 3]\n    run: echo ${{ item }}\n"
+			     "  next:\n    depends: [w]\n    run: echo\n");
+	struct run *r = start(d, 0);
+	struct attempt_plan p;
+	for (int k = 0; k < 3; k++) {
+		uint32_t i = (uint32_t)run_pop_ready(r);
+		run_begin_attempt(r, i, 0, &p);
+		attempt_plan_free(&p);
+		finish(r, i, run_ti(r, i)->map_index == 1 ? 1 : 0, 1);
+	}
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->state, TI_FAILED);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 0))->state, TI_SUCCESS);
+	ASSERT_INT_EQ(state_of(r, "next"), TI_UPSTREAM_FAILED);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_render_quotes_and_env)
+{
+	struct dag *d = load("params:\n  evil: \"'; rm -rf ~ ; '\"\n  n: 3\ntasks:\n"
+			     "  a:\n    run: echo ${{ params.evil }} \"${{ params.evil }}\"\n"
+			     "    env: {WHO: \"n=${{ params.n }}\"}\n");
+	struct run *r = start(d, 0);
+	uint32_t i = (uint32_t)run_pop_ready(r);
+	struct attempt_plan p;
+	ASSERT_INT_EQ(run_begin_attempt(r, i, 0, &p), 0);
+	ASSERT_STR_EQ(p.shell, "echo ''\\''; rm -rf ~ ; '\\''' \"'; rm -rf ~ ; '\"");
+	bool who = false, param = false, try1 = false;
+	for (char **e = p.env; *e; e++) {
+		who |= strcmp(*e, "WHO=n=3") == 0;
+		param |= strcmp(*e, "GUST_PARAM_N=3") == 0;
+		try1 |= strcmp(*e, "GUST_TRY_NUMBER=1") == 0;
+	}
+	ASSERT(who && param && try1);
+	attempt_plan_free(&p);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_render_failure_fails_the_task)
+{
+	struct dag *d = load("tasks:\n  a: echo\n  b:\n    depends: [a]\n"
+			     "    run: echo ${{ outputs.a.missing }}\n");
+	struct run *r = start(d, 0);
+	uint32_t a = (uint32_t)run_pop_ready(r);
+	struct attempt_plan p;
+	run_begin_attempt(r, a, 0, &p);
+	attempt_plan_free(&p);
+	struct attempt_outcome o = {.status = AS_SUCCESS, .exit_code = 0};
+	o.output = json_loads("{\"present\": 1}", 0, NULL);
+	run_on_finished(r, a, &o, 1);
+	uint32_t b = (uint32_t)run_pop_ready(r);
+	ASSERT_INT_EQ(run_begin_attempt(r, b, 2, &p), -EINVAL);
+	ASSERT_INT_EQ(run_ti(r, b)->state, TI_FAILED);
+	ASSERT_STR_CONTAINS(run_ti(r, b)->message, "missing");
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_cancel_skips_pending_and_ends_cancelled)
+{
+	struct dag *d = load("tasks:\n  a: sleep 100\n  b:\n    depends: [a]\n    run: echo\n");
+	struct run *r = start(d, 0);
+	uint32_t a = (uint32_t)run_pop_ready(r);
+	struct attempt_plan p;
+	run_begin_attempt(r, a, 0, &p);
+	attempt_plan_free(&p);
+	run_on_started(r, a, 0);
+	run_cancel(r, 5, "cancelled by Ctrl-C");
+	ASSERT_INT_EQ(state_of(r, "b"), TI_SKIPPED);
+	ASSERT_INT_EQ(run_get_state(r), RUN_RUNNING); /* a still has a process */
+	struct attempt_outcome o = {.status = AS_CANCELLED, .exit_code = -1, .signal = 15};
+	run_on_finished(r, a, &o, 6);
+	ASSERT_INT_EQ(run_ti(r, a)->state, TI_FAILED);
+	ASSERT_INT_EQ(run_get_state(r), RUN_CANCELLED);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_dagrun_timeout_fails_the_run)
+{
+	struct dag *d = load("dagrun_timeout: 1m\ntasks:\n  a: sleep 100\n  b: sleep 100\n");
+	struct run *r = start(d, 0);
+	uint32_t a = (uint32_t)run_pop_ready(r);
+	struct attempt_plan p;
+	run_begin_attempt(r, a, 0, &p);
+	attempt_plan_free(&p);
+	ASSERT_INT_EQ(run_next_wakeup(r), 60000);
+	ASSERT(!run_on_time(r, 59999));
+	ASSERT(run_on_time(r, 60000));
+	ASSERT_STR_CONTAINS(run_message(r), "dagrun_timeout 1m");
+	ASSERT_INT_EQ(state_of(r, "b"), TI_SKIPPED);
+	struct attempt_outcome o = {.status = AS_CANCELLED, .exit_code = -1};
+	run_on_finished(r, a, &o, 60100);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_priority_orders_ready_tasks)
+{
+	struct dag *d = load("tasks:\n  low: echo\n  high:\n    run: echo\n    priority: 10\n"
+			     "  mid:\n    run: echo\n    priority: 5\n");
+	struct run *r = start(d, 0);
+	ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, "high", -1));
+	ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, "mid", -1));
+	ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, "low", -1));
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_long_chain_propagates_without_recursion)
+{
+	/* 100,000 tasks in a chain, then a failure at the head: upstream_failed must reach the
+	 * tail through the worklist, not the C stack. */
+	enum { N = 100000 };
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "tasks:\n  t0: exit 1\n");
+	for (int i = 1; i < N; i++)
+		buf_printf(&b, "  t%d:\n    depends: [t%d]\n    run: echo\n", i, i - 1);
+	struct dag *d = load(buf_str(&b));
+	buf_free(&b);
+	struct run *r = start(d, 0);
+	uint32_t i = (uint32_t)run_pop_ready(r);
+	struct attempt_plan p;
+	run_begin_attempt(r, i, 0, &p);
+	attempt_plan_free(&p);
+	finish(r, i, 1, 1);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	ASSERT_INT_EQ(state_of(r, "t99999"), TI_UPSTREAM_FAILED);
+	uint32_t *changes = calloc(N + 1, sizeof(uint32_t));
+	size_t n = run_drain_changes(r, changes, N + 1);
+	ASSERT_INT_EQ(n, N); /* each TI reported once, however often it changed */
+	free(changes);
+	run_free(r);
+	dag_free(d);
+}
