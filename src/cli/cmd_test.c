@@ -129,6 +129,8 @@ static void print_change(struct tester *T, uint32_t i, int64_t now)
 	putchar('\n');
 }
 
+static uint32_t *ti_order(const struct run *r);
+
 static void draw_table(struct tester *T, int64_t now, bool final)
 {
 	struct buf b = BUF_INIT;
@@ -142,8 +144,10 @@ static void draw_table(struct tester *T, int64_t now, bool final)
 	buf_printf(&b, "%-30s %-15s %4s %9s  %s\n", "TASK", "STATE", "TRY", "DURATION", "PROGRESS");
 	lines++;
 	/* Active tasks first, then the rest in order, up to `limit` rows. */
+	uint32_t *order = ti_order(T->run);
 	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < n && shown < limit; i++) {
+		for (uint32_t k = 0; k < n && shown < limit; k++) {
+			uint32_t i = order[k];
 			const struct ti *t = run_ti(T->run, i);
 			bool active = t->state == TI_RUNNING || t->state == TI_QUEUED ||
 				      t->state == TI_UP_FOR_RETRY;
@@ -167,6 +171,7 @@ static void draw_table(struct tester *T, int64_t now, bool final)
 			shown++;
 		}
 	}
+	free(order);
 	if ((uint32_t)shown < n) {
 		buf_printf(&b, "... and %u more\n", n - (uint32_t)shown);
 		lines++;
@@ -403,6 +408,36 @@ static int loop(struct tester *T, int sfd, int tfd)
 	return 0;
 }
 
+/* TIs in the order a person reads a DAG: tasks in topological order, instances by index. */
+static const struct run *sort_run;
+static uint32_t *sort_rank;
+
+static int cmp_ti(const void *a, const void *b)
+{
+	const struct ti *x = run_ti(sort_run, *(const uint32_t *)a);
+	const struct ti *y = run_ti(sort_run, *(const uint32_t *)b);
+	if (x->task != y->task)
+		return sort_rank[x->task] < sort_rank[y->task] ? -1 : 1;
+	return x->map_index < y->map_index ? -1 : x->map_index > y->map_index;
+}
+
+static uint32_t *ti_order(const struct run *r)
+{
+	const struct dag *d = run_dag(r);
+	uint32_t n = run_ti_count(r);
+	uint32_t *order = xcalloc(n ? n : 1, sizeof(uint32_t));
+	sort_rank = xcalloc(d->n_tasks ? d->n_tasks : 1, sizeof(uint32_t));
+	for (uint32_t k = 0; k < d->n_tasks; k++)
+		sort_rank[d->topo[k]] = k;
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i;
+	sort_run = r;
+	qsort(order, n, sizeof(*order), cmp_ti);
+	free(sort_rank);
+	sort_rank = NULL;
+	return order;
+}
+
 /* ---- summary ---------------------------------------------------------------------------- */
 
 static void print_summary(struct tester *T)
@@ -412,7 +447,9 @@ static void print_summary(struct tester *T)
 	char el[32];
 	printf("\n%-30s %-15s %4s %9s  %s\n", "TASK", "STATE", "TRY", "DURATION", "DETAILS");
 	uint32_t shown = 0;
-	for (uint32_t i = 0; i < n; i++) {
+	uint32_t *order = ti_order(T->run);
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = order[k];
 		const struct ti *t = run_ti(T->run, i);
 		/* Large runs: list what did not succeed, and a sample of the rest. */
 		if (n > 60 && t->state == TI_SUCCESS && shown >= 20)
@@ -425,6 +462,7 @@ static void print_summary(struct tester *T)
 		printf("%-30.30s %-15s %4d %9s  %s\n", name, ti_state_name(t->state), t->try_number,
 		       dur, t->message ? t->message : "");
 	}
+	free(order);
 	if (shown < n)
 		printf("(%u more succeeded)\n", n - shown);
 	fmt_elapsed(end - T->t0, el, sizeof(el));
