@@ -11,7 +11,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "dag/dag_load.h"
-#include "dag/duration.h"
+#include "base/duration.h"
 
 /* ---- validate ---------------------------------------------------------------------------- */
 
@@ -27,7 +27,7 @@ static int cmd_validate(int argc, char **argv)
 	};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			quiet = true;
@@ -99,7 +99,7 @@ static int cmd_list(int argc, char **argv)
 	};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
@@ -216,7 +216,7 @@ static int cmd_show(int argc, char **argv)
 	};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h')
 			return cli_help(&show_cmd);
 		return cli_usage_error(&show_cmd, "bad option");

@@ -28,7 +28,7 @@
 #include "cli/cli.h"
 #include "dag/dag_load.h"
 #include "dag/dag_time.h"
-#include "dag/duration.h"
+#include "base/duration.h"
 #include "dag/params.h"
 #include "engine/run.h"
 #include "exec/local.h"
@@ -497,7 +497,7 @@ int cmd_dags_test(int argc, char **argv)
 	size_t n_raw = 0;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+p:j:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:j:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': {
 			char *eq = strchr(optarg, '=');

@@ -13,7 +13,7 @@
  */
 #include "cron/cron.h"
 
-#include "dag/duration.h"
+#include "base/duration.h"
 
 #include <errno.h>
 #include <stdarg.h>

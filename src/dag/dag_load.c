@@ -23,7 +23,7 @@
 #include "cron/cron.h"
 #include "cron/tz.h"
 #include "dag/dag_time.h"
-#include "dag/duration.h"
+#include "base/duration.h"
 #include "dag/params.h"
 #include "dag/yaml_tree.h"
 

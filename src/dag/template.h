@@ -105,4 +105,9 @@ json_t *template_json_path(json_t *v, const char *const *path, uint32_t n, char 
 /* Append `s` single-quoted for an unquoted shell context. */
 void shell_quote(struct buf *out, const char *s, size_t len);
 
+/* Append the shell quoting state that shell mode sees at the end of the plain text `s`, as
+ * frame names from the outside in ("TOP DQ CMDSUB"), plus " comment" or " heredoc-word" when
+ * those are open. For tests and fuzzing: rendering must not change it. */
+void template_shell_state(const char *s, size_t len, struct buf *out);
+
 #endif

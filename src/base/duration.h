@@ -9,8 +9,8 @@
  * On error they return -EINVAL and set *ret_err to a static English sentence naming what is
  * wrong and the accepted form, e.g. "unknown unit 'x' (use ms, s, m, h, d or w)".
  */
-#ifndef GUST_DAG_DURATION_H
-#define GUST_DAG_DURATION_H
+#ifndef GUST_BASE_DURATION_H
+#define GUST_BASE_DURATION_H
 
 #include <stddef.h>
 #include <stdint.h>
