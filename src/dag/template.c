@@ -449,6 +449,7 @@ struct sh_frame {
 	uint32_t depth; /* unquoted frames: open parentheses */
 	bool dq;	/* SH_BRACE: inside "..." */
 	bool nested;	/* SH_BACKTICK: holds \` (backquotes nested in it) */
+	bool arith;	/* SH_CMDSUB opened by $(( : arithmetic, not a command */
 	size_t hd;	/* SH_HEREDOC: index into heredocs */
 };
 
@@ -805,6 +806,7 @@ static void sh_lex(struct sh_lexer *lx, const char *s, size_t len)
 				sh_push(lx, SH_BACKTICK);
 			} else if (c == '$' && nx == '(') {
 				sh_push(lx, SH_CMDSUB);
+				sh_top(lx)->arith = nx2 == '(';
 				lx->skip = 1;
 			} else if (c == '$' && nx == '{') {
 				sh_push(lx, SH_BRACE);
@@ -843,6 +845,7 @@ static void sh_lex(struct sh_lexer *lx, const char *s, size_t len)
 				lx->skip = 1;
 			} else if (nx == '(') {
 				sh_push(lx, SH_CMDSUB);
+				sh_top(lx)->arith = nx2 == '(';
 				lx->skip = 1;
 			} else if (nx == '{') {
 				sh_push(lx, SH_BRACE);
@@ -932,6 +935,17 @@ static void escape_chars(struct buf *out, const char *s, size_t len, const char 
 }
 
 /* Append value `v` in the form that is literal at the lexer's current state. */
+static bool is_integer_text(const char *v, size_t len)
+{
+	size_t i = len && (v[0] == '-' || v[0] == '+') ? 1 : 0;
+	if (i == len || len > 20)
+		return false;
+	for (; i < len; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	return true;
+}
+
 static int sh_emit(struct sh_lexer *lx, const struct tref *ref, const char *v, size_t len,
 		   struct buf *out, char **ret_msg)
 {
@@ -963,6 +977,8 @@ static int sh_emit(struct sh_lexer *lx, const struct tref *ref, const char *v, s
 		      "it differently); drop the double quotes around ${...}";
 	else if (ticks > SH_MAX_BACKTICKS)
 		why = "too deeply nested backquotes";
+	if (!why && !lx->comment && f->kind == SH_CMDSUB && f->arith && !is_integer_text(v, len))
+		why = "inside $(( )) a value must be a whole number (digits, optional sign)";
 	if (why) {
 		*ret_msg = ref_msg(ref, why);
 		return -EINVAL;
@@ -977,6 +993,11 @@ static int sh_emit(struct sh_lexer *lx, const struct tref *ref, const char *v, s
 				flat.data[i] = ' ';
 		shell_quote(&b, buf_str(&flat), flat.len);
 		buf_free(&flat);
+	} else if (f->kind == SH_CMDSUB && f->arith) {
+		/* Arithmetic: quotes are not allowed there, and digits cannot be code. */
+		buf_append(&b, v, len);
+		lx->word_start = false;
+		lx->word_plain = false;
 	} else if (sh_unquoted(f)) {
 		shell_quote(&b, v, len);
 		lx->word_start = false;

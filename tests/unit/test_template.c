@@ -757,3 +757,43 @@ TEST(template_shell_forms)
 	json_decref(ctx.params);
 	arena_free(&a);
 }
+
+/* Inside $(( )) an integer is written bare (quotes are not allowed in arithmetic, digits cannot
+ * be code); anything else is refused. */
+TEST(template_shell_arithmetic_takes_integers_only)
+{
+	struct arena a;
+	arena_init(&a);
+	struct template *t = NULL;
+	struct template_error te;
+	ASSERT_INT_EQ(template_parse(&a, "echo $(( ${{ params.n }} + 1 )) ${{ params.n }}", &t, &te),
+		      0);
+	static const struct {
+		const char *value;
+		const char *want; /* NULL: refused */
+	} cases[] = {
+		{"41", "echo $(( 41 + 1 )) '41'"},
+		{"-7", "echo $(( -7 + 1 )) '-7'"},
+		{"1; touch pwned", NULL},
+		{"$(id)", NULL},
+		{"", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tctx ctx = {.params = json_object()};
+		json_object_set_new(ctx.params, "n", json_string(cases[i].value));
+		struct buf out = BUF_INIT;
+		char *msg = NULL;
+		int r = template_render(t, TEMPLATE_SHELL, tlookup, &ctx, &out, &msg);
+		if (cases[i].want) {
+			ASSERT_INT_EQ(r, 0);
+			ASSERT_STR_EQ(buf_str(&out), cases[i].want);
+		} else {
+			ASSERT(r < 0);
+			ASSERT_STR_CONTAINS(msg, "whole number");
+		}
+		free(msg);
+		buf_free(&out);
+		json_decref(ctx.params);
+	}
+	arena_free(&a);
+}
