@@ -445,14 +445,19 @@ static void print_summary(struct tester *T)
 	uint32_t n = run_ti_count(T->run);
 	int64_t end = wall_ms();
 	char el[32];
-	printf("\n%-30s %-15s %4s %9s  %s\n", "TASK", "STATE", "TRY", "DURATION", "DETAILS");
-	uint32_t shown = 0;
+	uint32_t shown = 0, problems = 0;
+	for (uint32_t i = 0; i < n; i++)
+		problems += run_ti(T->run, i)->state != TI_SUCCESS;
+	if (T->display != DISPLAY_TABLE || problems)
+		printf("\n%-30s %-15s %4s %9s  %s\n", "TASK", "STATE", "TRY", "DURATION", "DETAILS");
 	uint32_t *order = ti_order(T->run);
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t i = order[k];
 		const struct ti *t = run_ti(T->run, i);
-		/* Large runs: list what did not succeed, and a sample of the rest. */
-		if (n > 60 && t->state == TI_SUCCESS && shown >= 20)
+		/* Large runs: list what did not succeed, and a sample of the rest. After the live
+		 * table (a terminal), only what did not succeed. */
+		if (t->state == TI_SUCCESS &&
+		    ((n > 60 && shown >= 20) || T->display == DISPLAY_TABLE))
 			continue;
 		shown++;
 		char name[256], dur[32] = "";
@@ -463,7 +468,7 @@ static void print_summary(struct tester *T)
 		       dur, t->message ? t->message : "");
 	}
 	free(order);
-	if (shown < n)
+	if (shown < n && T->display != DISPLAY_TABLE)
 		printf("(%u more succeeded)\n", n - shown);
 	fmt_elapsed(end - T->t0, el, sizeof(el));
 	enum run_state st = run_get_state(T->run);
