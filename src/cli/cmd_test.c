@@ -42,23 +42,24 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* mkdir -p, cheapest first: the common case (the parent exists) is one system call. */
 static int mkdir_p(const char *path)
 {
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			int e = -errno;
-			free(p);
-			return e;
-		}
-		*s = '/';
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	char *parent = xstrdup(path);
+	char *slash = strrchr(parent, '/');
+	int r = -ENOENT;
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = mkdir_p(parent);
 	}
-	int r = mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
-	free(p);
-	return r;
+	free(parent);
+	if (r < 0)
+		return r;
+	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -errno;
 }
 
 /* ---- display ------------------------------------------------------------------------------ */

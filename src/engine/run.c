@@ -22,7 +22,7 @@
 #include "base/buf.h"
 #include "base/util.h"
 #include "dag/dag_time.h"
-#include "dag/duration.h"
+#include "base/duration.h"
 #include "dag/params.h"
 #include "dag/template.h"
 
