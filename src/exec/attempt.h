@@ -10,7 +10,9 @@
  *   DIR/progress      the task writes "42", "42/100" or "42/100 message" here ($GUST_PROGRESS)
  *   DIR/supervisor    "PID STARTTIME\n" of the supervisor (STARTTIME from /proc/PID/stat field
  *                     22), written before the task starts: lets a restarted scheduler tell a
- *                     live supervisor from a recycled pid
+ *                     live supervisor from a recycled pid; then "TASKPID\n" once the task
+ *                     runs: the task's session id, so that whoever finds the supervisor dead
+ *                     can end what the task left running (exec/proctree.h)
  *   DIR/outcome       JSON, written atomically (tmp + rename) when the attempt is over, i.e.
  *                     when no process of it is left (or, with leftovers: keep, when the main
  *                     process has exited and the log is closed)

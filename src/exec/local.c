@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "exec/proctree.h"
 #include "exec/supervisor.h"
 
 enum { H_PIPE, H_PIDFD };
@@ -41,6 +42,7 @@ struct handle {
 struct lsup {
 	uint64_t key;
 	pid_t pid;
+	pid_t task_pid; /* from "S": the task's session id; 0 before it started */
 	int fd;	   /* event pipe, -1 after EOF */
 	int pidfd; /* -1 if pidfd_open failed: then EOF on the pipe means exit */
 	char *dir;
@@ -91,6 +93,7 @@ static void on_line(struct local *l, struct lsup *s, char *line)
 		ev->key = s->key;
 		ev->kind = EXEC_EV_STARTED;
 		ev->pid = (int)strtol(line + 1, NULL, 10);
+		s->task_pid = ev->pid;
 		break;
 	case 'P': {
 		char *p = line + 1, *end;
@@ -200,6 +203,20 @@ static void sup_report(struct local *l, struct lsup *s, bool have_status, int ws
 	} else {
 		o->message =
 		    xasprintf("supervisor is gone without recording an outcome (%s)", strerror(-r));
+	}
+	/* The task may still run, unsupervised: end its session now, so that a retry never
+	 * overlaps it. (Its supervisor, which would have granted a grace, is gone.) */
+	if (s->task_pid > 0) {
+		int killed = session_kill_all(s->task_pid, 5000);
+		if (killed != 0) {
+			char *m = o->message;
+			o->message = killed > 0 ? xasprintf("%s; killed %d process%s it left running",
+							    m, killed, killed == 1 ? "" : "es")
+						: xasprintf("%s; some of its processes could not be "
+							    "killed",
+							    m);
+			free(m);
+		}
 	}
 }
 

@@ -24,6 +24,8 @@
  */
 #include "exec/supervisor.h"
 
+#include "exec/proctree.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +79,7 @@ struct sup {
 	const struct attempt_spec *spec;
 	char *dir; /* absolute */
 	int dirfd, evfd, epfd, sigfd, infd, logfd;
+	int supfd; /* DIR/supervisor, open until the task's pid is appended */
 	int log_err; /* errno of the first failed log write, 0 if none */
 	char *logbuf;
 	size_t loglen;
@@ -1111,35 +1114,32 @@ static void build_argv(struct sup *s, struct task_exec *te)
 	te->file = "/bin/sh";
 }
 
+/* DIR/supervisor, line 1: "PID STARTTIME" of this supervisor, written before the task starts;
+ * line 2: the task's pid (its session id), appended once it runs (supervisor_task_started). */
 static void write_supervisor_file(struct sup *s)
 {
-	char b[1024];
-	unsigned long long start = 0;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read_retry(fd, b, sizeof(b) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	b[n > 0 ? n : 0] = '\0';
-	const char *p = strrchr(b, ')');
-	if (p) {
-		/* Field 22 (starttime); field 3 (state) follows ") ". */
-		p += 2;
-		for (int field = 3; field < 22 && p; field++) {
-			p = strchr(p, ' ');
-			if (p)
-				p++;
-		}
-		if (p)
-			start = strtoull(p, NULL, 10);
-	}
+	struct proc_stat st = {0};
+	proc_stat_read(getpid(), &st);
 	char line[64];
-	int len = snprintf(line, sizeof(line), "%d %llu\n", (int)getpid(), start);
-	fd = openat(s->dirfd, "supervisor", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int e = fd < 0 ? errno : write_all(fd, line, (size_t)len);
-	if (fd >= 0 && close(fd) < 0 && !e)
-		e = errno;
+	int len = snprintf(line, sizeof(line), "%d %llu\n", (int)getpid(),
+			   (unsigned long long)st.starttime);
+	s->supfd = openat(s->dirfd, "supervisor", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int e = s->supfd < 0 ? errno : write_all(s->supfd, line, (size_t)len);
 	if (e)
 		fatal(s, "cannot write %s/supervisor: %s", s->dir, strerror(e));
+}
+
+static void supervisor_task_started(struct sup *s, pid_t pid)
+{
+	char line[32];
+	int len = snprintf(line, sizeof(line), "%d\n", (int)pid);
+	if (s->supfd >= 0) {
+		int e = write_all(s->supfd, line, (size_t)len);
+		if (close(s->supfd) < 0 && !e)
+			e = errno;
+		s->supfd = -1;
+		(void)e; /* the task runs either way; the outcome file remains the truth */
+	}
 }
 
 /* Detach from the launcher: own session, fds 0/1 on /dev/null, the event pipe on fd 3, every
@@ -1228,7 +1228,7 @@ static void on_signals(struct sup *s)
 
 _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd)
 {
-	struct sup sv = {.spec = spec, .dirfd = -1, .infd = -1, .logfd = -1, .ts_sec = -1};
+	struct sup sv = {.spec = spec, .dirfd = -1, .infd = -1, .logfd = -1, .supfd = -1, .ts_sec = -1};
 	struct sup *s = &sv;
 	s->evfd = detach(event_fd);
 	sigset_t mask;
@@ -1311,6 +1311,7 @@ _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd)
 	}
 	s->main_pid = pid;
 	s->have_children = true;
+	supervisor_task_started(s, pid);
 	send_ev(s, "S %d\n", (int)pid);
 	fcntl(po[0], F_SETFL, O_NONBLOCK);
 	fcntl(pe[0], F_SETFL, O_NONBLOCK);
