@@ -61,6 +61,9 @@ struct run {
 	uint32_t *heap; /* ready TIs */
 	uint32_t n_heap;
 	size_t cap_heap;
+	uint32_t *retry; /* up_for_retry TIs, a min-heap by retry_at */
+	uint32_t n_retry;
+	size_t cap_retry;
 	uint64_t seq;
 
 	uint32_t *changed; /* TIs whose state changed since the last run_drain_changes() */
@@ -195,6 +198,46 @@ static void set_state(struct run *r, uint32_t i, enum ti_state st)
 		r->tis[i].state = st;
 		mark_changed(r, i);
 	}
+}
+
+/* ---- retry heap: TIs waiting for their retry delay, earliest first ------------------------ */
+
+static void retry_push(struct run *r, uint32_t ti)
+{
+	r->retry = xrealloc_array(r->retry, r->n_retry + 1, sizeof(*r->retry), &r->cap_retry);
+	uint32_t pos = r->n_retry++;
+	int64_t at = r->tis[ti].retry_at;
+	while (pos > 0) {
+		uint32_t parent = (pos - 1) / 2;
+		if (r->tis[r->retry[parent]].retry_at <= at)
+			break;
+		r->retry[pos] = r->retry[parent];
+		pos = parent;
+	}
+	r->retry[pos] = ti;
+}
+
+static void retry_pop(struct run *r)
+{
+	uint32_t last = r->retry[--r->n_retry];
+	uint32_t pos = 0, n = r->n_retry;
+	int64_t at = r->tis[last].retry_at;
+	for (;;) {
+		uint32_t l = 2 * pos + 1, best = pos;
+		int64_t best_at = at;
+		if (l < n && r->tis[r->retry[l]].retry_at < best_at) {
+			best = l;
+			best_at = r->tis[r->retry[l]].retry_at;
+		}
+		if (l + 1 < n && r->tis[r->retry[l + 1]].retry_at < best_at)
+			best = l + 1;
+		if (best == pos)
+			break;
+		r->retry[pos] = r->retry[best];
+		pos = best;
+	}
+	if (n)
+		r->retry[pos] = last;
 }
 
 /* ---- TIs --------------------------------------------------------------------------------- */
@@ -730,6 +773,7 @@ void run_free(struct run *r)
 	free(r->tasks);
 	free(r->tis);
 	free(r->heap);
+	free(r->retry);
 	free(r->work);
 	free(r->changed);
 	free(r->dirty);
@@ -926,6 +970,7 @@ void run_on_finished(struct run *r, uint32_t i, struct attempt_outcome *o, int64
 		char d1[32];
 		set_state(r, i, TI_UP_FOR_RETRY);
 		t->retry_at = now + delay;
+		retry_push(r, i);
 		ti_set_message(t, xasprintf("%s; try %d of %d in %s",
 					    o->message ? o->message : attempt_status_name(o->status),
 					    t->try_number + 1, task->retries + 1,
@@ -952,10 +997,10 @@ bool run_on_time(struct run *r, int64_t now)
 	}
 	if (r->cancelling)
 		return fired;
-	for (uint32_t i = 0; i < r->n_tis; i++) {
-		struct ti *t = &r->tis[i];
-		if (t->state == TI_UP_FOR_RETRY && t->retry_at <= now)
-			ti_schedule(r, i);
+	while (r->n_retry && r->tis[r->retry[0]].retry_at <= now) {
+		uint32_t i = r->retry[0];
+		retry_pop(r);
+		ti_schedule(r, i);
 	}
 	return fired;
 }
@@ -969,9 +1014,8 @@ int64_t run_next_wakeup(const struct run *r)
 		next = r->started_at + r->dag->dagrun_timeout_ms;
 	if (r->cancelling)
 		return next;
-	for (uint32_t i = 0; i < r->n_tis; i++)
-		if (r->tis[i].state == TI_UP_FOR_RETRY && r->tis[i].retry_at < next)
-			next = r->tis[i].retry_at;
+	if (r->n_retry && r->tis[r->retry[0]].retry_at < next)
+		next = r->tis[r->retry[0]].retry_at;
 	return next;
 }
 
@@ -986,6 +1030,7 @@ void run_cancel(struct run *r, int64_t now, const char *why)
 	 * through run_on_finished once their processes are gone. */
 	while (heap_pop(r) >= 0)
 		;
+	r->n_retry = 0; /* every up_for_retry TI ends below */
 	for (uint32_t i = 0; i < r->n_tis; i++) {
 		struct ti *t = &r->tis[i];
 		if (t->state == TI_NONE || t->state == TI_SCHEDULED || t->state == TI_UP_FOR_RETRY) {

@@ -457,3 +457,29 @@ TEST(run_long_chain_propagates_without_recursion)
 	run_free(r);
 	dag_free(d);
 }
+
+TEST(run_retries_come_due_in_time_order)
+{
+	struct dag *d = load("tasks:\n  slow:\n    run: exit 1\n    retries: 1\n    retry_delay: 30s\n"
+			     "  fast:\n    run: exit 1\n    retries: 1\n    retry_delay: 10s\n"
+			     "  mid:\n    run: exit 1\n    retries: 1\n    retry_delay: 20s\n");
+	struct run *r = start(d, 0);
+	struct attempt_plan p;
+	int64_t i;
+	while ((i = run_pop_ready(r)) >= 0) {
+		run_begin_attempt(r, (uint32_t)i, 0, &p);
+		attempt_plan_free(&p);
+		finish(r, (uint32_t)i, 1, 0);
+	}
+	const char *order[] = {"fast", "mid", "slow"};
+	for (int k = 0; k < 3; k++) {
+		int64_t due = run_next_wakeup(r);
+		ASSERT_INT_EQ(due, (k + 1) * 10000);
+		run_on_time(r, due);
+		ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, order[k], -1));
+		ASSERT_INT_EQ(run_pop_ready(r), -1);
+	}
+	ASSERT_INT_EQ(run_next_wakeup(r), INT64_MAX);
+	run_free(r);
+	dag_free(d);
+}
