@@ -758,6 +758,135 @@ struct run *run_new(const struct dag *d, const struct run_config *cfg, int64_t n
 	return r;
 }
 
+static int cmp_saved(const void *a, const void *b)
+{
+	const struct ti_saved *x = *(const struct ti_saved *const *)a;
+	const struct ti_saved *y = *(const struct ti_saved *const *)b;
+	return x->map_index < y->map_index ? -1 : x->map_index > y->map_index;
+}
+
+struct run *run_restore(const struct dag *d, const struct run_config *cfg, int64_t started_at,
+			const struct ti_saved *saved, size_t n_saved, int64_t now)
+{
+	struct run *r = xcalloc(1, sizeof(*r));
+	r->dag = d;
+	r->id = xstrdup(cfg->run_id);
+	r->logical_date_ms = cfg->logical_date_ms;
+	r->params = cfg->params ? json_incref(cfg->params) : json_object();
+	r->state = RUN_RUNNING;
+	r->created_at = r->started_at = started_at;
+	r->tasks = xcalloc(d->n_tasks ? d->n_tasks : 1, sizeof(*r->tasks));
+
+	/* Group the saved rows by task, instances in index order. */
+	const struct ti_saved **by = xcalloc(n_saved ? n_saved : 1, sizeof(*by));
+	uint32_t *count = xcalloc(d->n_tasks ? d->n_tasks : 1, sizeof(uint32_t));
+	uint32_t *first = xcalloc(d->n_tasks + 1, sizeof(uint32_t));
+	int32_t *task_of = xcalloc(n_saved ? n_saved : 1, sizeof(int32_t));
+	for (size_t k = 0; k < n_saved; k++) {
+		task_of[k] = dag_task_index(d, saved[k].task_id);
+		if (task_of[k] >= 0)
+			count[task_of[k]]++;
+	}
+	for (uint32_t t = 0; t < d->n_tasks; t++)
+		first[t + 1] = first[t] + count[t];
+	memset(count, 0, d->n_tasks * sizeof(uint32_t));
+	for (size_t k = 0; k < n_saved; k++)
+		if (task_of[k] >= 0)
+			by[first[task_of[k]] + count[task_of[k]]++] = &saved[k];
+
+	for (uint32_t t = 0; t < d->n_tasks; t++) {
+		struct task_rt *rt = &r->tasks[t];
+		rt->up_open = d->up_off[t + 1] - d->up_off[t];
+		uint32_t n = first[t + 1] - first[t];
+		qsort(by + first[t], n, sizeof(*by), cmp_saved);
+		if (n == 0) {
+			ti_add(r, t, -1);
+			continue;
+		}
+		for (uint32_t k = 0; k < n; k++) {
+			const struct ti_saved *sv = by[first[t] + k];
+			if (d->tasks[t].map_kind == MAP_NONE && k > 0)
+				break; /* an unmapped task has one instance */
+			uint32_t i = ti_add(r, t, d->tasks[t].map_kind == MAP_NONE ? -1 : sv->map_index);
+			struct ti *ti = &r->tis[i];
+			ti->state = sv->state;
+			ti->try_number = sv->try_number;
+			ti->queued_at = sv->queued_at;
+			ti->started_at = sv->started_at;
+			ti->ended_at = sv->ended_at;
+			ti->retry_at = sv->retry_at;
+			ti->exit_code = sv->exit_code;
+			ti->signal = sv->signal;
+			ti->message = sv->message ? xstrdup(sv->message) : NULL;
+			ti->output = sv->output ? json_incref(sv->output) : NULL;
+			ti->item = sv->item ? json_incref(sv->item) : NULL;
+			ti->progress_done = sv->progress_done;
+			ti->progress_total = sv->progress_total;
+			ti->progress_msg = sv->progress_msg ? xstrdup(sv->progress_msg) : NULL;
+			if (sv->map_index >= 0)
+				rt->expanded = true;
+		}
+	}
+	free(by);
+	free(count);
+	free(first);
+	free(task_of);
+
+	/* Counters, queues and flags from the states. */
+	for (uint32_t i = 0; i < r->n_tis; i++) {
+		struct ti *t = &r->tis[i];
+		struct task_rt *rt = &r->tasks[t->task];
+		if (t->state != TI_NONE)
+			rt->decided = true;
+		switch (t->state) {
+		case TI_SCHEDULED:
+			t->seq = r->seq++;
+			heap_push(r, i);
+			break;
+		case TI_UP_FOR_RETRY:
+			retry_push(r, i);
+			break;
+		case TI_QUEUED:
+		case TI_RUNNING:
+			r->active++;
+			break;
+		default:
+			break;
+		}
+		if (ti_state_done(t->state)) {
+			rt->n_done++;
+			for (uint32_t e = d->down_off[t->task]; e < d->down_off[t->task + 1]; e++) {
+				struct task_rt *dt = &r->tasks[d->down[e]];
+				if (t->state == TI_SUCCESS)
+					dt->up_success++;
+				else if (t->state == TI_SKIPPED)
+					dt->up_skipped++;
+				else
+					dt->up_failed++;
+			}
+		}
+	}
+	for (uint32_t t = 0; t < d->n_tasks; t++) {
+		struct task_rt *rt = &r->tasks[t];
+		if (rt->n_done == rt->n_tis &&
+		    (d->tasks[t].map_kind == MAP_NONE || rt->expanded ||
+		     ti_state_done(r->tis[rt->tis[0]].state))) {
+			rt->done = true;
+			r->tasks_done++;
+			for (uint32_t e = d->down_off[t]; e < d->down_off[t + 1]; e++)
+				r->tasks[d->down[e]].up_open--;
+		}
+	}
+	/* What was loaded is stored already: start the change log empty. */
+	for (uint32_t k = 0; k < r->n_changed; k++)
+		r->dirty[r->changed[k]] = 0;
+	r->n_changed = 0;
+	for (uint32_t k = 0; k < d->n_tasks; k++)
+		decide(r, d->topo[k], now);
+	propagate(r, now);
+	return r;
+}
+
 void run_free(struct run *r)
 {
 	if (!r)

@@ -95,6 +95,30 @@ struct run_config {
 };
 
 struct run *run_new(const struct dag *d, const struct run_config *cfg, int64_t now);
+
+/* A task instance as it was stored (for run_restore). Pointers are borrowed. */
+struct ti_saved {
+	const char *task_id;
+	int32_t map_index;
+	enum ti_state state;
+	int32_t try_number;
+	int64_t queued_at, started_at, ended_at, retry_at;
+	int exit_code, signal;
+	const char *message;
+	json_t *output, *item;
+	int progress_done, progress_total;
+	const char *progress_msg;
+};
+
+/*
+ * Rebuild a run from its stored task instances, e.g. after a server restart. Instances that
+ * were queued or running stay so (counted as active): the caller adopts their attempts or
+ * reports their outcome with run_on_finished(). Anything a missed step would have decided is
+ * decided now. Saved rows naming tasks the DAG does not have are ignored. The change log
+ * starts empty (what was loaded is already stored), except for what this call decided.
+ */
+struct run *run_restore(const struct dag *d, const struct run_config *cfg, int64_t started_at,
+			const struct ti_saved *saved, size_t n_saved, int64_t now);
 void run_free(struct run *r);
 
 const struct dag *run_dag(const struct run *r);

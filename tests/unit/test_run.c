@@ -483,3 +483,118 @@ TEST(run_retries_come_due_in_time_order)
 	run_free(r);
 	dag_free(d);
 }
+
+/* Snapshot a run the way the store keeps it, and restore it into a new run object. */
+static struct run *snapshot_restore(struct run *r, int64_t now)
+{
+	uint32_t n = run_ti_count(r);
+	struct ti_saved *sv = calloc(n ? n : 1, sizeof(*sv));
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ti *t = run_ti(r, i);
+		sv[i] = (struct ti_saved){
+			.task_id = run_dag(r)->tasks[t->task].id,
+			.map_index = t->map_index,
+			.state = t->state,
+			.try_number = t->try_number,
+			.queued_at = t->queued_at,
+			.started_at = t->started_at,
+			.ended_at = t->ended_at,
+			.retry_at = t->retry_at,
+			.exit_code = t->exit_code,
+			.signal = t->signal,
+			.message = t->message,
+			.output = t->output,
+			.item = t->item,
+		};
+	}
+	struct run_config cfg = {.run_id = run_id(r), .logical_date_ms = 0, .params = NULL};
+	json_t *params = json_object();
+	cfg.params = params;
+	/* Reverse the rows: the store returns them in its own order. */
+	for (uint32_t i = 0; i < n / 2; i++) {
+		struct ti_saved x = sv[i];
+		sv[i] = sv[n - 1 - i];
+		sv[n - 1 - i] = x;
+	}
+	struct run *copy = run_restore(run_dag(r), &cfg, 0, sv, n, now);
+	json_decref(params);
+	free(sv);
+	return copy;
+}
+
+/* Drive a run one attempt at a time; after every step, replace it with a restored copy. The
+ * end result must equal a run that was never interrupted. */
+static void drive_with_restarts(struct run **rp, const char *fail_first_try, bool restart)
+{
+	int64_t now = 0;
+	for (int guard = 0; guard < 1000; guard++) {
+		struct run *r = *rp;
+		run_on_time(r, now);
+		int64_t i = run_pop_ready(r);
+		if (i < 0) {
+			if (run_next_wakeup(r) == INT64_MAX)
+				return;
+			now = run_next_wakeup(r);
+			continue;
+		}
+		struct attempt_plan p;
+		if (run_begin_attempt(r, (uint32_t)i, now, &p) != 0)
+			continue;
+		attempt_plan_free(&p);
+		if (restart) {
+			/* The server died with the attempt queued: restore, then the outcome. */
+			*rp = snapshot_restore(r, now);
+			run_free(r);
+			r = *rp;
+		}
+		const struct ti *t = run_ti(r, (uint32_t)i);
+		const char *id = run_dag(r)->tasks[t->task].id;
+		int code = fail_first_try && strcmp(id, fail_first_try) == 0 && t->try_number == 1;
+		struct attempt_outcome o = {.status = code ? AS_FAILED : AS_SUCCESS,
+					    .exit_code = code};
+		if (strcmp(id, "plan") == 0)
+			o.output = json_loads("[1, 2, 3]", 0, NULL);
+		run_on_finished(r, (uint32_t)i, &o, now);
+		now += 10;
+		if (restart) {
+			*rp = snapshot_restore(r, now);
+			run_free(r);
+		}
+	}
+}
+
+TEST(run_restore_at_every_step_matches_uninterrupted)
+{
+	const char *yaml = "tasks:\n  plan: echo\n  work:\n    depends: [plan]\n"
+			   "    map: ${{ outputs.plan }}\n    run: echo ${{ item }}\n"
+			   "    retries: 1\n    retry_delay: 5s\n"
+			   "  flaky:\n    run: echo\n    retries: 2\n    retry_delay: 1s\n"
+			   "  bad:\n    run: exit 1\n"
+			   "  fallback:\n    depends: [bad]\n    trigger_rule: one_failed\n    run: echo\n"
+			   "  join:\n    depends: [work, flaky, fallback]\n    run: echo\n";
+	struct dag *d = load(yaml);
+	struct run *a = start(d, 0), *b = start(d, 0);
+	drive_with_restarts(&a, "flaky", false);
+	drive_with_restarts(&b, "flaky", true);
+	ASSERT_INT_EQ(run_ti_count(a), run_ti_count(b));
+	ASSERT_INT_EQ(run_get_state(a), run_get_state(b));
+	ASSERT_INT_EQ(run_get_state(b), RUN_SUCCESS);
+	ASSERT_INT_EQ(run_ti_count(b), 8); /* plan, work[0..2], flaky, bad, fallback, join */
+	ASSERT_INT_EQ(run_ti(b, (uint32_t)ti_of(b, "flaky", -1))->try_number, 2);
+	ASSERT_INT_EQ(run_ti(b, (uint32_t)ti_of(b, "work", 2))->state, TI_SUCCESS);
+	for (uint32_t i = 0; i < run_ti_count(a); i++) {
+		const struct ti *x = run_ti(a, i);
+		char name[64];
+		run_ti_name(a, i, name, sizeof(name));
+		int32_t j = ti_of(b, run_dag(a)->tasks[x->task].id, x->map_index);
+		ASSERT(j >= 0);
+		const struct ti *y = run_ti(b, (uint32_t)j);
+		if (x->state != y->state || x->try_number != y->try_number)
+			test_fail(__FILE__, __LINE__, "%s: %s try %d vs restored %s try %d", name,
+				  ti_state_name(x->state), x->try_number,
+				  ti_state_name(y->state), y->try_number);
+	}
+	run_free(a);
+	run_free(b);
+	dag_free(d);
+}
