@@ -55,3 +55,22 @@ TEST(closest_word_hints)
 	ASSERT(closest_word("zzzzzz", keys, 4) == NULL);
 	ASSERT_INT_EQ(edit_distance("kitten", "sitting", 5), 3);
 }
+
+#include "base/u64map.h"
+
+TEST(u64map_put_get_del_many)
+{
+	struct u64map m;
+	u64map_init(&m);
+	enum { N = 20000 };
+	for (uint64_t k = 1; k <= N; k++)
+		u64map_put(&m, k * 7919, (void *)(uintptr_t)k);
+	ASSERT_INT_EQ(m.n, N);
+	for (uint64_t k = 1; k <= N; k += 2)
+		ASSERT_INT_EQ((uintptr_t)u64map_del(&m, k * 7919), k);
+	for (uint64_t k = 1; k <= N; k++)
+		ASSERT_INT_EQ((uintptr_t)u64map_get(&m, k * 7919), k % 2 ? 0 : k);
+	ASSERT(u64map_del(&m, 12345) == NULL);
+	ASSERT_INT_EQ(m.n, N / 2);
+	u64map_free(&m);
+}

@@ -1,0 +1,457 @@
+/*
+ * dagbag.c - the DAG folder, loaded and watched (see dagbag.h).
+ *
+ * Entries are kept per file (by_file) and per DAG id (by_id). A file's content is hashed
+ * (FNV-1a, 64 bits): an unchanged hash is not reloaded, so touching a file costs one read. A
+ * new good content asks the store for a version number and becomes a new dagver.
+ */
+#include "server/dagbag.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/diag.h"
+#include "base/util.h"
+#include "dag/dag_load.h"
+#include "server/log.h"
+#include "store/store.h"
+
+/* ---- versions ------------------------------------------------------------------------------ */
+
+struct dagver *dagver_ref(struct dagver *v)
+{
+	if (v)
+		v->refs++;
+	return v;
+}
+
+void dagver_unref(struct dagver *v)
+{
+	if (!v || --v->refs > 0)
+		return;
+	schedule_free(v->sched);
+	dag_free(v->dag);
+	free(v);
+}
+
+static struct dagver *dagver_new(struct dag *d, int64_t version, char **ret_msg)
+{
+	struct dagver *v = xcalloc(1, sizeof(*v));
+	v->dag = d;
+	v->version = version;
+	v->refs = 1;
+	if (schedule_open(d, &v->sched, ret_msg) < 0) {
+		dag_free(d);
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+struct dagver *dagver_from_source(const char *dag_id, const char *source, int64_t version,
+				  char **ret_msg)
+{
+	char *name = xasprintf("%s.yaml", dag_id);
+	struct diag_list diags;
+	diag_list_init(&diags, name);
+	struct dag *d = NULL;
+	int r = dag_load_buffer(name, source, strlen(source), &d, &diags);
+	free(name);
+	if (r < 0) {
+		*ret_msg = xstrdup(diags.n ? diags.items[0].msg : "does not load");
+		diag_list_free(&diags);
+		return NULL;
+	}
+	diag_list_free(&diags);
+	return dagver_new(d, version, ret_msg);
+}
+
+/* ---- entries ------------------------------------------------------------------------------ */
+
+static uint64_t fnv1a64(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void mark_changed(struct dagbag *b, size_t idx)
+{
+	for (size_t k = 0; k < b->n_changed; k++)
+		if (b->changed[k] == idx)
+			return;
+	b->changed = xrealloc_array(b->changed, b->n_changed + 1, sizeof(*b->changed),
+				    &b->cap_changed);
+	b->changed[b->n_changed++] = idx;
+}
+
+static void rebuild_index(struct dagbag *b)
+{
+	strmap_free(&b->by_file);
+	strmap_free(&b->by_id);
+	strmap_init(&b->by_file);
+	strmap_init(&b->by_id);
+	for (size_t i = 0; i < b->n; i++) {
+		strmap_put(&b->by_file, b->entries[i]->file, (uint32_t)i, NULL);
+		if (b->entries[i]->dag_id)
+			strmap_put(&b->by_id, b->entries[i]->dag_id, (uint32_t)i, NULL);
+	}
+}
+
+static struct dag_entry *entry_for_file(struct dagbag *b, const char *file, size_t *ret_idx)
+{
+	uint32_t idx;
+	if (strmap_get(&b->by_file, file, &idx)) {
+		*ret_idx = idx;
+		return b->entries[idx];
+	}
+	struct dag_entry *e = xcalloc(1, sizeof(*e));
+	e->file = xstrdup(file);
+	b->entries = xrealloc_array(b->entries, b->n + 1, sizeof(*b->entries), &b->cap);
+	*ret_idx = b->n;
+	b->entries[b->n++] = e;
+	strmap_put(&b->by_file, e->file, (uint32_t)*ret_idx, NULL);
+	return e;
+}
+
+static char *read_file(const char *path, size_t *ret_len, int *ret_err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*ret_err = errno;
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > DAG_MAX_FILE_BYTES) {
+		*ret_err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		close(fd);
+		return NULL;
+	}
+	char *buf = xmalloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == (size_t)st.st_size)
+			break;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*ret_len = got;
+	return buf;
+}
+
+static void set_broken(struct dagbag *b, struct dag_entry *e, struct store *st, const char *error,
+		       int64_t now)
+{
+	e->broken = true;
+	if (store_dag_broken(st, NULL, e->dag_id, e->file, error, now) < 0)
+		slog(LOG_ERROR, "dagbag: cannot record the errors of %s: %s", e->file,
+		     store_errmsg(st));
+	(void)b;
+}
+
+/* (Re)load one file. */
+static void load_file(struct dagbag *b, struct store *st, const char *file, int64_t now)
+{
+	size_t idx;
+	struct dag_entry *e = entry_for_file(b, file, &idx);
+	size_t len = 0;
+	int err = 0;
+	char *text = read_file(file, &len, &err);
+	if (!text) {
+		char *msg = xasprintf("%s: error: cannot read: %s", file, strerror(err));
+		slog(LOG_WARN, "dagbag: %s", msg);
+		set_broken(b, e, st, msg, now);
+		free(msg);
+		return;
+	}
+	uint64_t h = fnv1a64(text, len);
+	if (e->hash == h && (e->cur || e->broken)) {
+		free(text);
+		return; /* same content as last time */
+	}
+	e->hash = h;
+	struct diag_list diags;
+	diag_list_init(&diags, file);
+	struct dag *d = NULL;
+	dag_load_buffer(file, text, len, &d, &diags);
+	if (d) {
+		uint32_t other;
+		if (strmap_get(&b->by_id, d->id, &other) && other != idx) {
+			diag_add(&diags, 1, 1, "DAG id '%s' is already defined in %s", d->id,
+				 b->entries[other]->file);
+			dag_free(d);
+			d = NULL;
+		}
+	}
+	if (!d) {
+		diag_sort(&diags);
+		struct buf msg = BUF_INIT;
+		char *p = NULL;
+		size_t sz = 0;
+		FILE *f = open_memstream(&p, &sz);
+		if (f) {
+			diag_print(&diags, f);
+			fclose(f);
+			buf_append(&msg, p, sz);
+			free(p);
+		}
+		if (msg.len && msg.data[msg.len - 1] == '\n')
+			msg.data[--msg.len] = '\0';
+		slog(LOG_WARN, "dagbag: %s is broken (%zu problem%s); %s", file, diags.n,
+		     diags.n == 1 ? "" : "s",
+		     e->cur ? "the last good version stays in use" : "no DAG loaded");
+		set_broken(b, e, st, buf_str(&msg), now);
+		buf_free(&msg);
+		diag_list_free(&diags);
+		free(text);
+		return;
+	}
+	diag_list_free(&diags);
+	char hash_hex[17];
+	snprintf(hash_hex, sizeof(hash_hex), "%016llx", (unsigned long long)h);
+	int64_t version = 0;
+	int r = store_dag_loaded(st, NULL, d->id, file, hash_hex, text, d->schedule, now, &version);
+	free(text);
+	if (r < 0) {
+		slog(LOG_ERROR, "dagbag: cannot record %s in the store: %s", file, store_errmsg(st));
+		dag_free(d);
+		return;
+	}
+	char *msg = NULL;
+	struct dagver *v = dagver_new(d, version, &msg);
+	if (!v) {
+		slog(LOG_ERROR, "dagbag: %s: %s", file, msg ? msg : "bad schedule");
+		free(msg);
+		return;
+	}
+	bool renamed = e->dag_id && strcmp(e->dag_id, v->dag->id) != 0;
+	if (renamed) {
+		slog(LOG_INFO, "dagbag: %s now declares DAG '%s' instead of '%s'", file, v->dag->id,
+		     e->dag_id);
+		store_dag_deleted(st, NULL, e->dag_id, now);
+	}
+	bool new_id = !e->dag_id;
+	free(e->dag_id);
+	e->dag_id = xstrdup(v->dag->id);
+	bool was_current = e->cur && e->cur->version == v->version;
+	dagver_unref(e->cur);
+	e->cur = v;
+	e->broken = false;
+	e->timer_gen++;
+	if (renamed)
+		rebuild_index(b);
+	else if (new_id)
+		strmap_put(&b->by_id, e->dag_id, (uint32_t)idx, NULL);
+	mark_changed(b, idx);
+	if (!was_current)
+		slog(LOG_INFO, "dagbag: loaded %s: DAG '%s' version %lld, %u task%s, schedule %s",
+		     file, v->dag->id, (long long)v->version, v->dag->n_tasks,
+		     v->dag->n_tasks == 1 ? "" : "s", v->dag->schedule ? v->dag->schedule : "none");
+}
+
+static void remove_file(struct dagbag *b, struct store *st, const char *file, int64_t now)
+{
+	uint32_t idx;
+	if (!strmap_get(&b->by_file, file, &idx))
+		return;
+	struct dag_entry *e = b->entries[idx];
+	if (e->dag_id) {
+		slog(LOG_INFO, "dagbag: %s was removed: DAG '%s' is no longer scheduled (its history "
+			       "stays)",
+		     file, e->dag_id);
+		store_dag_deleted(st, NULL, e->dag_id, now);
+	}
+	/* Keep the slot (indexes are held by timers): an entry without a version is inert. */
+	dagver_unref(e->cur);
+	e->cur = NULL;
+	e->broken = false;
+	e->hash = 0;
+	free(e->dag_id);
+	e->dag_id = NULL;
+	e->timer_gen++;
+	rebuild_index(b);
+	mark_changed(b, idx);
+}
+
+/* ---- folders and inotify ----------------------------------------------------------------- */
+
+static bool is_dag_file(const char *name)
+{
+	return name[0] != '.' && (str_has_suffix(name, ".yaml") || str_has_suffix(name, ".yml"));
+}
+
+static void watch_dir(struct dagbag *b, const char *dir)
+{
+	int wd = inotify_add_watch(b->inotify_fd, dir,
+				   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+					   IN_CREATE | IN_DELETE_SELF | IN_ONLYDIR);
+	if (wd < 0) {
+		slog(LOG_WARN, "dagbag: cannot watch %s: %s", dir, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < b->n_wds; i++)
+		if (b->wds[i] == wd)
+			return;
+	b->wds = xrealloc_array(b->wds, b->n_wds + 1, sizeof(*b->wds), &b->cap_wds);
+	size_t cap = b->cap_wds;
+	b->wd_dirs = xrealloc_array(b->wd_dirs, b->n_wds + 1, sizeof(*b->wd_dirs), &cap);
+	b->wds[b->n_wds] = wd;
+	b->wd_dirs[b->n_wds++] = xstrdup(dir);
+}
+
+static void scan_dir(struct dagbag *b, struct store *st, const char *dir, int depth, int64_t now)
+{
+	watch_dir(b, dir);
+	DIR *d = opendir(dir);
+	if (!d) {
+		slog(LOG_WARN, "dagbag: cannot read %s: %s", dir, strerror(errno));
+		return;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		names = xrealloc_array(names, n + 1, sizeof(*names), &cap);
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		struct stat sb;
+		if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			if (depth < 16)
+				scan_dir(b, st, p, depth + 1, now);
+		} else if (is_dag_file(names[i])) {
+			load_file(b, st, p, now);
+		}
+		free(p);
+		free(names[i]);
+	}
+	free(names);
+}
+
+int dagbag_open(struct dagbag *b, const char *dir)
+{
+	memset(b, 0, sizeof(*b));
+	strmap_init(&b->by_file);
+	strmap_init(&b->by_id);
+	size_t len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	b->dir = xstrndup(dir, len);
+	struct stat sb;
+	if (stat(b->dir, &sb) < 0)
+		return -errno;
+	if (!S_ISDIR(sb.st_mode))
+		return -ENOTDIR;
+	b->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (b->inotify_fd < 0)
+		return -errno;
+	return 0;
+}
+
+void dagbag_close(struct dagbag *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		dagver_unref(b->entries[i]->cur);
+		free(b->entries[i]->file);
+		free(b->entries[i]->dag_id);
+		free(b->entries[i]);
+	}
+	free(b->entries);
+	for (size_t i = 0; i < b->n_wds; i++)
+		free(b->wd_dirs[i]);
+	free(b->wds);
+	free(b->wd_dirs);
+	free(b->changed);
+	strmap_free(&b->by_file);
+	strmap_free(&b->by_id);
+	if (b->inotify_fd >= 0)
+		close(b->inotify_fd);
+	free(b->dir);
+	memset(b, 0, sizeof(*b));
+	b->inotify_fd = -1;
+}
+
+void dagbag_scan(struct dagbag *b, struct store *st, int64_t now)
+{
+	scan_dir(b, st, b->dir, 0, now);
+}
+
+static const char *wd_dir(const struct dagbag *b, int wd)
+{
+	for (size_t i = 0; i < b->n_wds; i++)
+		if (b->wds[i] == wd)
+			return b->wd_dirs[i];
+	return NULL;
+}
+
+void dagbag_on_events(struct dagbag *b, struct store *st, int64_t now)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		ssize_t len = read(b->inotify_fd, buf, sizeof(buf));
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0)
+			return;
+		for (char *p = buf; p < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				slog(LOG_WARN, "dagbag: too many file events at once: rescanning %s",
+				     b->dir);
+				dagbag_scan(b, st, now);
+				continue;
+			}
+			const char *dir = wd_dir(b, ev->wd);
+			if (!dir || !ev->len)
+				continue;
+			char *path = xasprintf("%s/%s", dir, ev->name);
+			if (ev->mask & IN_ISDIR) {
+				if (ev->mask & (IN_CREATE | IN_MOVED_TO))
+					scan_dir(b, st, path, 1, now);
+			} else if (is_dag_file(ev->name)) {
+				if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+					remove_file(b, st, path, now);
+				else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+					load_file(b, st, path, now);
+			}
+			free(path);
+		}
+	}
+}
+
+struct dag_entry *dagbag_get(struct dagbag *b, const char *dag_id)
+{
+	uint32_t idx;
+	return strmap_get(&b->by_id, dag_id, &idx) ? b->entries[idx] : NULL;
+}
+
+size_t dagbag_take_changed(struct dagbag *b, size_t **ret)
+{
+	*ret = b->changed;
+	size_t n = b->n_changed;
+	b->n_changed = 0;
+	return n;
+}

@@ -1,0 +1,77 @@
+/*
+ * dagbag.h - the server's DAGs: the DAG folder, watched, each file's current good version.
+ *
+ * Every *.yaml / *.yml file under the folder (recursively) is loaded at start; inotify then
+ * reports new, changed, moved and deleted files, which are reloaded at once. Each distinct
+ * content of a DAG is a version (numbered by the store); a run keeps a reference to the version
+ * it started with (struct dagver), so editing a file never changes a run in progress.
+ *
+ * A file that does not load is recorded with its errors and changes nothing else: the DAG's
+ * last good version stays current and keeps its schedule. Two files that declare the same DAG
+ * id: the second is broken ("DAG id 'x' is already defined in FILE").
+ */
+#ifndef GUST_SERVER_DAGBAG_H
+#define GUST_SERVER_DAGBAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/strmap.h"
+#include "dag/dag.h"
+#include "engine/schedule.h"
+
+struct store;
+
+/* One loaded version of a DAG, shared by the bag and the runs that use it. */
+struct dagver {
+	struct dag *dag;
+	struct schedule *sched; /* NULL: manual only */
+	int64_t version;
+	int refs;
+};
+
+struct dagver *dagver_ref(struct dagver *v);
+void dagver_unref(struct dagver *v);
+/* Compile `source` (a stored version) into a dagver with one reference. NULL, and a message
+ * in *ret_msg, if it no longer loads (e.g. a newer gust changed the language). */
+struct dagver *dagver_from_source(const char *dag_id, const char *source, int64_t version,
+				  char **ret_msg);
+
+struct dag_entry {
+	char *file;
+	char *dag_id;	     /* NULL while the file never loaded */
+	uint64_t hash;	     /* of the content last read */
+	struct dagver *cur;  /* the current good version, or NULL */
+	bool broken;
+	int64_t timer_gen;   /* bumped when the schedule changes (stale timer entries) */
+};
+
+struct dagbag {
+	char *dir;
+	int inotify_fd;
+	struct dag_entry **entries;
+	size_t n, cap;
+	struct strmap by_file; /* file -> index */
+	struct strmap by_id;   /* dag_id -> index */
+	/* inotify watch descriptor -> folder path */
+	int *wds;
+	char **wd_dirs;
+	size_t n_wds, cap_wds;
+	/* entries whose schedule changed since the last dagbag_take_changed() */
+	size_t *changed;
+	size_t n_changed, cap_changed;
+};
+
+/* Start watching `dir` (it must exist). 0 or a negative errno. */
+int dagbag_open(struct dagbag *b, const char *dir);
+void dagbag_close(struct dagbag *b);
+/* Load every file now (at start). Problems are logged and recorded in the store. */
+void dagbag_scan(struct dagbag *b, struct store *st, int64_t now);
+/* Handle pending inotify events (call when inotify_fd is readable). */
+void dagbag_on_events(struct dagbag *b, struct store *st, int64_t now);
+struct dag_entry *dagbag_get(struct dagbag *b, const char *dag_id);
+/* Indexes of entries whose current version changed (loaded, replaced or removed). */
+size_t dagbag_take_changed(struct dagbag *b, size_t **ret);
+
+#endif
