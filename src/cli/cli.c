@@ -132,3 +132,11 @@ const char *cli_dags_dir(const char *opt)
 	const char *env = getenv("GUST_DAGS");
 	return env && *env ? env : "dags";
 }
+
+const char *cli_home(const char *opt)
+{
+	if (opt && *opt)
+		return opt;
+	const char *env = getenv("GUST_HOME");
+	return env && *env ? env : ".gust";
+}

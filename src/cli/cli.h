@@ -36,7 +36,11 @@ void cli_free_strv(char **v);
 /* The folder of DAG files: --dags, else $GUST_DAGS, else ./dags. */
 const char *cli_dags_dir(const char *opt);
 
+/* The state folder: --home, else $GUST_HOME, else ./.gust. */
+const char *cli_home(const char *opt);
+
 /* Command groups. */
 int cmd_dags(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 #endif

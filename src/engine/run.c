@@ -605,6 +605,13 @@ static void start_task(struct run *r, uint32_t task, int64_t now)
 		ti_schedule(r, first);
 		return;
 	}
+	if (rt->expanded) {
+		/* Cleared after it was expanded: run the same instances again. */
+		for (uint32_t k = 0; k < rt->n_tis; k++)
+			if (r->tis[rt->tis[k]].state == TI_NONE)
+				ti_schedule(r, rt->tis[k]);
+		return;
+	}
 	json_t *list = NULL;
 	if (dt->map_kind == MAP_LITERAL) {
 		list = json_incref(dt->map_items);
@@ -811,6 +818,7 @@ struct run *run_restore(const struct dag *d, const struct run_config *cfg, int64
 			struct ti *ti = &r->tis[i];
 			ti->state = sv->state;
 			ti->try_number = sv->try_number;
+			ti->try_base = sv->try_base;
 			ti->queued_at = sv->queued_at;
 			ti->started_at = sv->started_at;
 			ti->ended_at = sv->ended_at;
@@ -1045,7 +1053,7 @@ size_t run_drain_changes(struct run *r, uint32_t *out, size_t max)
 static bool retryable(const struct dag_task *task, const struct ti *t,
 		      const struct attempt_outcome *o)
 {
-	if (t->try_number > task->retries)
+	if (t->try_number - t->try_base > task->retries)
 		return false;
 	if (o->status == AS_EXEC_FAILED || o->status == AS_CANCELLED)
 		return false;
@@ -1171,6 +1179,109 @@ void run_cancel(struct run *r, int64_t now, const char *why)
 	for (uint32_t t = 0; t < r->dag->n_tasks; t++)
 		r->tasks[t].decided = true;
 	propagate(r, now);
+}
+
+/* Undo what a done TI counted downstream (the reverse of ti_done). */
+static void ti_undone(struct run *r, uint32_t i)
+{
+	struct ti *t = &r->tis[i];
+	const struct dag *d = r->dag;
+	struct task_rt *rt = &r->tasks[t->task];
+	rt->n_done--;
+	for (uint32_t e = d->down_off[t->task]; e < d->down_off[t->task + 1]; e++) {
+		struct task_rt *dt = &r->tasks[d->down[e]];
+		if (t->state == TI_SUCCESS)
+			dt->up_success--;
+		else if (t->state == TI_SKIPPED)
+			dt->up_skipped--;
+		else
+			dt->up_failed--;
+	}
+}
+
+int run_clear(struct run *r, uint32_t task, bool downstream, int64_t now)
+{
+	const struct dag *d = r->dag;
+	/* The tasks to clear: `task`, and with downstream everything below it (BFS). */
+	unsigned char *sel = xcalloc(d->n_tasks, 1);
+	uint32_t *queue = xcalloc(d->n_tasks, sizeof(uint32_t));
+	uint32_t head = 0, tail = 0;
+	sel[task] = 1;
+	queue[tail++] = task;
+	while (downstream && head < tail) {
+		uint32_t x = queue[head++];
+		for (uint32_t e = d->down_off[x]; e < d->down_off[x + 1]; e++)
+			if (!sel[d->down[e]]) {
+				sel[d->down[e]] = 1;
+				queue[tail++] = d->down[e];
+			}
+	}
+	for (uint32_t k = 0; k < tail; k++) {
+		struct task_rt *rt = &r->tasks[queue[k]];
+		for (uint32_t j = 0; j < rt->n_tis; j++) {
+			enum ti_state st = r->tis[rt->tis[j]].state;
+			if (st == TI_QUEUED || st == TI_RUNNING) {
+				free(sel);
+				free(queue);
+				return -EBUSY;
+			}
+		}
+	}
+	/* Reset, in topological order so counters are undone before anything is decided. */
+	for (uint32_t k = 0; k < d->n_tasks; k++) {
+		uint32_t t = d->topo[k];
+		if (!sel[t])
+			continue;
+		struct task_rt *rt = &r->tasks[t];
+		if (rt->done) {
+			rt->done = false;
+			r->tasks_done--;
+			for (uint32_t e = d->down_off[t]; e < d->down_off[t + 1]; e++)
+				r->tasks[d->down[e]].up_open++;
+		}
+		for (uint32_t j = 0; j < rt->n_tis; j++) {
+			uint32_t i = rt->tis[j];
+			struct ti *ti = &r->tis[i];
+			if (ti->heap_pos >= 0)
+				continue; /* already scheduled: leave it */
+			if (ti_state_done(ti->state))
+				ti_undone(r, i);
+			ti->try_base = ti->try_number;
+			ti->ended_at = 0;
+			ti->retry_at = 0;
+			ti_set_message(ti, xstrdup("cleared: to run again"));
+			json_decref(ti->output);
+			ti->output = NULL;
+			set_state(r, i, TI_NONE);
+		}
+		rt->decided = false;
+	}
+	/* Drop retry-heap entries of cleared TIs, and rebuild the heap. */
+	uint32_t keep = 0;
+	for (uint32_t k = 0; k < r->n_retry; k++)
+		if (r->tis[r->retry[k]].state == TI_UP_FOR_RETRY)
+			r->retry[keep++] = r->retry[k];
+	uint32_t *tmp = xcalloc(keep ? keep : 1, sizeof(uint32_t));
+	memcpy(tmp, r->retry, keep * sizeof(uint32_t));
+	r->n_retry = 0;
+	for (uint32_t k = 0; k < keep; k++)
+		retry_push(r, tmp[k]);
+	free(tmp);
+	if (r->state != RUN_RUNNING) {
+		r->state = RUN_RUNNING;
+		r->ended_at = 0;
+		r->cancelling = false;
+		r->timed_out = false;
+		free(r->message);
+		r->message = NULL;
+	}
+	for (uint32_t k = 0; k < d->n_tasks; k++)
+		if (sel[d->topo[k]])
+			decide(r, d->topo[k], now);
+	propagate(r, now);
+	free(sel);
+	free(queue);
+	return 0;
 }
 
 json_t *run_task_output(const struct run *r, uint32_t task)

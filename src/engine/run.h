@@ -61,6 +61,7 @@ struct ti {
 	int32_t map_index; /* -1: not mapped */
 	enum ti_state state;
 	int32_t try_number; /* attempts begun so far */
+	int32_t try_base;   /* try_number when last cleared: retries count from here */
 	int64_t queued_at, started_at, ended_at; /* ms; 0: not yet */
 	int64_t retry_at;   /* up_for_retry: when the next try may start */
 	int exit_code;	    /* last attempt; -1 none */
@@ -101,7 +102,7 @@ struct ti_saved {
 	const char *task_id;
 	int32_t map_index;
 	enum ti_state state;
-	int32_t try_number;
+	int32_t try_number, try_base;
 	int64_t queued_at, started_at, ended_at, retry_at;
 	int exit_code, signal;
 	const char *message;
@@ -165,6 +166,14 @@ int64_t run_next_wakeup(const struct run *r);
 void run_cancel(struct run *r, int64_t now, const char *why);
 bool run_is_cancelling(const struct run *r);
 const char *run_message(const struct run *r);
+
+/*
+ * Run task `task` again (Airflow's "clear"): its instances go back to waiting for their
+ * upstreams (a mapped task keeps its instances and items) with a fresh retry budget; with
+ * `downstream`, every task downstream of it too. A finished run becomes running again.
+ * Instances queued or running are not touched (-EBUSY): cancel them first. 0 on success.
+ */
+int run_clear(struct run *r, uint32_t task, bool downstream, int64_t now);
 
 /* The whole run as JSON (for --json and the API): {dag_id, run_id, state, tasks: [...]} */
 json_t *run_to_json(const struct run *r);

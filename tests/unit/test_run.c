@@ -598,3 +598,49 @@ TEST(run_restore_at_every_step_matches_uninterrupted)
 	run_free(b);
 	dag_free(d);
 }
+
+TEST(run_clear_reruns_a_task_and_its_downstream)
+{
+	struct dag *d = load("tasks:\n  a: echo\n  b:\n    depends: [a]\n    run: exit 1\n"
+			     "  w:\n    depends: [b]\n    map: [1, 2]\n    run: echo ${{ item }}\n"
+			     "  c:\n    depends: [w]\n    run: echo\n");
+	struct run *r = start(d, 0);
+	const char *fails[] = {"b", NULL};
+	drive(r, fails, 1);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_UPSTREAM_FAILED);
+	/* Clear b alone: it runs again, downstream stays as it was until b decides it. */
+	ASSERT_INT_EQ(run_clear(r, (uint32_t)dag_task_index(d, "b"), true, 2), 0);
+	ASSERT_INT_EQ(run_get_state(r), RUN_RUNNING);
+	ASSERT_INT_EQ(state_of(r, "b"), TI_SCHEDULED);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_NONE);
+	ASSERT_INT_EQ(state_of(r, "a"), TI_SUCCESS); /* upstream untouched */
+	drive(r, NULL, 3);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "b", -1))->try_number, 2);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->state, TI_SUCCESS);
+	/* Clear a mapped task after it ran: the same instances run again. */
+	ASSERT_INT_EQ(run_clear(r, (uint32_t)dag_task_index(d, "w"), false, 4), 0);
+	ASSERT_INT_EQ(run_ready_count(r), 2);
+	drive(r, NULL, 5);
+	ASSERT_INT_EQ(run_ti_count(r), 5);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 0))->try_number, 2);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_clear_gives_a_fresh_retry_budget)
+{
+	struct dag *d = load("tasks:\n  a:\n    run: exit 1\n    retries: 1\n    retry_delay: 0s\n");
+	struct run *r = start(d, 0);
+	const char *fails[] = {"a", NULL};
+	drive(r, fails, 1);
+	ASSERT_INT_EQ(run_ti(r, 0)->try_number, 2);
+	ASSERT_INT_EQ(run_ti(r, 0)->state, TI_FAILED);
+	ASSERT_INT_EQ(run_clear(r, 0, false, 2), 0);
+	drive(r, fails, 3);
+	ASSERT_INT_EQ(run_ti(r, 0)->try_number, 4); /* two more tries, not one */
+	run_free(r);
+	dag_free(d);
+}
