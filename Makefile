@@ -9,7 +9,7 @@
 
 O ?= build
 CC ?= cc
-PKGS := libfyaml jansson icu-i18n icu-uc
+PKGS := libfyaml jansson icu-i18n icu-uc sqlite3
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
@@ -27,7 +27,7 @@ endif
 ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm $(LDLIBS)
 
-LIB_SRCS := $(wildcard src/base/*.c src/dag/*.c src/cron/*.c src/engine/*.c src/exec/*.c)
+LIB_SRCS := $(wildcard src/base/*.c src/dag/*.c src/cron/*.c src/engine/*.c src/exec/*.c src/store/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)

@@ -1,0 +1,112 @@
+/*
+ * schema.c - the SQLite schema as forward-only migrations (see schema.h).
+ *
+ * Conventions: times are INTEGER milliseconds since the epoch, 0 meaning "not yet"; JSON is
+ * TEXT; tables are STRICT so a wrong type is an error, not a silent conversion. Deleting a run
+ * cascades to its task instances and attempts (foreign_keys is ON on every connection).
+ */
+#include "store/schema.h"
+
+#include "base/util.h"
+
+const char *const store_sqlite_migrations[] = {
+    /* 1: the first schema. */
+    "CREATE TABLE dags (\n"
+    "  dag_id       TEXT PRIMARY KEY NOT NULL,\n"
+    "  file         TEXT,\n"
+    "  version      INTEGER NOT NULL DEFAULT 0,\n" /* current good version; 0: never loaded */
+    "  hash         TEXT,\n"
+    "  schedule     TEXT,\n"
+    "  error        TEXT,\n"
+    "  paused       INTEGER NOT NULL DEFAULT 0,\n"
+    "  deleted      INTEGER NOT NULL DEFAULT 0,\n"
+    "  updated_at   INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_logical INTEGER NOT NULL DEFAULT 0\n"
+    ") STRICT;\n"
+    "CREATE INDEX dags_file ON dags(file);\n"
+    "\n"
+    "CREATE TABLE dag_versions (\n"
+    "  dag_id     TEXT NOT NULL REFERENCES dags(dag_id),\n"
+    "  version    INTEGER NOT NULL,\n"
+    "  hash       TEXT NOT NULL,\n"
+    "  source     TEXT NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (dag_id, version),\n"
+    "  UNIQUE (dag_id, hash)\n"
+    ") STRICT;\n"
+    "\n"
+    "CREATE TABLE runs (\n"
+    "  run_id       TEXT PRIMARY KEY NOT NULL,\n"
+    "  dag_id       TEXT NOT NULL REFERENCES dags(dag_id),\n"
+    "  version      INTEGER NOT NULL,\n"
+    "  kind         TEXT NOT NULL CHECK (kind IN ('scheduled', 'manual')),\n"
+    "  logical_date INTEGER NOT NULL,\n"
+    "  state        TEXT NOT NULL\n"
+    "               CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled')),\n"
+    "  params       TEXT NOT NULL DEFAULT '{}',\n"
+    "  message      TEXT,\n"
+    "  created_at   INTEGER NOT NULL,\n"
+    "  started_at   INTEGER NOT NULL DEFAULT 0,\n"
+    "  ended_at     INTEGER NOT NULL DEFAULT 0\n"
+    ") STRICT;\n"
+    /* A scheduled run exists once per logical date, whoever creates it and however often. */
+    "CREATE UNIQUE INDEX runs_scheduled ON runs(dag_id, logical_date) WHERE kind = 'scheduled';\n"
+    /* Active runs (state), retention (state, ended_at), listings newest first. */
+    "CREATE INDEX runs_state ON runs(state, ended_at);\n"
+    "CREATE INDEX runs_dag_created ON runs(dag_id, created_at, run_id);\n"
+    "CREATE INDEX runs_created ON runs(created_at, run_id);\n"
+    "\n"
+    "CREATE TABLE task_instances (\n"
+    "  run_id         TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,\n"
+    "  task_id        TEXT NOT NULL,\n"
+    "  map_index      INTEGER NOT NULL,\n" /* -1: not mapped */
+    "  state          TEXT NOT NULL,\n"
+    "  try_number     INTEGER NOT NULL DEFAULT 0,\n"
+    "  queued_at      INTEGER NOT NULL DEFAULT 0,\n"
+    "  started_at     INTEGER NOT NULL DEFAULT 0,\n"
+    "  ended_at       INTEGER NOT NULL DEFAULT 0,\n"
+    "  retry_at       INTEGER NOT NULL DEFAULT 0,\n"
+    "  exit_code      INTEGER NOT NULL DEFAULT -1,\n"
+    "  signal         INTEGER NOT NULL DEFAULT 0,\n"
+    "  message        TEXT,\n"
+    "  output         TEXT,\n"
+    "  item           TEXT,\n"
+    "  progress_done  INTEGER NOT NULL DEFAULT 0,\n"
+    "  progress_total INTEGER NOT NULL DEFAULT 0,\n"
+    "  progress_msg   TEXT,\n"
+    "  PRIMARY KEY (run_id, task_id, map_index)\n"
+    ") WITHOUT ROWID, STRICT;\n"
+    "\n"
+    "CREATE TABLE attempts (\n"
+    "  id          INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  run_id      TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,\n"
+    "  task_id     TEXT NOT NULL,\n"
+    "  map_index   INTEGER NOT NULL,\n"
+    "  try_number  INTEGER NOT NULL,\n"
+    "  launch      INTEGER NOT NULL DEFAULT 1,\n"
+    "  dir         TEXT,\n"
+    "  queued_at   INTEGER NOT NULL,\n"
+    "  ended_at    INTEGER NOT NULL DEFAULT 0,\n" /* 0: may be live */
+    "  status      TEXT\n"
+    ") STRICT;\n"
+    "CREATE UNIQUE INDEX attempts_ti ON attempts(run_id, task_id, map_index, try_number, launch);\n"
+    /* What a restarted server must account for: only the live rows are indexed. */
+    "CREATE INDEX attempts_live ON attempts(queued_at, id) WHERE ended_at = 0;\n"
+    "\n"
+    "CREATE TABLE commands (\n"
+    "  id         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  kind       TEXT NOT NULL,\n"
+    "  args       TEXT NOT NULL DEFAULT '{}',\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  done_at    INTEGER,\n" /* NULL: pending */
+    "  result     TEXT\n"
+    ") STRICT;\n"
+    "CREATE INDEX commands_pending ON commands(id) WHERE done_at IS NULL;\n"
+    "\n"
+    "CREATE TABLE kv (\n"
+    "  key   TEXT PRIMARY KEY NOT NULL,\n"
+    "  value TEXT NOT NULL\n"
+    ") WITHOUT ROWID, STRICT;\n",
+};
+
+const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

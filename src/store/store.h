@@ -1,0 +1,260 @@
+/*
+ * store.h - everything gust remembers, behind one interface: DAGs and their versions, runs,
+ * task instances, attempts, and the commands the CLI leaves for the server.
+ *
+ * The store is the only module that knows SQL. Two backends will implement it: SQLite (the
+ * embedded default, store_sqlite.c) and later PostgreSQL; nothing above this header may assume
+ * either. Rules every backend keeps:
+ *
+ *   - Every function is one transaction unless it takes a `struct store_tx`. A caller that must
+ *     change several things atomically (one engine step: a run's TIs, the attempts it starts)
+ *     opens a transaction with store_begin(), passes it, and commits once: the write-ahead rule
+ *     "a change is committed before its effect" is the caller's, batching is the store's.
+ *   - A transaction belongs to its store handle, which has at most one open at a time
+ *     (store_begin while one is open: -EINVAL). A function given tx == NULL runs in its own
+ *     transaction, except while a transaction is open on the same handle: then it joins that
+ *     one (so does every function without a tx parameter), since a connection cannot hold two.
+ *     A function that fails inside a caller's transaction leaves no partial change in it (a
+ *     savepoint), and the transaction stays usable. Passing a tx that is not open on `s`: -EINVAL.
+ *   - Functions return 0 or a negative errno: -ENOENT (no such row, or a row it refers to is
+ *     missing: a run of an unknown DAG, a TI or attempt of an unknown run), -EEXIST (unique key
+ *     taken), -EINVAL (a value the schema refuses: a required field NULL, an unknown run state
+ *     or kind), -EBUSY (locked longer than the busy timeout), -EIO (anything else).
+ *     store_errmsg() says what, with context. Output parameters come last as ret_... and are
+ *     untouched on failure.
+ *   - Memory: every string returned is malloc'd. A row filled by a *_get() and each row of a
+ *     *_list() array is released with the matching *_free(), which frees the row's fields (and
+ *     NULLs them) but not the struct itself: the caller frees a list's array with free() after
+ *     freeing each row. An empty list is *ret = NULL, *ret_n = 0.
+ *   - Times are int64 milliseconds since the Unix epoch (UTC). JSON travels as text.
+ *   - A database written by a newer gust (a higher schema version) is refused at open with a
+ *     message naming both versions; migrations are forward-only and run at open.
+ *
+ * Concurrency: one server and any number of CLI processes may open the same store. The CLI
+ * never changes run or task state directly while a server may run: it writes a command
+ * (store_command_add) that the server applies; store_changed() lets the server notice other
+ * writers cheaply (SQLite: PRAGMA data_version).
+ */
+#ifndef GUST_STORE_STORE_H
+#define GUST_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_tx;
+
+/* ---- opening ------------------------------------------------------------------------------ */
+
+/*
+ * Open (creating if needed) the store at `url`: a SQLite file path for now (":memory:" for a
+ * private in-memory store). The folder must exist (-ENOENT otherwise: the caller creates
+ * GUST_HOME). Applies pending migrations in one transaction. A database with a higher schema
+ * version than this binary knows is refused with -EPROTO. On failure returns a negative errno
+ * and a malloc'd sentence in *ret_msg (if ret_msg is not NULL).
+ *
+ * SQLite: WAL journal, synchronous=NORMAL (a commit survives a crash of the process; a power
+ * loss may lose the last commits, never corrupt the file), foreign keys on, a busy timeout of
+ * 5 s. A handle is used by one thread at a time; other processes open their own.
+ */
+int store_open(const char *url, struct store **ret, char **ret_msg);
+/* Rolls back an open transaction. NULL is allowed. */
+void store_close(struct store *s);
+/* The last error's text (valid until the next call on this store). */
+const char *store_errmsg(struct store *s);
+int store_schema_version(struct store *s);
+/* How long a write waits for another process's lock before failing with -EBUSY (default
+ * 5000 ms; 0 fails at once). */
+void store_set_busy_timeout(struct store *s, int ms);
+
+/* Open a write transaction (SQLite: BEGIN IMMEDIATE, waiting up to the busy timeout for the
+ * lock, -EBUSY after it). *ret lives inside `s`: it is valid until commit or rollback. */
+int store_begin(struct store *s, struct store_tx **ret);
+/* Commit; the transaction is over whether it succeeded or not (on failure nothing in it was
+ * committed). */
+int store_commit(struct store_tx *tx);
+/* Roll back (NULL or an already ended tx: nothing happens). */
+void store_rollback(struct store_tx *tx);
+
+/* True when another connection committed a change since the last call (the handle's own
+ * commits do not count; true also when the check itself fails, so the caller re-reads). */
+bool store_changed(struct store *s);
+
+/* ---- DAGs ------------------------------------------------------------------------------- */
+
+struct store_dag {
+	char *dag_id;
+	char *file;	   /* the file it was loaded from */
+	int64_t version;   /* current good version, 0 if it never loaded */
+	char *hash;	   /* content hash of that version */
+	char *schedule;	   /* NULL: manual only */
+	char *error;	   /* the current file's problems (diagnostic lines), NULL if it loads */
+	bool paused;
+	bool deleted;	   /* the file is gone; history is kept */
+	int64_t updated_at;
+	int64_t last_logical; /* logical date of the newest scheduled run, 0 if none */
+};
+void store_dag_free(struct store_dag *d);
+
+/*
+ * Record that `file` holds a good DAG with this content: inserts a new version when `hash` is
+ * new for the DAG (returning its number), and makes it current; clears any error and the
+ * deleted mark. Content seen before (a revert) makes its old version current again. dag_id,
+ * hash and source are required.
+ */
+int store_dag_loaded(struct store *s, struct store_tx *tx, const char *dag_id, const char *file,
+		     const char *hash, const char *source, const char *schedule, int64_t now,
+		     int64_t *ret_version);
+/* Record that `file` (for `dag_id` if known) is broken: the last good version stays current.
+ * With dag_id, the DAG's row is created if new (version 0) and its file set to `file`. Without
+ * it, the DAG(s) last recorded from `file` get the error; -ENOENT if none (pass the default id,
+ * the file name without .yaml, to record a DAG that never loaded). */
+int store_dag_broken(struct store *s, struct store_tx *tx, const char *dag_id, const char *file,
+		     const char *error, int64_t now);
+int store_dag_deleted(struct store *s, struct store_tx *tx, const char *dag_id, int64_t now);
+int store_dag_set_paused(struct store *s, const char *dag_id, bool paused);
+int store_dag_get(struct store *s, const char *dag_id, struct store_dag *ret);
+/* Every DAG, by id; *ret is an array of *ret_n rows (free each, then the array). */
+int store_dag_list(struct store *s, struct store_dag **ret, size_t *ret_n);
+/* The source text of a version (malloc'd). */
+int store_dag_version_source(struct store *s, const char *dag_id, int64_t version, char **ret);
+int store_dag_set_last_logical(struct store *s, struct store_tx *tx, const char *dag_id,
+			       int64_t logical);
+
+/* ---- runs ------------------------------------------------------------------------------- */
+
+enum store_run_kind { STORE_RUN_SCHEDULED, STORE_RUN_MANUAL };
+
+struct store_run {
+	char *run_id;
+	char *dag_id;
+	int64_t version;
+	enum store_run_kind kind;
+	int64_t logical_date;
+	char *state;	/* queued, running, success, failed, cancelled */
+	char *params;	/* JSON object */
+	char *message;	/* NULL or why it ended so */
+	int64_t created_at, started_at, ended_at;
+};
+void store_run_free(struct store_run *r);
+
+/* Insert a run in state `queued` (r->state, started_at and ended_at are ignored; params NULL
+ * is stored as "{}"). -EEXIST for a run_id taken; a scheduled run is unique per (dag_id,
+ * logical_date): -EEXIST if it was already created (so a restart never creates it twice).
+ * -ENOENT if the DAG is not in the store. */
+int store_run_create(struct store *s, struct store_tx *tx, const struct store_run *r);
+/* Set state and message (NULL clears it). started_at becomes `now` the first time the run is
+ * running; ended_at becomes `now` in a finished state (success, failed, cancelled) and 0 in the
+ * others. -EINVAL for an unknown state. */
+int store_run_set_state(struct store *s, struct store_tx *tx, const char *run_id,
+			const char *state, const char *message, int64_t now);
+int store_run_get(struct store *s, const char *run_id, struct store_run *ret);
+
+struct store_run_filter {
+	const char *dag_id; /* NULL: any */
+	const char *state;  /* NULL: any; "active" means queued or running */
+	size_t limit;	    /* 0: no limit */
+	bool oldest_first;  /* default newest first (by created_at, then run_id) */
+};
+int store_run_list(struct store *s, const struct store_run_filter *f, struct store_run **ret,
+		   size_t *ret_n);
+
+/* ---- task instances ---------------------------------------------------------------------- */
+
+struct store_ti {
+	char *run_id;
+	char *task_id;
+	int32_t map_index; /* -1 when not mapped */
+	char *state;
+	int32_t try_number;
+	int64_t queued_at, started_at, ended_at, retry_at;
+	int exit_code; /* -1 none */
+	int signal;    /* 0 none */
+	char *message;
+	char *output;	/* JSON or NULL */
+	char *item;	/* JSON or NULL */
+	int progress_done, progress_total;
+	char *progress_msg;
+};
+void store_ti_free(struct store_ti *t);
+
+/* Insert or update TIs (key: run_id, task_id, map_index), all in `tx` (or all in one
+ * transaction of their own). state is required; -ENOENT if the run does not exist. */
+int store_ti_upsert(struct store *s, struct store_tx *tx, const struct store_ti *tis, size_t n);
+/* TIs of a run, ordered by task_id then map_index. */
+int store_ti_list(struct store *s, const char *run_id, struct store_ti **ret, size_t *ret_n);
+int store_ti_get(struct store *s, const char *run_id, const char *task_id, int32_t map_index,
+		 struct store_ti *ret);
+
+/* ---- attempts ----------------------------------------------------------------------------- */
+
+struct store_attempt {
+	int64_t id;	  /* assigned by store_attempt_add */
+	char *run_id;
+	char *task_id;
+	int32_t map_index;
+	int32_t try_number;
+	int32_t launch;	  /* 1; 2.. when a try was relaunched because its first launch never
+			     started (the server died between recording and starting it) */
+	char *dir;	  /* the attempt folder */
+	int64_t queued_at;
+	int64_t ended_at; /* 0 while it may be live */
+	char *status;	  /* NULL while live; else the outcome status (or "not_started") */
+};
+void store_attempt_free(struct store_attempt *a);
+
+/* Record an attempt before its supervisor is started (write-ahead); sets *ret_id. -EEXIST if
+ * this (run, task, map_index, try_number, launch) was already recorded; launch 0 means 1. */
+int store_attempt_add(struct store *s, struct store_tx *tx, const struct store_attempt *a,
+		      int64_t *ret_id);
+/* -ENOENT for an unknown id. */
+int store_attempt_end(struct store *s, struct store_tx *tx, int64_t id, const char *status,
+		      int64_t ended_at);
+/* Attempts not yet ended (any run), oldest first: what a restarted server must account for. */
+int store_attempt_list_live(struct store *s, struct store_attempt **ret, size_t *ret_n);
+/* Attempts of one task instance (map_index -1 when not mapped), by try then launch. */
+int store_attempt_list(struct store *s, const char *run_id, const char *task_id,
+		       int32_t map_index, struct store_attempt **ret, size_t *ret_n);
+
+/* ---- commands from the CLI to a running server ------------------------------------------- */
+
+struct store_command {
+	int64_t id;
+	char *kind; /* trigger, cancel, clear, pause, unpause */
+	char *args; /* JSON object */
+	int64_t created_at;
+};
+void store_command_free(struct store_command *c);
+
+/* args_json NULL is stored as "{}". */
+int store_command_add(struct store *s, const char *kind, const char *args_json, int64_t now,
+		      int64_t *ret_id);
+/* Commands not yet done, oldest first (by id). */
+int store_command_pending(struct store *s, struct store_command **ret, size_t *ret_n);
+/* Mark a command done with its result (JSON or NULL); -ENOENT for an unknown id. The time it
+ * was done is the store's own wall clock (it is bookkeeping, shown nowhere). */
+int store_command_done(struct store *s, struct store_tx *tx, int64_t id, const char *result);
+/* For the CLI waiting on the server: 0 and the result (malloc'd, NULL if none) once the command
+ * is done, -EAGAIN while it is pending, -ENOENT for an unknown id. */
+int store_command_result(struct store *s, int64_t id, char **ret_result);
+
+/* ---- key-value settings (server state such as the clock offset, later pools) ------------ */
+
+/* value NULL deletes the key. */
+int store_kv_set(struct store *s, struct store_tx *tx, const char *key, const char *value);
+/* -ENOENT when unset; *ret malloc'd. */
+int store_kv_get(struct store *s, const char *key, char **ret);
+
+/* ---- retention --------------------------------------------------------------------------- */
+
+/* Delete up to `batch` finished runs (success, failed, cancelled) that ended before `before`,
+ * oldest first, with their TIs and attempts, in one transaction; their attempt folders are
+ * returned in *ret_dirs (malloc'd array of malloc'd strings, NULL when empty; either ret may be
+ * NULL) for the caller to remove after this returns. Also deletes up to `batch` done commands
+ * created before `before`. Returns the number of runs deleted (0 when none are left), or a
+ * negative errno (then nothing was deleted). */
+int store_cleanup(struct store *s, int64_t before, size_t batch, char ***ret_dirs,
+		  size_t *ret_n_dirs);
+
+#endif
