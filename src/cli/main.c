@@ -20,6 +20,7 @@ static const char usage[] =
 	"  dags list [--dags DIR]    list the DAGs in a folder, with broken files and why\n"
 	"  dags show FILE            the tasks of a DAG with their upstreams\n"
 	"  dags test FILE            run a DAG once, now, on this machine\n"
+	"  server                    run the scheduler: DAGs on their schedules, history kept\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help                this help; 'gust COMMAND --help' for a command's\n"
@@ -34,6 +35,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } groups[] = {
 	{"dags", cmd_dags},
+	{"server", cmd_server},
 };
 
 int main(int argc, char **argv)

@@ -161,7 +161,18 @@ static void set_broken(struct dagbag *b, struct dag_entry *e, struct store *st, 
 		       int64_t now)
 {
 	e->broken = true;
-	if (store_dag_broken(st, NULL, e->dag_id, e->file, error, now) < 0)
+	/* A file that never loaded is known by its file name, as `gust dags list` shows it. */
+	char *stem = NULL;
+	if (!e->dag_id) {
+		const char *base = strrchr(e->file, '/');
+		base = base ? base + 1 : e->file;
+		size_t n = strlen(base);
+		n -= str_has_suffix(base, ".yaml") ? 5 : str_has_suffix(base, ".yml") ? 4 : 0;
+		stem = xstrndup(base, n);
+	}
+	int r = store_dag_broken(st, NULL, e->dag_id ? e->dag_id : stem, e->file, error, now);
+	free(stem);
+	if (r < 0)
 		slog(LOG_ERROR, "dagbag: cannot record the errors of %s: %s", e->file,
 		     store_errmsg(st));
 	(void)b;
@@ -307,14 +318,12 @@ static void watch_dir(struct dagbag *b, const char *dir)
 		slog(LOG_WARN, "dagbag: cannot watch %s: %s", dir, strerror(errno));
 		return;
 	}
-	for (size_t i = 0; i < b->n_wds; i++)
-		if (b->wds[i] == wd)
+	for (size_t i = 0; i < b->n_watches; i++)
+		if (b->watches[i].wd == wd)
 			return;
-	b->wds = xrealloc_array(b->wds, b->n_wds + 1, sizeof(*b->wds), &b->cap_wds);
-	size_t cap = b->cap_wds;
-	b->wd_dirs = xrealloc_array(b->wd_dirs, b->n_wds + 1, sizeof(*b->wd_dirs), &cap);
-	b->wds[b->n_wds] = wd;
-	b->wd_dirs[b->n_wds++] = xstrdup(dir);
+	b->watches = xrealloc_array(b->watches, b->n_watches + 1, sizeof(*b->watches),
+				    &b->cap_watches);
+	b->watches[b->n_watches++] = (struct dag_watch){wd, xstrdup(dir)};
 }
 
 static void scan_dir(struct dagbag *b, struct store *st, const char *dir, int depth, int64_t now)
@@ -379,10 +388,9 @@ void dagbag_close(struct dagbag *b)
 		free(b->entries[i]);
 	}
 	free(b->entries);
-	for (size_t i = 0; i < b->n_wds; i++)
-		free(b->wd_dirs[i]);
-	free(b->wds);
-	free(b->wd_dirs);
+	for (size_t i = 0; i < b->n_watches; i++)
+		free(b->watches[i].dir);
+	free(b->watches);
 	free(b->changed);
 	strmap_free(&b->by_file);
 	strmap_free(&b->by_id);
@@ -400,9 +408,9 @@ void dagbag_scan(struct dagbag *b, struct store *st, int64_t now)
 
 static const char *wd_dir(const struct dagbag *b, int wd)
 {
-	for (size_t i = 0; i < b->n_wds; i++)
-		if (b->wds[i] == wd)
-			return b->wd_dirs[i];
+	for (size_t i = 0; i < b->n_watches; i++)
+		if (b->watches[i].wd == wd)
+			return b->watches[i].dir;
 	return NULL;
 }
 

@@ -55,9 +55,11 @@ struct dagbag {
 	struct strmap by_file; /* file -> index */
 	struct strmap by_id;   /* dag_id -> index */
 	/* inotify watch descriptor -> folder path */
-	int *wds;
-	char **wd_dirs;
-	size_t n_wds, cap_wds;
+	struct dag_watch {
+		int wd;
+		char *dir;
+	} *watches;
+	size_t n_watches, cap_watches;
 	/* entries whose schedule changed since the last dagbag_take_changed() */
 	size_t *changed;
 	size_t n_changed, cap_changed;

@@ -75,6 +75,17 @@ struct timer {
 	int64_t gen;
 };
 
+/* An attempt started by an earlier server whose supervisor still runs: watched by polling its
+ * folder (outcome) and its supervisor (alive?) on every store poll, whatever the executor. */
+struct adopted {
+	uint64_t serial;
+	uint32_t ti;
+	int64_t attempt_id;
+	char *dir;
+	pid_t pid, task;
+	uint64_t start;
+};
+
 struct attempt_end {
 	int64_t id;
 	char *status;
@@ -107,6 +118,9 @@ struct server {
 
 	struct attempt_end *ends;
 	size_t n_ends, cap_ends;
+
+	struct adopted *adopted;
+	size_t n_adopted, cap_adopted;
 
 	char **base_env;
 	size_t n_base_env;
@@ -938,18 +952,17 @@ static void resolve_attempt(struct server *s, const struct store_attempt *a, int
 	} else {
 		pid_t pid = 0, task = 0;
 		uint64_t start = 0;
-		if (read_supervisor_file(a->dir, &pid, &start, &task) == 0 && proc_alive(pid, start)) {
-			uint64_t key = ++s->next_key;
-			if (r && ti >= 0 && executor_adopt(s->ex, key, a->dir, pid, start, task) == 0) {
-				struct live *l = xcalloc(1, sizeof(*l));
-				*l = (struct live){r->serial, (uint32_t)ti, a->id};
-				u64map_put(&s->live, key, l);
-				s->running++;
-				r->active++;
-				slog(LOG_INFO, "attempt %s/%s try %d: adopted (supervisor %d still runs)",
-				     a->run_id, a->task_id, a->try_number, (int)pid);
-				return;
-			}
+		if (read_supervisor_file(a->dir, &pid, &start, &task) == 0 && proc_alive(pid, start) &&
+		    r && ti >= 0) {
+			s->adopted = xrealloc_array(s->adopted, s->n_adopted + 1, sizeof(*s->adopted),
+						    &s->cap_adopted);
+			s->adopted[s->n_adopted++] = (struct adopted){
+				r->serial, (uint32_t)ti, a->id, xstrdup(a->dir), pid, task, start};
+			s->running++;
+			r->active++;
+			slog(LOG_INFO, "attempt %s/%s try %d: adopted (supervisor %d still runs)",
+			     a->run_id, a->task_id, a->try_number, (int)pid);
+			return;
 		}
 		/* No outcome and no live supervisor: lost. End what the task may have left. */
 		o.status = AS_LOST;
@@ -995,6 +1008,48 @@ static void resolve_live_attempts(struct server *s, int64_t now)
 	commit_step(s);
 }
 
+/* Adopted attempts: finished (outcome written), or lost (supervisor gone without one)? */
+static void poll_adopted(struct server *s, int64_t now)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < s->n_adopted; i++) {
+		struct adopted *a = &s->adopted[i];
+		struct attempt_outcome o;
+		memset(&o, 0, sizeof(o));
+		bool done = attempt_outcome_read(a->dir, &o) == 0;
+		if (!done && !proc_alive(a->pid, a->start)) {
+			/* Gone: one more look (it may have written the outcome as it exited). */
+			done = attempt_outcome_read(a->dir, &o) == 0;
+			if (!done) {
+				o.status = AS_LOST;
+				o.exit_code = -1;
+				o.message = xstrdup("lost: its supervisor died without recording an "
+						    "outcome");
+				if (a->task > 0) {
+					int killed = session_kill_all(a->task, 5000);
+					if (killed > 0) {
+						char *m = o.message;
+						o.message = xasprintf(
+							"%s; killed %d process%s it left running", m,
+							killed, killed == 1 ? "" : "es");
+						free(m);
+					}
+				}
+				done = true;
+			}
+		}
+		if (!done) {
+			s->adopted[j++] = *a;
+			continue;
+		}
+		struct live l = {a->serial, a->ti, a->attempt_id};
+		on_finished(s, &l, &o, now);
+		attempt_outcome_free(&o);
+		free(a->dir);
+	}
+	s->n_adopted = j;
+}
+
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static void on_timers(struct server *s, int64_t now)
@@ -1018,6 +1073,7 @@ static void on_timers(struct server *s, int64_t now)
 			break;
 		}
 		case T_POLL:
+			poll_adopted(s, now);
 			if (store_changed(s->st)) {
 				load_new_runs(s);
 				apply_commands(s, now);
@@ -1266,6 +1322,9 @@ out:
 		close(s->tfd);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
+	for (size_t i = 0; i < s->n_adopted; i++)
+		free(s->adopted[i].dir);
+	free(s->adopted);
 	free(s->timers);
 	free(s->ends);
 	free(s->changes);
