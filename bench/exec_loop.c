@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "exec/local.h"
+#include "exec/zygote.h"
 
 extern char **environ;
 
@@ -34,6 +35,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
+	zygote_hook(argc, argv); /* the executor forks supervisors through /proc/self/exe */
 	int n = argc > 1 ? atoi(argv[1]) : 2000;
 	int par = argc > 2 ? atoi(argv[2]) : 2;
 	const char *cmd = argc > 3 ? argv[3] : "true";

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "exec/zygote.h"
 
 #ifndef GUST_VERSION
 #define GUST_VERSION "0.1.0"
@@ -40,6 +41,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	zygote_hook(argc, argv); /* `gust __zygote FD`: the local executor's helper (exec/zygote.h) */
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		fputs(usage, argc < 2 ? stderr : stdout);

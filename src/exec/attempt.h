@@ -7,7 +7,9 @@
  *
  *   DIR/log           stdout and stderr, each line prefixed "YYYY-MM-DDTHH:MM:SS.mmmZ O|E "
  *   DIR/output        the task writes its JSON output here ($GUST_OUTPUT); at most 1 MiB
- *   DIR/progress      the task writes "42", "42/100" or "42/100 message" here ($GUST_PROGRESS)
+ *   DIR/progress      the task writes "42", "42/100" or "42/100 message" here ($GUST_PROGRESS);
+ *                     the supervisor looks at it every 250 ms and at the end, so an update is
+ *                     reported within 250 ms, and one overwritten sooner may be skipped
  *   DIR/supervisor    "PID STARTTIME\n" of the supervisor (STARTTIME from /proc/PID/stat field
  *                     22), written before the task starts: lets a restarted scheduler tell a
  *                     live supervisor from a recycled pid; then "TASKPID\n" once the task

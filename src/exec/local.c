@@ -12,11 +12,23 @@
  * outcome. Lines are handled in order and the pipe is drained before a reaped supervisor is
  * reported, so STARTED and PROGRESS always come before FINISHED for the same key. A reported
  * supervisor stays in the array, not counted as running, until it is reaped.
+ *
+ * Supervisors come from the zygote (exec/zygote.h) when there is one. Those are not our
+ * children: their pidfd says when they exit, and the zygote's EXITED report gives the exit
+ * status (which a lost attempt's message quotes). A supervisor that exited without "D" is
+ * reported when that EXITED report comes, or at once if the zygote is gone (then without a
+ * status). The zygote's socket is in the epoll set; at EOF the zygote is reaped and a new one
+ * is started by the next start(). A start whose request was in flight when the zygote died
+ * fails (-ECONNABORTED) if no supervisor got the event pipe; if one did, it is kept as a running
+ * attempt whose pid is learnt from DIR/supervisor when needed.
  */
 #include "exec/local.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,8 +41,9 @@
 #include "base/util.h"
 #include "exec/proctree.h"
 #include "exec/supervisor.h"
+#include "exec/zygote.h"
 
-enum { H_PIPE, H_PIDFD };
+enum { H_PIPE, H_PIDFD, H_ZYGOTE };
 
 struct lsup;
 
@@ -49,6 +62,10 @@ struct lsup {
 	char *xmsg;    /* "X" line: why the supervisor gave up */
 	bool done;     /* "D" seen */
 	bool reported; /* FINISHED queued (after "D", before the supervisor is reaped) */
+	bool zyg;      /* forked by the zygote of generation zgen (not our child) */
+	bool exited;   /* zyg: the pidfd said it exited (the zygote reaps it) */
+	bool orphan;   /* zyg: its zygote is gone, no exit status will come */
+	unsigned zgen;
 	size_t idx;    /* position in local.sups */
 	struct handle h_pipe, h_pidfd;
 	size_t rlen;
@@ -64,6 +81,10 @@ struct local {
 	size_t nrunning; /* sups not yet reported finished */
 	struct executor_event *q;
 	size_t qhead, qlen, qcap;
+	struct zygote *z; /* NULL: none yet, or no_zygote */
+	bool no_zygote;	  /* it cannot be started: supervisors are forked here */
+	unsigned zgen;	  /* generation of z */
+	struct handle h_zyg;
 };
 
 static int64_t now_ms(void)
@@ -243,6 +264,123 @@ static bool sup_try_reap(struct local *l, struct lsup *s, bool block)
 	return true;
 }
 
+/* A supervisor of the zygote that is known to be gone (pidfd readable, or pipe closed and no
+ * pidfd): finish it unless its exit status may still come (its zygote lives and the attempt is
+ * not reported yet). Returns true when s is freed. */
+static bool zsup_settle(struct local *l, struct lsup *s)
+{
+	if (!(s->exited || (s->pidfd < 0 && s->fd < 0)))
+		return false;
+	if (!s->reported && !s->orphan)
+		return false;
+	sup_finished(l, s, false, 0);
+	return true;
+}
+
+static struct lsup *find_zyg_pid(struct local *l, pid_t pid)
+{
+	for (size_t i = 0; i < l->nsups; i++) {
+		struct lsup *s = l->sups[i];
+		if (s->zyg && !s->orphan && s->zgen == l->zgen && s->pid == pid)
+			return s;
+	}
+	return NULL;
+}
+
+/* The zygote died (or was stopped): reap it; its supervisors live on as orphans. */
+static void zygote_gone(struct local *l)
+{
+	if (!l->z)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, zygote_fd(l->z), NULL);
+	pid_t pid;
+	int st;
+	while (zygote_next_exit(l->z, true, &pid, &st)) {
+		struct lsup *s = find_zyg_pid(l, pid);
+		if (s)
+			sup_finished(l, s, true, st);
+	}
+	zygote_stop(l->z);
+	l->z = NULL;
+	for (size_t i = l->nsups; i-- > 0;) {
+		struct lsup *s = l->sups[i];
+		if (s->zyg && s->zgen == l->zgen) {
+			s->orphan = true;
+			zsup_settle(l, s); /* swap-remove moves an already visited entry here */
+		}
+	}
+}
+
+/* Handle the zygote's EXITED reports (queued_only: those kept by zygote_spawn). */
+static void zygote_exits(struct local *l, bool queued_only)
+{
+	pid_t pid;
+	int st;
+	while (l->z && zygote_next_exit(l->z, queued_only, &pid, &st)) {
+		struct lsup *s = find_zyg_pid(l, pid);
+		if (s)
+			sup_finished(l, s, true, st);
+	}
+	if (l->z && !zygote_alive(l->z))
+		zygote_gone(l);
+}
+
+static int zygote_up(struct local *l)
+{
+	if (l->z)
+		return 0;
+	if (l->no_zygote)
+		return -ENOSYS;
+	int r = zygote_start(&l->z);
+	if (r < 0) {
+		l->no_zygote = true;
+		return r;
+	}
+	l->zgen++;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->h_zyg};
+	epoll_ctl(l->epfd, EPOLL_CTL_ADD, zygote_fd(l->z), &ev);
+	return 0;
+}
+
+/* Start a supervisor through the zygote. Returns 0 (pid, pidfd set; *adopt when the pid is not
+ * known), -ENOSYS when there is no zygote, or another negative errno. */
+static int zygote_start_sup(struct local *l, const struct attempt_spec *spec, int wfd, pid_t *pid,
+			    int *pidfd, bool *adopt)
+{
+	*adopt = false;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (zygote_up(l) < 0)
+			return -ENOSYS;
+		int r = zygote_spawn(l->z, spec, wfd, pid, pidfd);
+		if (r != -EPIPE && r != -ECONNABORTED) {
+			zygote_exits(l, true);
+			return r;
+		}
+		zygote_gone(l);
+		if (r == -EPIPE)
+			continue; /* it was gone before our request: nothing started, try again */
+		return -ECONNABORTED;
+	}
+	return -ENOSYS;
+}
+
+/* Learn the pid of an adopted supervisor (DIR/supervisor: "PID STARTTIME"); 0 if unknown. */
+static pid_t adopted_pid(struct lsup *s)
+{
+	char *path = xasprintf("%s/supervisor", s->dir);
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return 0;
+	int pid = 0;
+	unsigned long long start = 0;
+	int n = fscanf(f, "%d %llu", &pid, &start);
+	fclose(f);
+	if (n != 2 || pid <= 1 || !proc_alive(pid, start))
+		return 0;
+	return pid;
+}
+
 static void arm_eventfd(struct local *l)
 {
 	bool pending = l->qhead < l->qlen;
@@ -259,11 +397,43 @@ static int local_start(struct executor *ex, uint64_t key, const struct attempt_s
 	struct local *l = (struct local *)ex;
 	if (!spec || !spec->dir || (!spec->shell == !spec->argv))
 		return -EINVAL;
-	pid_t pid;
-	int fd;
-	int r = supervisor_spawn(spec, &pid, &fd);
-	if (r < 0)
+	pid_t pid = 0;
+	int fd, pidfd = -1;
+	bool zyg = false, adopt = false;
+	int r = -ENOSYS;
+	if (!l->no_zygote) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+			return -errno;
+		r = zygote_start_sup(l, spec, p[1], &pid, &pidfd, &adopt);
+		close(p[1]);
+		fd = p[0];
+		if (r == -ECONNABORTED) {
+			/* In flight when the zygote died. Now that it is reaped, a write end left
+			 * open can only be held by a supervisor it forked. */
+			struct pollfd pf = {.fd = fd, .events = POLLIN};
+			if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLHUP) && !(pf.revents & POLLIN)) {
+				close(fd);
+				arm_eventfd(l);
+				return r;
+			}
+			adopt = true;
+			r = 0;
+		}
+		if (r == 0)
+			zyg = true;
+		else
+			close(fd);
+	}
+	if (r == -ENOSYS) {
+		r = supervisor_spawn(spec, &pid, &fd);
+		if (r == 0)
+			pidfd = pidfd_open(pid, 0);
+	}
+	if (r < 0) {
+		arm_eventfd(l);
 		return r;
+	}
 	struct lsup *s = xcalloc(1, sizeof(*s));
 	s->key = key;
 	s->pid = pid;
@@ -271,7 +441,10 @@ static int local_start(struct executor *ex, uint64_t key, const struct attempt_s
 	s->dir = xstrdup(spec->dir);
 	s->h_pipe = (struct handle){s, H_PIPE};
 	s->h_pidfd = (struct handle){s, H_PIDFD};
-	s->pidfd = pidfd_open(pid, 0);
+	s->pidfd = pidfd;
+	s->zyg = zyg;
+	s->zgen = l->zgen;
+	s->orphan = adopt;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->h_pipe};
 	epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
 	if (s->pidfd >= 0) {
@@ -285,6 +458,7 @@ static int local_start(struct executor *ex, uint64_t key, const struct attempt_s
 	s->idx = l->nsups;
 	l->sups[l->nsups++] = s;
 	l->nrunning++;
+	arm_eventfd(l); /* the EXITED reports handled above may have queued events */
 	return 0;
 }
 
@@ -302,7 +476,18 @@ static int local_cancel(struct executor *ex, uint64_t key, bool immediate)
 	if (!s)
 		return -ENOENT;
 	int sig = immediate ? SIGUSR1 : SIGTERM;
-	/* Not reaped yet, so the pid cannot have been recycled; the pidfd is still preferred. */
+	if (s->exited)
+		return 0; /* over; its FINISHED event is on the way */
+	if (s->pidfd < 0 && s->zyg && s->pid <= 0) {
+		/* adopted after its zygote died: find it through DIR/supervisor */
+		s->pid = adopted_pid(s);
+		if (s->pid > 0)
+			s->pidfd = pidfd_open(s->pid, 0);
+		if (s->pid <= 0)
+			return -ESRCH;
+	}
+	/* Not reaped yet (for a supervisor of the zygote: the pidfd), so the pid cannot have been
+	 * recycled; the pidfd is still preferred. */
 	int r = s->pidfd >= 0 ? pidfd_send_signal(s->pidfd, sig, NULL, 0) : kill(s->pid, sig);
 	return r < 0 ? -errno : 0;
 }
@@ -335,7 +520,13 @@ static size_t local_poll(struct executor *ex, struct executor_event *evs, size_t
 				if (s->fd >= 0)
 					continue;
 				/* EOF: the supervisor is exiting (it holds the only write end) */
-				reaped = sup_try_reap(l, s, true);
+				reaped = s->zyg ? zsup_settle(l, s) : sup_try_reap(l, s, true);
+			} else if (s->zyg) {
+				/* Exited; the zygote reaps it and reports its status. Stop
+				 * watching the (level-triggered) pidfd, keep it for cancel. */
+				s->exited = true;
+				epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
+				reaped = zsup_settle(l, s);
 			} else {
 				reaped = sup_try_reap(l, s, false);
 			}
@@ -344,6 +535,13 @@ static size_t local_poll(struct executor *ex, struct executor_event *evs, size_t
 					if (ee[j].data.ptr == &s->h_pidfd ||
 					    ee[j].data.ptr == &s->h_pipe)
 						ee[j].data.ptr = NULL;
+		}
+	}
+	/* The zygote's reports last: they may free any supervisor. */
+	for (int i = 0; i < n; i++) {
+		if (ee[i].data.ptr == &l->h_zyg) {
+			zygote_exits(l, false);
+			break;
 		}
 	}
 	size_t k = 0;
@@ -366,11 +564,16 @@ static void local_destroy(struct executor *ex)
 	while (l->nsups) {
 		struct lsup *s = l->sups[0];
 		/* A reported supervisor has written its outcome and is exiting: reap it so it does
-		 * not linger as a zombie. A running one is left running (see local.h). */
-		if (s->reported)
+		 * not linger as a zombie (the zygote's are reaped by the zygote, or by init once
+		 * it is gone). A running one is left running (see local.h). */
+		if (s->reported && !s->zyg)
 			while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
 				;
 		sup_remove(l, s);
+	}
+	if (l->z) {
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, zygote_fd(l->z), NULL);
+		zygote_stop(l->z);
 	}
 	for (size_t i = l->qhead; i < l->qlen; i++)
 		executor_event_free(&l->q[i]);
@@ -391,6 +594,12 @@ static const struct executor_ops local_ops = {
     .destroy = local_destroy,
 };
 
+int local_executor_zygote_pid(struct executor *ex)
+{
+	struct local *l = (struct local *)ex;
+	return l->z ? (int)zygote_pid(l->z) : -1;
+}
+
 struct executor *local_executor_new(void)
 {
 	struct local *l = xcalloc(1, sizeof(*l));
@@ -409,5 +618,9 @@ struct executor *local_executor_new(void)
 	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev);
+	l->h_zyg = (struct handle){NULL, H_ZYGOTE};
+	const char *z = getenv("GUST_EXEC_ZYGOTE");
+	l->no_zygote = z && strcmp(z, "0") == 0;
+	zygote_up(l); /* on failure, no_zygote: supervisors are forked here */
 	return &l->base;
 }

@@ -6,10 +6,17 @@
  * never returns (it _exit()s, so the launcher's atexit handlers and stdio buffers are not run
  * twice).
  *
- * The event loop is an epoll set of: a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGUSR1), the task's
- * stdout and stderr pipes, and an inotify watch on DIR (for DIR/progress). Deadlines (timeout,
- * kill grace, re-kill) are kept as monotonic milliseconds and become epoll_wait's timeout, which
- * costs no descriptor and no syscall when there is no deadline.
+ * The event loop is an epoll set of: a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGUSR1) and the
+ * task's stdout and stderr pipes. Deadlines (timeout, kill grace, re-kill, the next look at
+ * DIR/progress) are kept as monotonic milliseconds and become epoll_wait's timeout, which costs
+ * no descriptor and no syscall.
+ *
+ * DIR/progress is polled, not watched: every PROGRESS_POLL_MS while the task runs, one fstatat;
+ * the file is read only when its size, times or inode changed (or its mtime is too recent to
+ * trust, as git does for racy files), and once more at the end. An inotify watch would give
+ * events at once, but closing an inotify instance that holds a watch waits for an SRCU grace
+ * period (fsnotify_destroy_group -> synchronize_srcu): ~10 ms per attempt on this kind of VM,
+ * with the exiting supervisor in D state, for a file most tasks never write.
  *
  * Termination: "the attempt is over" means waitpid(-1) says ECHILD. The supervisor is a child
  * subreaper, so a descendant whose parent dies (double fork, setsid daemon) becomes its child;
@@ -35,7 +42,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -54,12 +60,13 @@
 #define TAIL_MAX 1024 /* end of stderr kept for the exit-127 message */
 #define PROGRESS_MSG_MAX 200
 #define DRAIN_READS 64 /* at most 4 MiB read from a pipe after the end */
+#define PROGRESS_POLL_MS 250 /* see supervisor.h */
 
 extern char **environ;
 
 enum reason { R_NONE, R_TIMEOUT, R_CANCEL, R_LOGFAIL, R_LEFTOVERS };
 enum phase { PH_RUN, PH_TERM, PH_KILL };
-enum { TAG_SIG = 1, TAG_OUT, TAG_ERR, TAG_INOTIFY };
+enum { TAG_SIG = 1, TAG_OUT, TAG_ERR };
 enum { STAGE_SETUP = 1, STAGE_CHDIR, STAGE_EXEC };
 
 struct stream {
@@ -78,7 +85,7 @@ struct pidset {
 struct sup {
 	const struct attempt_spec *spec;
 	char *dir; /* absolute */
-	int dirfd, evfd, epfd, sigfd, infd, logfd;
+	int dirfd, evfd, epfd, sigfd, logfd;
 	int supfd; /* DIR/supervisor, open until the task's pid is appended */
 	int log_err; /* errno of the first failed log write, 0 if none */
 	char *logbuf;
@@ -105,6 +112,8 @@ struct sup {
 	bool p_have;
 	int p_done, p_total;
 	char *p_msg;
+	int64_t dl_progress; /* monotonic ms of the next look at DIR/progress */
+	struct stat p_st;    /* DIR/progress when last read (st_ino 0: absent) */
 };
 
 /* ---- small helpers ---- */
@@ -707,24 +716,28 @@ static void progress_check(struct sup *s)
 	send_ev(s, "P %d %d %s\n", done, total, msg ? msg : "");
 }
 
-/* Returns true when DIR/progress changed. */
-static bool inotify_read(struct sup *s)
+/* Has DIR/progress changed since it was last read? One fstatat. A file whose mtime is within
+ * the last two seconds may be rewritten within the same timestamp tick with the same size, so it
+ * is read again (cheap: it is small). */
+static bool progress_changed(struct sup *s)
 {
-	if (s->infd < 0)
+	struct stat st;
+	if (fstatat(s->dirfd, "progress", &st, 0) < 0) {
+		s->p_st.st_ino = 0;
 		return false;
-	char b[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool hit = false;
-	for (;;) {
-		ssize_t n = read_retry(s->infd, b, sizeof(b));
-		if (n <= 0)
-			return hit;
-		for (char *p = b; p < b + n;) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-			if (ev->len && strcmp(ev->name, "progress") == 0)
-				hit = true;
-			p += sizeof(*ev) + ev->len;
-		}
 	}
+	bool same = st.st_ino == s->p_st.st_ino && st.st_dev == s->p_st.st_dev &&
+		    st.st_size == s->p_st.st_size &&
+		    st.st_mtim.tv_sec == s->p_st.st_mtim.tv_sec &&
+		    st.st_mtim.tv_nsec == s->p_st.st_mtim.tv_nsec &&
+		    st.st_ctim.tv_sec == s->p_st.st_ctim.tv_sec &&
+		    st.st_ctim.tv_nsec == s->p_st.st_ctim.tv_nsec;
+	s->p_st = st;
+	if (!same)
+		return true;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	return now.tv_sec - st.st_mtim.tv_sec < 2;
 }
 
 /* ---- output ---- */
@@ -1143,9 +1156,18 @@ static void supervisor_task_started(struct sup *s, pid_t pid)
 }
 
 /* Detach from the launcher: own session, fds 0/1 on /dev/null, the event pipe on fd 3, every
- * other inherited descriptor closed, inherited handlers reset. */
-static int detach(int event_fd)
+ * other inherited descriptor closed, inherited handlers reset. From the zygote
+ * (SUPERVISOR_FROM_ZYGOTE) most of that is already true: fds 0/1 are /dev/null, the event pipe
+ * is fd 3 and close-on-exec, and every handler is already SIG_DFL but SIGPIPE and SIGHUP,
+ * ignored; so only the session and the subreaper remain. */
+static int detach(int event_fd, unsigned flags)
 {
+	if ((flags & SUPERVISOR_FROM_ZYGOTE) && (event_fd == 3 || event_fd < 0)) {
+		close_range(event_fd < 0 ? 3 : 4, ~0U, 0);
+		setsid();
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+		return event_fd;
+	}
 	if (event_fd >= 0) {
 		if (event_fd != 3) {
 			dup2(event_fd, 3);
@@ -1158,6 +1180,21 @@ static int detach(int event_fd)
 	}
 	setsid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	supervisor_reset_signals();
+	int nul = open("/dev/null", O_RDWR);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		if (fcntl(2, F_GETFD) < 0)
+			dup2(nul, 2);
+		if (nul > 2)
+			close(nul);
+	}
+	return event_fd;
+}
+
+void supervisor_reset_signals(void)
+{
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
 	for (int sig = 1; sig < 32; sig++) {
 		switch (sig) {
@@ -1179,16 +1216,6 @@ static int detach(int event_fd)
 			sigaction(sig, &dfl, NULL);
 		}
 	}
-	int nul = open("/dev/null", O_RDWR);
-	if (nul >= 0) {
-		dup2(nul, 0);
-		dup2(nul, 1);
-		if (fcntl(2, F_GETFD) < 0)
-			dup2(nul, 2);
-		if (nul > 2)
-			close(nul);
-	}
-	return event_fd;
 }
 
 static void epoll_add(struct sup *s, int fd, uint32_t tag)
@@ -1228,9 +1255,14 @@ static void on_signals(struct sup *s)
 
 _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd)
 {
-	struct sup sv = {.spec = spec, .dirfd = -1, .infd = -1, .logfd = -1, .supfd = -1, .ts_sec = -1};
+	supervisor_run(spec, event_fd, 0);
+}
+
+_Noreturn void supervisor_run(const struct attempt_spec *spec, int event_fd, unsigned flags)
+{
+	struct sup sv = {.spec = spec, .dirfd = -1, .logfd = -1, .supfd = -1, .ts_sec = -1};
 	struct sup *s = &sv;
-	s->evfd = detach(event_fd);
+	s->evfd = detach(event_fd, flags);
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -1266,16 +1298,6 @@ _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd)
 	if (s->epfd < 0 || s->sigfd < 0)
 		fatal(s, "epoll/signalfd: %s", strerror(errno));
 	epoll_add(s, s->sigfd, TAG_SIG);
-	s->infd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (s->infd >= 0) {
-		if (inotify_add_watch(s->infd, s->dir, IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO) <
-		    0) {
-			close(s->infd);
-			s->infd = -1;
-		} else {
-			epoll_add(s, s->infd, TAG_INOTIFY);
-		}
-	}
 
 	struct task_exec te = {.workdir = spec->workdir};
 	build_argv(s, &te);
@@ -1321,6 +1343,7 @@ _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd)
 	epoll_add(s, s->se.fd, TAG_ERR);
 	if (spec->timeout_ms > 0)
 		s->dl_timeout = s->start_mono + spec->timeout_ms;
+	s->dl_progress = s->start_mono + PROGRESS_POLL_MS;
 
 	for (;;) {
 		if (s->main_reaped) {
@@ -1366,13 +1389,19 @@ _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd)
 			next = s->dl_grace;
 		if (s->dl_rekill && s->dl_rekill < next)
 			next = s->dl_rekill;
+		if (now >= s->dl_progress) {
+			if (progress_changed(s))
+				progress_check(s);
+			s->dl_progress = now + PROGRESS_POLL_MS;
+		}
+		if (s->dl_progress < next)
+			next = s->dl_progress;
 		int wait_ms =
 		    next == INT64_MAX ? -1 : (int)(next - now > INT_MAX ? INT_MAX : next - now);
 		struct epoll_event evs[8];
 		int n = epoll_wait(s->epfd, evs, 8, wait_ms);
 		if (n < 0 && errno != EINTR)
 			fatal(s, "epoll_wait: %s", strerror(errno));
-		bool progress = false;
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case TAG_SIG:
@@ -1386,13 +1415,8 @@ _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd)
 				if (s->se.fd >= 0)
 					stream_read(s, &s->se);
 				break;
-			case TAG_INOTIFY:
-				progress |= inotify_read(s);
-				break;
 			}
 		}
-		if (progress)
-			progress_check(s);
 	}
 
 	streams_drain(s);
@@ -1401,7 +1425,7 @@ _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd)
 	log_flush(s);
 	if (close(s->logfd) < 0 && !s->log_err)
 		s->log_err = errno;
-	if (inotify_read(s))
+	if (progress_changed(s))
 		progress_check(s);
 	compose(s, &o);
 	finish(s, &o);

@@ -1,7 +1,8 @@
 /*
  * supervisor.h - the process that runs one attempt and guarantees how it ends.
  *
- * One supervisor per attempt, forked (without exec) from the launcher. It detaches
+ * One supervisor per attempt, forked (without exec) from the zygote (exec/zygote.h), or from the
+ * launcher when there is no zygote. It detaches
  * (setsid, ignores SIGHUP/SIGPIPE, no parent-death signal), becomes a child subreaper so every
  * descendant of the task stays its child even after double forks and setsid, and then:
  *
@@ -14,6 +15,12 @@
  *   - declares the attempt over only when it has no child left (waitpid(-1) gives ECHILD), so a
  *     retry can never overlap a previous attempt;
  *   - validates DIR/output, writes DIR/outcome atomically, says "D" and exits.
+ *
+ * Progress: DIR/progress is polled every 250 ms while the task runs (one fstatat; read only
+ * when it changed) and once more when the attempt is over. So a PROGRESS event comes up to
+ * 250 ms after the task wrote the file, and a value that was overwritten within 250 ms may
+ * never be reported; the last value always is. (No inotify: tearing down a watch costs each
+ * supervisor an SRCU grace period, ~10 ms, at exit.)
  *
  * Signals to the supervisor: SIGTERM or SIGINT cancels gracefully (TERM, grace, KILL), SIGUSR1
  * cancels immediately (KILL); either way the status is cancelled.
@@ -45,6 +52,17 @@ int supervisor_spawn(const struct attempt_spec *spec, pid_t *ret_pid, int *ret_f
  * end of the event pipe, or -1. All signals should be blocked on entry (supervisor_spawn does
  * that) so that a cancel sent right after fork is not lost. */
 _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd);
+
+/* supervisor_main with flags. SUPERVISOR_FROM_ZYGOTE: forked by the zygote (exec/zygote.h),
+ * whose process is already clean: fds 0 and 1 on /dev/null, event_fd is 3 (or -1) with
+ * FD_CLOEXEC, every signal handler SIG_DFL except SIGPIPE and SIGHUP ignored
+ * (supervisor_reset_signals), so those steps are skipped. */
+enum { SUPERVISOR_FROM_ZYGOTE = 1 };
+_Noreturn void supervisor_run(const struct attempt_spec *spec, int event_fd, unsigned flags);
+
+/* Every handler to SIG_DFL, SIGPIPE and SIGHUP to SIG_IGN; synchronous fault signals (SEGV,
+ * BUS, FPE, ILL, ABRT, TRAP) are left alone so that a sanitizer's handlers stay. */
+void supervisor_reset_signals(void);
 
 /* True when a shell command can be exec'd directly after splitting on spaces: only
  * [A-Za-z0-9_./,:+@%-] and spaces, at least one word, and a first word that is not a shell
