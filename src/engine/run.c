@@ -1019,6 +1019,25 @@ int run_begin_attempt(struct run *r, uint32_t i, int64_t now, struct attempt_pla
 	return 0;
 }
 
+void run_requeue(struct run *r, uint32_t i, int64_t now)
+{
+	struct ti *t = &r->tis[i];
+	if (t->state != TI_QUEUED && t->state != TI_RUNNING)
+		return;
+	if (r->active)
+		r->active--;
+	if (t->try_number > 0)
+		t->try_number--;
+	t->queued_at = 0;
+	ti_set_message(t, xstrdup("relaunched: the previous launch never started"));
+	if (r->cancelling) {
+		ti_done(r, i, TI_SKIPPED, now);
+		propagate(r, now);
+		return;
+	}
+	ti_schedule(r, i);
+}
+
 void run_on_started(struct run *r, uint32_t i, int64_t now)
 {
 	struct ti *t = &r->tis[i];

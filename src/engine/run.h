@@ -154,6 +154,10 @@ void run_on_finished(struct run *r, uint32_t i, struct attempt_outcome *o, int64
  * writes them to the store in one transaction per step. */
 size_t run_drain_changes(struct run *r, uint32_t *out, size_t max);
 
+/* An attempt that was begun but provably never started (a server died between recording it
+ * and starting it): the TI goes back to scheduled and the try is not counted. */
+void run_requeue(struct run *r, uint32_t i, int64_t now);
+
 /* Advance time: due retries become scheduled; past dagrun_timeout, the run is cancelled
  * (returns true once when that happens, so the caller cancels what runs). */
 bool run_on_time(struct run *r, int64_t now);

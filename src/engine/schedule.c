@@ -103,8 +103,9 @@ size_t schedule_due(const struct schedule *s, int64_t last, int64_t first_seen, 
 		return 0;
 	int64_t from = history_start(s, last, first_seen);
 	if (!s->catchup) {
-		/* Only the latest fire time in (from, now] whose start (with jitter) has come. */
-		int64_t latest = cron_prev(s->cron, s->tz, now + 1);
+		/* Only the latest fire time in (from, min(now, end)] whose start has come. */
+		int64_t until = now < s->end ? now : s->end;
+		int64_t latest = cron_prev(s->cron, s->tz, until + 1);
 		if (latest != INT64_MIN && schedule_start_at(s, latest) > now)
 			latest = cron_prev(s->cron, s->tz, latest);
 		if (latest == INT64_MIN || latest <= from || latest > s->end ||

@@ -19,6 +19,7 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
+#include "base/hash.h"
 #include "base/util.h"
 #include "dag/dag_load.h"
 #include "server/log.h"
@@ -75,16 +76,6 @@ struct dagver *dagver_from_source(const char *dag_id, const char *source, int64_
 }
 
 /* ---- entries ------------------------------------------------------------------------------ */
-
-static uint64_t fnv1a64(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 static void mark_changed(struct dagbag *b, size_t idx)
 {
@@ -193,7 +184,7 @@ static void load_file(struct dagbag *b, struct store *st, const char *file, int6
 		free(msg);
 		return;
 	}
-	uint64_t h = fnv1a64(text, len);
+	uint64_t h = hash_fnv1a64(text, len);
 	if (e->hash == h && (e->cur || e->broken)) {
 		free(text);
 		return; /* same content as last time */

@@ -544,7 +544,32 @@ struct pending_start {
 	char *dir;
 	int64_t attempt_id;
 	uint64_t key;
+	int32_t launch;
 };
+
+/* The folder of an attempt: LOGS/DAG/RUN/TASK[/MAP_INDEX]/TRY, or TRY.L for the L-th launch of
+ * a try whose earlier launch never started (its folder is claimed and stays). */
+static char *attempt_dir(struct server *s, struct srun *r, const char *task, int32_t map_index,
+			 int32_t try_number, int32_t *ret_launch)
+{
+	char *base = map_index >= 0 ? xasprintf("%s/%s/%s/%s/%d/%d", s->logs_dir, r->dag_id,
+						r->run_id, task, map_index, try_number)
+				    : xasprintf("%s/%s/%s/%s/%d", s->logs_dir, r->dag_id, r->run_id,
+						task, try_number);
+	*ret_launch = 1;
+	char *dir = xstrdup(base);
+	for (;;) {
+		char *sup = xasprintf("%s/supervisor", dir);
+		bool taken = access(sup, F_OK) == 0;
+		free(sup);
+		if (!taken)
+			break;
+		free(dir);
+		dir = xasprintf("%s.%d", base, ++*ret_launch);
+	}
+	free(base);
+	return dir;
+}
 
 static int dag_active(struct server *s, const char *dag_id)
 {
@@ -589,11 +614,7 @@ static void start_ready(struct server *s, int64_t now)
 			p->r = r;
 			p->ti = (uint32_t)i;
 			p->plan = plan;
-			p->dir = t->map_index >= 0
-					 ? xasprintf("%s/%s/%s/%s/%d/%d", s->logs_dir, r->dag_id,
-						     r->run_id, task, t->map_index, t->try_number)
-					 : xasprintf("%s/%s/%s/%s/%d", s->logs_dir, r->dag_id,
-						     r->run_id, task, t->try_number);
+			p->dir = attempt_dir(s, r, task, t->map_index, t->try_number, &p->launch);
 			r->active++;
 		}
 	}
@@ -613,7 +634,7 @@ static void start_ready(struct server *s, int64_t now)
 			.task_id = (char *)ps[k].r->ver->dag->tasks[t->task].id,
 			.map_index = t->map_index,
 			.try_number = t->try_number,
-			.launch = 1,
+			.launch = ps[k].launch,
 			.dir = ps[k].dir,
 			.queued_at = now,
 		};
@@ -722,6 +743,9 @@ static void drain_executor(struct server *s, int64_t now)
 	}
 }
 
+static const char *clear_task(struct server *s, const char *run_id, const char *task_id,
+			      bool downstream, int64_t now);
+
 /* ---- commands and CLI changes ------------------------------------------------------------ */
 
 static void cancel_run(struct server *s, struct srun *r, const char *why, int64_t now)
@@ -789,6 +813,14 @@ static void apply_commands(struct server *s, int64_t now)
 				r->cancel_cmd = c->id;
 				cancel_run(s, r, "cancelled by 'gust runs cancel'", now);
 			}
+		} else if (strcmp(c->kind, "clear") == 0 && run_id) {
+			const char *task_id = json_string_value(json_object_get(args, "task_id"));
+			bool downstream = json_is_true(json_object_get(args, "downstream"));
+			const char *err = task_id ? clear_task(s, run_id, task_id, downstream, now)
+						  : "no task_id";
+			store_command_done(s->st, NULL, c->id, err ? err : "ok");
+			if (err)
+				slog(LOG_WARN, "clear %s %s: %s", run_id, task_id ? task_id : "?", err);
 		} else if (strcmp(c->kind, "wake") == 0) {
 			/* pause/unpause and the like: look at every schedule again */
 			for (size_t k = 0; k < s->bag.n; k++)
@@ -833,6 +865,52 @@ static void retention_tick(struct server *s, int64_t now)
 
 /* ---- restart: active runs and live attempts -------------------------------------------- */
 
+/* Rebuild the engine state of a running (or finished, for a clear) run from its stored task
+ * instances. */
+static void restore_run_state(struct server *s, struct srun *r, int64_t started_at, int64_t now)
+{
+	struct store_ti *tis = NULL;
+	size_t n_tis = 0;
+	store_ti_list(s->st, r->run_id, &tis, &n_tis);
+	struct ti_saved *sv = xcalloc(n_tis ? n_tis : 1, sizeof(*sv));
+	json_error_t jerr;
+	for (size_t k = 0; k < n_tis; k++) {
+		struct store_ti *t = &tis[k];
+		enum ti_state st = TI_NONE;
+		ti_state_parse(t->state, &st);
+		sv[k] = (struct ti_saved){
+			.task_id = t->task_id,
+			.map_index = t->map_index,
+			.state = st,
+			.try_number = t->try_number,
+			.queued_at = t->queued_at,
+			.started_at = t->started_at,
+			.ended_at = t->ended_at,
+			.retry_at = t->retry_at,
+			.exit_code = t->exit_code,
+			.signal = t->signal,
+			.message = t->message,
+			.output = t->output ? json_loads(t->output, JSON_DECODE_ANY, &jerr) : NULL,
+			.item = t->item ? json_loads(t->item, JSON_DECODE_ANY, &jerr) : NULL,
+			.progress_done = t->progress_done,
+			.progress_total = t->progress_total,
+			.progress_msg = t->progress_msg,
+		};
+	}
+	struct run_config cfg = {
+		.run_id = r->run_id, .logical_date_ms = r->logical, .params = r->params};
+	r->run = run_restore(r->ver->dag, &cfg, started_at, sv, n_tis, now);
+	for (size_t k = 0; k < n_tis; k++) {
+		json_decref(sv[k].output);
+		json_decref(sv[k].item);
+		store_ti_free(&tis[k]);
+	}
+	free(sv);
+	free(tis);
+	r->timer_gen++;
+	timer_push(s, run_next_wakeup(r->run), T_RUN, r->serial, r->timer_gen);
+}
+
 static void restore_runs(struct server *s, int64_t now)
 {
 	struct store_run_filter f = {.state = "active", .oldest_first = true};
@@ -854,54 +932,52 @@ static void restore_runs(struct server *s, int64_t now)
 		struct srun *r = srun_add(s, row, v);
 		dagver_unref(v);
 		if (strcmp(row->state, "running") == 0) {
-			struct store_ti *tis = NULL;
-			size_t n_tis = 0;
-			store_ti_list(s->st, row->run_id, &tis, &n_tis);
-			struct ti_saved *sv = xcalloc(n_tis ? n_tis : 1, sizeof(*sv));
-			json_error_t jerr;
-			for (size_t k = 0; k < n_tis; k++) {
-				struct store_ti *t = &tis[k];
-				enum ti_state st = TI_NONE;
-				ti_state_parse(t->state, &st);
-				sv[k] = (struct ti_saved){
-					.task_id = t->task_id,
-					.map_index = t->map_index,
-					.state = st,
-					.try_number = t->try_number,
-					.queued_at = t->queued_at,
-					.started_at = t->started_at,
-					.ended_at = t->ended_at,
-					.retry_at = t->retry_at,
-					.exit_code = t->exit_code,
-					.signal = t->signal,
-					.message = t->message,
-					.output = t->output ? json_loads(t->output, JSON_DECODE_ANY,
-									 &jerr)
-							    : NULL,
-					.item = t->item ? json_loads(t->item, JSON_DECODE_ANY, &jerr)
-							: NULL,
-					.progress_done = t->progress_done,
-					.progress_total = t->progress_total,
-					.progress_msg = t->progress_msg,
-				};
-			}
-			struct run_config cfg = {
-				.run_id = r->run_id, .logical_date_ms = r->logical, .params = r->params};
-			r->run = run_restore(v->dag, &cfg, row->started_at, sv, n_tis, now);
-			for (size_t k = 0; k < n_tis; k++) {
-				json_decref(sv[k].output);
-				json_decref(sv[k].item);
-				store_ti_free(&tis[k]);
-			}
-			free(sv);
-			free(tis);
+			restore_run_state(s, r, row->started_at, now);
 			slog(LOG_INFO, "run %s: resumed", r->run_id);
-			r->timer_gen++;
-			timer_push(s, run_next_wakeup(r->run), T_RUN, r->serial, r->timer_gen);
 		}
 		store_run_free(row);
 	}
 	free(rows);
+}
+
+/* `gust tasks clear`: run a task again (and its downstream), in an active or finished run. */
+static const char *clear_task(struct server *s, const char *run_id, const char *task_id,
+			      bool downstream, int64_t now)
+{
+	struct srun *r = srun_find(s, run_id);
+	if (!r) {
+		struct store_run row;
+		if (store_run_get(s->st, run_id, &row) < 0)
+			return "no such run";
+		struct dagver *v = version_for(s, row.dag_id, row.version);
+		if (!v) {
+			store_run_free(&row);
+			return "its DAG version cannot be loaded";
+		}
+		r = srun_add(s, &row, v);
+		dagver_unref(v);
+		restore_run_state(s, r, row.started_at, now);
+		store_run_free(&row);
+	}
+	if (!r->run)
+		return "the run has not started yet";
+	int32_t task = dag_task_index(r->ver->dag, task_id);
+	if (task < 0)
+		return "no such task in this run's DAG version";
+	int e = run_clear(r->run, (uint32_t)task, downstream, now);
+	if (e == -EBUSY)
+		return "busy: the task (or one downstream) is running; cancel it first";
+	if (e < 0)
+		return "cannot clear";
+	if (r->finished) {
+		r->finished = false;
+		store_run_set_state(s->st, NULL, r->run_id, "running", NULL, now);
+	}
+	r->timer_gen++;
+	timer_push(s, run_next_wakeup(r->run), T_RUN, r->serial, r->timer_gen);
+	slog(LOG_INFO, "run %s: cleared task '%s'%s: it runs again", run_id, task_id,
+	     downstream ? " and its downstream" : "");
+	return NULL;
 }
 
 static int32_t find_ti(const struct run *run, const char *task_id, int32_t map_index)
@@ -938,6 +1014,24 @@ static int read_supervisor_file(const char *dir, pid_t *pid, uint64_t *start, pi
 	return 0;
 }
 
+/* Claim an attempt folder whose supervisor never wrote DIR/supervisor: create it ourselves
+ * with O_EXCL ("0 0": no supervisor). A supervisor creates the same file with O_EXCL before it
+ * starts the task, so exactly one of the two wins. True when we won. */
+static bool claim_attempt(const char *dir)
+{
+	if (mkdir_p(dir) < 0)
+		return false;
+	char *path = xasprintf("%s/supervisor", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	free(path);
+	if (fd < 0)
+		return false;
+	ssize_t w = write(fd, "0 0\n", 4);
+	(void)w;
+	close(fd);
+	return true;
+}
+
 /* Account for one attempt the store says may be live. */
 static void resolve_attempt(struct server *s, const struct store_attempt *a, int64_t now)
 {
@@ -952,7 +1046,22 @@ static void resolve_attempt(struct server *s, const struct store_attempt *a, int
 	} else {
 		pid_t pid = 0, task = 0;
 		uint64_t start = 0;
-		if (read_supervisor_file(a->dir, &pid, &start, &task) == 0 && proc_alive(pid, start) &&
+		int sf = read_supervisor_file(a->dir, &pid, &start, &task);
+		if (sf == -ENOENT && claim_attempt(a->dir)) {
+			/* No supervisor ever wrote its file, and now none ever will (the claim
+			 * makes a late one give up): the attempt never started. */
+			slog(LOG_INFO, "attempt %s/%s try %d never started: launching it again",
+			     a->run_id, a->task_id, a->try_number);
+			s->ends = xrealloc_array(s->ends, s->n_ends + 1, sizeof(*s->ends),
+						 &s->cap_ends);
+			s->ends[s->n_ends++] = (struct attempt_end){a->id, xstrdup("not_started"), now};
+			if (r && r->run && ti >= 0)
+				run_requeue(r->run, (uint32_t)ti, now);
+			return;
+		}
+		if (sf == -ENOENT)
+			sf = read_supervisor_file(a->dir, &pid, &start, &task);
+		if (sf == 0 && proc_alive(pid, start) &&
 		    r && ti >= 0) {
 			s->adopted = xrealloc_array(s->adopted, s->n_adopted + 1, sizeof(*s->adopted),
 						    &s->cap_adopted);

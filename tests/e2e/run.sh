@@ -10,6 +10,9 @@ export GUST ROOT
 DEADLINE=${GUST_E2E_DEADLINE:-180}
 passed=0
 failed=0
+# Job control: each test runs in its own process group, so that whatever it leaves behind
+# (a server it started, a task's children) is killed when it ends.
+set -m
 failures=""
 for file in "$ROOT"/tests/e2e/test_*.sh; do
   for t in $(grep -oE '^t_[A-Za-z0-9_]+' "$file"); do
@@ -31,6 +34,7 @@ for file in "$ROOT"/tests/e2e/test_*.sh; do
     dog=$!
     wait "$pid"
     rc=$?
+    kill -KILL -- -"$pid" 2>/dev/null
     kill "$dog" 2>/dev/null
     wait "$dog" 2>/dev/null
     ms=$((($(date +%s%N) - start) / 1000000))

@@ -148,6 +148,13 @@ TEST(schedule_start_and_end_dates)
 	ASSERT_STR_EQ(F(out[2]), "2024-02-05T00:00:00Z");
 	ASSERT_INT_EQ(schedule_next(f.s, T("2024-02-05T00:00:00Z")), INT64_MAX);
 	close_f(&f);
+	/* Without catchup, long after end_date: the last fire before end_date is still due. */
+	struct fixture g = open_sched("@daily", "start_date: 2024-02-03\nend_date: 2024-02-05\n");
+	n = schedule_due(g.s, 0, 0, T("2026-01-01T00:00:00Z"), out, 16, &more);
+	ASSERT_INT_EQ(n, 1);
+	ASSERT_STR_EQ(F(out[0]), "2024-02-05T00:00:00Z");
+	ASSERT_INT_EQ(schedule_due(g.s, out[0], 0, T("2026-01-01T00:00:00Z"), out, 16, &more), 0);
+	close_f(&g);
 }
 
 TEST(schedule_time_zone_and_dst)

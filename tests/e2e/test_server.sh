@@ -1,0 +1,129 @@
+# End-to-end tests of `gust server`: schedules at midnight, DAG edits, restarts that lose
+# nothing. The server's log (stderr) is the observable: one line per event.
+
+# start_server LOG ARGS...: start a server in the background, wait until it is ready.
+start_server() {
+  local log=$1
+  shift
+  "$GUST" server --home "$PWD/home" "$@" 2>>"$log" &
+  SERVER_PID=$!
+  wait_for 20 grep -q "server: ready" "$log"
+}
+
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+ms_of() { # ISO timestamp (log format) -> ms since epoch
+  date -u -d "$1" +%s%3N
+}
+
+t_server_midnight_on_the_first() {
+  mkdir dags
+  for s in hourly daily weekly monthly; do
+    printf 'schedule: "@%s"\ntasks:\n  a: echo %s\n' "$s" "$s" >"dags/$s.yaml"
+  done
+  start_server log --dags dags --now 2024-02-29T23:59:58Z
+  for s in hourly daily monthly; do
+    wait_for 10 grep -q "run $s@2024-03-01T00:00:00Z: success" log
+  done
+  # Each run was created within a second of midnight (server clock).
+  for s in hourly daily monthly; do
+    line=$(grep "created run $s@2024-03-01T00:00:00Z" log)
+    t=$(ms_of "${line%% *}")
+    [ $((t - $(ms_of 2024-03-01T00:00:00Z))) -lt 1000 ] || fail "$s created late: $line"
+  done
+  # 2024-03-01 is a Friday: @weekly (Sunday) is not due.
+  if grep -q "created run weekly@" log; then fail "weekly ran on a Friday"; fi
+  stop_server
+}
+
+t_server_picks_up_edits_and_keeps_last_good_version() {
+  mkdir dags
+  printf 'schedule: "@hourly"\ntasks:\n  a: echo v1\n' >dags/h.yaml
+  start_server log --dags dags --now 2024-03-01T00:59:57Z
+  # A new file is picked up within a second.
+  printf 'tasks:\n  x: echo new\n' >dags/new.yaml
+  wait_for 5 grep -q "loaded dags/new.yaml: DAG 'new'" log
+  # A broken edit keeps the last good version, which still runs at 01:00.
+  printf 'schedule: "@hourly"\ntasks:\n  a:\n    depends: [nope]\n' >dags/h.yaml
+  wait_for 5 grep -q "dags/h.yaml is broken (1 problem); the last good version stays in use" log
+  wait_for 10 grep -q "run h@2024-03-01T01:00:00Z: success" log
+  log_dir=$(ls -d home/logs/h/h@2024-03-01T01:00:00Z/a/1)
+  grep -q " O v1" "$log_dir/log" || fail "the run did not use the last good version"
+  # The error is recorded for 'gust dags list'.
+  # A deleted file stops being scheduled.
+  rm dags/new.yaml
+  wait_for 5 grep -q "dags/new.yaml was removed" log
+  stop_server
+}
+
+t_server_single_instance_per_home() {
+  mkdir dags
+  start_server log --dags dags
+  set +e
+  "$GUST" server --home "$PWD/home" --dags dags 2>second.log
+  rc=$?
+  set -e
+  assert_eq "$rc" 1 "exit status of a second server"
+  assert_contains "$(cat second.log)" "another gust server is already running on"
+  stop_server
+}
+
+t_server_sigterm_leaves_tasks_running_and_restart_adopts() {
+  mkdir dags
+  local marker="gust-e2e-adopt-$$-$RANDOM"
+  cat >dags/long.yaml <<YAML
+schedule: "@daily"
+end_date: 2024-03-01T00:00:00Z
+tasks:
+  long:
+    run: bash -c 'sleep 3; echo finished' $marker
+YAML
+  start_server log --dags dags --now 2024-02-29T23:59:59Z
+  wait_for 10 alive_with_marker "$marker"
+  kill -9 "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  alive_with_marker "$marker" || fail "the task died with the server"
+  # Restart on the real clock: end_date is past, so no new run; the long task is adopted.
+  start_server log2 --dags dags
+  assert_contains "$(cat log2)" "adopted"
+  wait_for 20 grep -q "run long@2024-03-01T00:00:00Z: success" log2
+  grep -q "O finished" home/logs/long/long@2024-03-01T00:00:00Z/long/1/log
+  assert_eq "$(ls home/logs/long/long@2024-03-01T00:00:00Z/long)" "1" "attempts"
+  stop_server
+}
+
+# The crash test: 300 short tasks each append their id to a ledger; the server is killed
+# with SIGKILL at 10 random moments and restarted. The run succeeds and every task appears in
+# the ledger exactly once.
+t_server_crash_test_ledger_exactly_once() {
+  mkdir dags
+  {
+    printf 'schedule: "@daily"\nend_date: 2024-03-01T00:00:00Z\nmax_active_tasks: 4\n'
+    printf 'tasks:\n'
+    for i in $(seq 1 300); do
+      printf '  t%d: sleep 0.1; echo t%d >> %s/ledger\n' "$i" "$i" "$PWD"
+    done
+  } >dags/ledger.yaml
+  : >ledger
+  start_server log --dags dags --now 2024-02-29T23:59:59Z --parallelism 4
+  wait_for 10 grep -q "run ledger@2024-03-01T00:00:00Z: started" log
+  kills=0
+  for k in $(seq 1 10); do
+    sleep "0.$((RANDOM % 6 + 2))" # a random moment: not a wait for an event
+    kill -9 "$SERVER_PID"
+    kills=$((kills + 1))
+    wait "$SERVER_PID" 2>/dev/null || true
+    if grep -q "run ledger@2024-03-01T00:00:00Z: success" log; then break; fi
+    start_server log --dags dags --parallelism 4
+  done
+  grep -q "run ledger@2024-03-01T00:00:00Z: success" log || start_server log --dags dags --parallelism 4
+  wait_for 120 grep -q "run ledger@2024-03-01T00:00:00Z: success" log
+  stop_server
+  assert_eq "$(wc -l <ledger | tr -d ' ')" 300 "ledger lines"
+  assert_eq "$(sort -u ledger | wc -l | tr -d ' ')" 300 "distinct ids in the ledger"
+  [ "$kills" -ge 10 ] || fail "only $kills kills happened before the run ended"
+  echo "kills: $kills; adopted: $(grep -c adopted log); applied: $(grep -c 'finished while the server was down' log); relaunched: $(grep -c 'never started' log)"
+}
