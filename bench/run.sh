@@ -10,7 +10,7 @@
 #   GUST=PATH          the binary to measure (default build/bench/gust; built with
 #                      `make O=build/bench -j2` if missing)
 #   BENCH_QUICK=1      small sizes (a smoke test of the harness, a few seconds)
-#   BENCH_DIAG=0       skip the diagnostic rows (tmpfs home, executor alone)
+#   BENCH_DIAG=0       skip the diagnostic rows (tmpfs home, no zygote, executor alone)
 #   BENCH_W1_MAX_S=30  if one gust W1 run takes longer than this, it is not repeated
 #
 # Prints markdown tables. Sanity checks only (exit codes, counts); no timing assertions.
@@ -263,6 +263,14 @@ bench_exec_diag() {
 				"$(awk -v g="$t" -v n="$n" 'BEGIN {printf "%.2f", g * 1000 / n}') |"
 		done
 	fi
+	# The same W3 with supervisors forked by the launcher itself (no zygote), for comparison.
+	res="$WORK/x_gust_w3_nozyg.txt"
+	h="$WORK/tmp/home-w3-nozyg"
+	GUST_EXEC_ZYGOTE=0 "$M" "$res" "$GUST" dags test --parallelism 2 --quiet --home "$h" \
+		"$WORK/w3.yaml" >/dev/null 2>&1 || die "gust w3 without zygote: exit $?"
+	t=$(cut -d' ' -f1 "$res")
+	echo "| gust w3, GUST_EXEC_ZYGOTE=0 (supervisors forked by the launcher) | $n3 |" \
+		"$(printf '%.3f' "$t") | $(awk -v g="$t" -v n="$n3" 'BEGIN {printf "%.2f", g * 1000 / n}') |"
 	lib="$(dirname "$GUST")/libgust.a"
 	if [ -f "$BENCH/exec_loop.c" ] && [ -f "$lib" ] &&
 		$CC -O2 -D_GNU_SOURCE -I"$ROOT/src" -o "$WORK/exec_loop" "$BENCH/exec_loop.c" "$lib" \

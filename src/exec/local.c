@@ -14,10 +14,11 @@
  * supervisor stays in the array, not counted as running, until it is reaped.
  *
  * Supervisors come from the zygote (exec/zygote.h) when there is one. Those are not our
- * children: their pidfd says when they exit, and the zygote's EXITED report gives the exit
- * status (which a lost attempt's message quotes). A supervisor that exited without "D" is
- * reported when that EXITED report comes, or at once if the zygote is gone (then without a
- * status). The zygote's socket is in the epoll set; at EOF the zygote is reaped and a new one
+ * children: EOF on the event pipe says a supervisor is exiting (it holds the only write end,
+ * close-on-exec), and the zygote's EXITED report gives the exit status (which a lost attempt's
+ * message quotes). So their pidfd is kept for cancel() only, not watched. A reported supervisor
+ * is forgotten at EOF; one that closed its pipe without "D" is reported when the EXITED report
+ * comes, or at once if the zygote is gone (then without a status). The zygote's socket is in the epoll set; at EOF the zygote is reaped and a new one
  * is started by the next start(). A start whose request was in flight when the zygote died
  * fails (-ECONNABORTED) if no supervisor got the event pipe; if one did, it is kept as a running
  * attempt whose pid is learnt from DIR/supervisor when needed.
@@ -63,7 +64,6 @@ struct lsup {
 	bool done;     /* "D" seen */
 	bool reported; /* FINISHED queued (after "D", before the supervisor is reaped) */
 	bool zyg;      /* forked by the zygote of generation zgen (not our child) */
-	bool exited;   /* zyg: the pidfd said it exited (the zygote reaps it) */
 	bool orphan;   /* zyg: its zygote is gone, no exit status will come */
 	unsigned zgen;
 	size_t idx;    /* position in local.sups */
@@ -183,7 +183,10 @@ static void pipe_read(struct local *l, struct lsup *s)
 static void sup_remove(struct local *l, struct lsup *s)
 {
 	fd_drop(l, &s->fd);
-	fd_drop(l, &s->pidfd);
+	if (s->zyg && s->pidfd >= 0)
+		close(s->pidfd); /* never in the epoll set */
+	else
+		fd_drop(l, &s->pidfd);
 	size_t i = s->idx;
 	l->sups[i] = l->sups[--l->nsups];
 	l->sups[i]->idx = i;
@@ -264,12 +267,12 @@ static bool sup_try_reap(struct local *l, struct lsup *s, bool block)
 	return true;
 }
 
-/* A supervisor of the zygote that is known to be gone (pidfd readable, or pipe closed and no
- * pidfd): finish it unless its exit status may still come (its zygote lives and the attempt is
- * not reported yet). Returns true when s is freed. */
+/* A supervisor of the zygote that is known to be gone (its pipe is at EOF): finish it unless
+ * its exit status may still come (its zygote lives and the attempt is not reported yet).
+ * Returns true when s is freed. */
 static bool zsup_settle(struct local *l, struct lsup *s)
 {
-	if (!(s->exited || (s->pidfd < 0 && s->fd < 0)))
+	if (s->fd >= 0)
 		return false;
 	if (!s->reported && !s->orphan)
 		return false;
@@ -447,7 +450,7 @@ static int local_start(struct executor *ex, uint64_t key, const struct attempt_s
 	s->orphan = adopt;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->h_pipe};
 	epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
-	if (s->pidfd >= 0) {
+	if (s->pidfd >= 0 && !zyg) {
 		ev.data.ptr = &s->h_pidfd;
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->pidfd, &ev) < 0) {
 			close(s->pidfd);
@@ -476,8 +479,6 @@ static int local_cancel(struct executor *ex, uint64_t key, bool immediate)
 	if (!s)
 		return -ENOENT;
 	int sig = immediate ? SIGUSR1 : SIGTERM;
-	if (s->exited)
-		return 0; /* over; its FINISHED event is on the way */
 	if (s->pidfd < 0 && s->zyg && s->pid <= 0) {
 		/* adopted after its zygote died: find it through DIR/supervisor */
 		s->pid = adopted_pid(s);
@@ -522,11 +523,7 @@ static size_t local_poll(struct executor *ex, struct executor_event *evs, size_t
 				/* EOF: the supervisor is exiting (it holds the only write end) */
 				reaped = s->zyg ? zsup_settle(l, s) : sup_try_reap(l, s, true);
 			} else if (s->zyg) {
-				/* Exited; the zygote reaps it and reports its status. Stop
-				 * watching the (level-triggered) pidfd, keep it for cancel. */
-				s->exited = true;
-				epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
-				reaped = zsup_settle(l, s);
+				reaped = false; /* not watched */
 			} else {
 				reaped = sup_try_reap(l, s, false);
 			}

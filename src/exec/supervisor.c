@@ -400,14 +400,18 @@ static void stream_close(struct sup *s, struct stream *st)
 	st->fd = -1;
 }
 
-/* One read; returns false when the stream has nothing more right now (EOF or EAGAIN). */
+/* One read; returns false when the stream has nothing more right now (EOF or EAGAIN). Until
+ * the task has printed something, the read goes to a small stack buffer, so a silent task
+ * costs no mapping. */
 static bool stream_read(struct sup *s, struct stream *st)
 {
-	buffers(s);
-	ssize_t r = read_retry(st->fd, s->rbuf, READ_CHUNK);
+	char small[4096];
+	char *into = s->logbuf ? s->rbuf : small;
+	ssize_t r = read_retry(st->fd, into, s->logbuf ? READ_CHUNK : sizeof(small));
 	if (r > 0) {
+		buffers(s);
 		stamp(s);
-		feed(s, st, s->rbuf, (size_t)r);
+		feed(s, st, into, (size_t)r);
 		log_flush(s);
 		return true;
 	}
@@ -1157,14 +1161,13 @@ static void supervisor_task_started(struct sup *s, pid_t pid)
 
 /* Detach from the launcher: own session, fds 0/1 on /dev/null, the event pipe on fd 3, every
  * other inherited descriptor closed, inherited handlers reset. From the zygote
- * (SUPERVISOR_FROM_ZYGOTE) most of that is already true: fds 0/1 are /dev/null, the event pipe
- * is fd 3 and close-on-exec, and every handler is already SIG_DFL but SIGPIPE and SIGHUP,
- * ignored; so only the session and the subreaper remain. */
+ * (SUPERVISOR_FROM_ZYGOTE) most of that is already true: the zygote's session is not the
+ * launcher's, fds 0/1 are /dev/null, the event pipe is fd 3 and close-on-exec, and every handler
+ * is already SIG_DFL but SIGPIPE and SIGHUP, ignored; so only the subreaper remains. */
 static int detach(int event_fd, unsigned flags)
 {
 	if ((flags & SUPERVISOR_FROM_ZYGOTE) && (event_fd == 3 || event_fd < 0)) {
 		close_range(event_fd < 0 ? 3 : 4, ~0U, 0);
-		setsid();
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 		return event_fd;
 	}

@@ -2,9 +2,9 @@
  * supervisor.h - the process that runs one attempt and guarantees how it ends.
  *
  * One supervisor per attempt, forked (without exec) from the zygote (exec/zygote.h), or from the
- * launcher when there is no zygote. It detaches
- * (setsid, ignores SIGHUP/SIGPIPE, no parent-death signal), becomes a child subreaper so every
- * descendant of the task stays its child even after double forks and setsid, and then:
+ * launcher when there is no zygote. It detaches (setsid, or the zygote's session; ignores
+ * SIGHUP/SIGPIPE, no parent-death signal), becomes a child subreaper so every descendant of
+ * the task stays its child even after double forks and setsid, and then:
  *
  *   - runs the task in its own session with stdin /dev/null and stdout/stderr on pipes that it
  *     streams into DIR/log, one timestamped line at a time (bounded memory);
@@ -54,9 +54,10 @@ int supervisor_spawn(const struct attempt_spec *spec, pid_t *ret_pid, int *ret_f
 _Noreturn void supervisor_main(const struct attempt_spec *spec, int event_fd);
 
 /* supervisor_main with flags. SUPERVISOR_FROM_ZYGOTE: forked by the zygote (exec/zygote.h),
- * whose process is already clean: fds 0 and 1 on /dev/null, event_fd is 3 (or -1) with
- * FD_CLOEXEC, every signal handler SIG_DFL except SIGPIPE and SIGHUP ignored
- * (supervisor_reset_signals), so those steps are skipped. */
+ * whose process is already clean: in a session of its own (not the launcher's), fds 0 and 1 on
+ * /dev/null, event_fd is 3 (or -1) with FD_CLOEXEC, every signal handler SIG_DFL except SIGPIPE
+ * and SIGHUP ignored (supervisor_reset_signals), so those steps are skipped: such a supervisor
+ * shares the zygote's session instead of leading one. */
 enum { SUPERVISOR_FROM_ZYGOTE = 1 };
 _Noreturn void supervisor_run(const struct attempt_spec *spec, int event_fd, unsigned flags);
 

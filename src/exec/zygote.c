@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "base/util.h"
 #include "exec/supervisor.h"
@@ -48,9 +51,19 @@ enum { ZF_SHELL = 1, ZF_WORKDIR = 2, ZF_KEEP = 4, ZF_MEMFD = 8 };
 struct zmsg {
 	uint32_t kind;
 	int32_t pid;
-	int32_t status; /* EXITED: wait status */
+	int32_t status; /* unused */
 	int32_t err;	/* SPAWNED: errno of a failed fork, else 0 */
 };
+
+/* EXITED: n (pid, wait status) pairs. */
+#define ZEXIT_BATCH 64
+struct zexited {
+	uint32_t kind;
+	uint32_t n;
+	int32_t v[2 * ZEXIT_BATCH];
+};
+
+#define ZEXIT_DELAY_MS 100 /* an exit with status 0 may wait this long to be reported */
 
 struct zspawn {
 	uint32_t kind;
@@ -212,6 +225,88 @@ static _Noreturn void child_run(const struct zspawn *h, char *inline_p, size_t i
 	supervisor_run(&sp, evfd, SUPERVISOR_FROM_ZYGOTE);
 }
 
+static bool spawn_valid(const struct zspawn *h, ssize_t n, const int fds[2])
+{
+	return (size_t)n >= sizeof(*h) && h->kind == ZM_SPAWN && fds[0] >= 0 &&
+	       ((h->flags & ZF_MEMFD) ? fds[1] >= 0 : (size_t)n == sizeof(*h) + h->len);
+}
+
+/* A spare: a supervisor forked ahead of time, waiting for its SPAWN, so that the fork is not
+ * on the launcher's critical path (the zygote answers at once and forks the next spare while
+ * the attempt starts). */
+struct spare {
+	pid_t pid; /* 0: none */
+	int pidfd;
+	int sock; /* the zygote's end of a socket pair to it */
+};
+
+/* In the spare: wait for the SPAWN the zygote forwards, then become its supervisor. EOF (the
+ * zygote is gone or dropped it): exit. */
+static _Noreturn void spare_main(int csock, char *buf, size_t cap)
+{
+	int fds[2];
+	ssize_t n = recv_fds(csock, buf, cap, fds, 0); /* lands on fds 3 and 4 */
+	if (n <= 0)
+		_exit(0);
+	close(csock);
+	const struct zspawn *h = (const struct zspawn *)buf;
+	if (!spawn_valid(h, n, fds))
+		_exit(1);
+	child_run(h, buf + sizeof(*h), h->len, fds[0], fds[1]);
+}
+
+static void spare_drop(struct spare *sp)
+{
+	if (sp->pid <= 0)
+		return;
+	close(sp->sock); /* it exits at EOF; reaped like any child */
+	if (sp->pidfd >= 0)
+		close(sp->pidfd);
+	sp->pid = 0;
+}
+
+static void spare_make(struct spare *sp, int sock, int sigfd, char *buf, size_t cap,
+		       const sigset_t *all, const sigset_t *base)
+{
+	int sv[2];
+	if (sp->pid > 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		int h = fcntl(sv[i], F_DUPFD_CLOEXEC, ZFD_MIN);
+		if (h >= 0) {
+			close(sv[i]);
+			sv[i] = h;
+		}
+	}
+	sigprocmask(SIG_SETMASK, all, NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sock);
+		close(sigfd);
+		close(sv[0]);
+		spare_main(sv[1], buf, cap);
+	}
+	sigprocmask(SIG_SETMASK, base, NULL);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return;
+	}
+	sp->pid = pid;
+	sp->sock = sv[0];
+	sp->pidfd = pidfd_open(pid, 0);
+}
+
+static void flush_exits(int sock, struct zexited *ex)
+{
+	if (ex->n == 0)
+		return;
+	size_t len = offsetof(struct zexited, v) + 2 * ex->n * sizeof(int32_t);
+	if (send_fds(sock, ex, len, NULL, 0) < 0)
+		_exit(0); /* the launcher is gone */
+	ex->n = 0;
+}
+
 static _Noreturn void zygote_main(int sock)
 {
 	sock = move_high(sock);
@@ -239,29 +334,54 @@ static _Noreturn void zygote_main(int sock)
 	if (sigfd < 0)
 		_exit(1);
 	sigfd = move_high(sigfd);
+	if (getsid(0) != getpid())
+		setsid(); /* posix_spawn did it, unless started some other way */
+	/* jansson seeds its hash function from /dev/urandom on first use: once here, not in
+	 * every supervisor (three system calls each). */
+	json_object_seed(0);
 
 	struct zmsg hello = {.kind = ZM_HELLO, .pid = (int32_t)getpid()};
 	if (send_fds(sock, &hello, sizeof(hello), NULL, 0) < 0)
 		_exit(0);
 
 	static char buf[sizeof(struct zspawn) + ZINLINE_MAX];
+	struct zexited ex = {.kind = ZM_EXITED};
+	struct spare spare = {0};
+	spare_make(&spare, sock, sigfd, buf, sizeof(buf), &all, &base);
 	struct pollfd pf[2] = {{.fd = sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
 	for (;;) {
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		int pr = poll(pf, 2, ex.n ? ZEXIT_DELAY_MS : -1);
+		if (pr < 0 && errno != EINTR)
 			_exit(1);
-		if (pf[1].revents) {
+		if (pr == 0)
+			flush_exits(sock, &ex);
+		if (pr > 0 && pf[1].revents) {
 			struct signalfd_siginfo si[16];
 			while (read(sigfd, si, sizeof(si)) > 0)
 				;
 			int st;
 			pid_t p;
+			bool urgent = false;
 			while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-				struct zmsg m = {.kind = ZM_EXITED, .pid = (int32_t)p, .status = st};
-				if (send_fds(sock, &m, sizeof(m), NULL, 0) < 0)
-					_exit(0);
+				if (p == spare.pid) {
+					spare_drop(&spare); /* died idle: no attempt of the launcher */
+					continue;
+				}
+				if (ex.n == ZEXIT_BATCH)
+					flush_exits(sock, &ex);
+				ex.v[2 * ex.n] = (int32_t)p;
+				ex.v[2 * ex.n + 1] = st;
+				ex.n++;
+				urgent |= st != 0;
 			}
+			/* A supervisor ends with status 0 only after writing its outcome and saying
+			 * "D": the launcher needs that report only to free a slot, so it waits for
+			 * the next SPAWNED (no extra wake-up per attempt). Any other status may be a
+			 * lost attempt: at once. */
+			if (urgent)
+				flush_exits(sock, &ex);
 		}
-		if (!pf[0].revents)
+		if (pr <= 0 || !pf[0].revents)
 			continue;
 		int fds[2];
 		ssize_t n = recv_fds(sock, buf, sizeof(buf), fds, MSG_DONTWAIT);
@@ -272,10 +392,17 @@ static _Noreturn void zygote_main(int sock)
 		const struct zspawn *h = (const struct zspawn *)buf;
 		struct zmsg m = {.kind = ZM_SPAWNED};
 		int pidfd = -1;
-		if ((size_t)n < sizeof(*h) || h->kind != ZM_SPAWN || fds[0] < 0 ||
-		    ((h->flags & ZF_MEMFD) ? fds[1] < 0 : (size_t)n != sizeof(*h) + h->len)) {
+		if (!spawn_valid(h, n, fds)) {
 			m.err = EINVAL;
+		} else if (spare.pid > 0 && spare.pidfd >= 0 &&
+			   send_fds(spare.sock, buf, (size_t)n, fds, fds[1] >= 0 ? 2 : 1) == 0) {
+			/* The spare has its spec (and its own copies of the descriptors). */
+			m.pid = (int32_t)spare.pid;
+			pidfd = spare.pidfd;
+			close(spare.sock);
+			spare.pid = 0;
 		} else {
+			spare_drop(&spare);
 			/* All signals blocked across fork: a cancel sent at once is kept pending
 			 * for the supervisor's signalfd (supervisor_main's precondition). */
 			sigprocmask(SIG_SETMASK, &all, NULL);
@@ -297,11 +424,13 @@ static _Noreturn void zygote_main(int sock)
 		for (int i = 0; i < 2; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
+		flush_exits(sock, &ex); /* before SPAWNED: a pid may be reused by the new child */
 		int r = send_fds(sock, &m, sizeof(m), &pidfd, pidfd >= 0 ? 1 : 0);
 		if (pidfd >= 0)
 			close(pidfd);
 		if (r < 0)
 			_exit(0);
+		spare_make(&spare, sock, sigfd, buf, sizeof(buf), &all, &base);
 	}
 }
 
@@ -385,10 +514,12 @@ int zygote_start(struct zygote **ret)
 	sigdelset(&all, SIGSTOP);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &all);
-	/* Its own process group: a Ctrl-C meant for the launcher does not kill it. */
-	posix_spawnattr_setpgroup(&at, 0);
+	/* Its own session (so its own process group, no controlling terminal): a Ctrl-C or a
+	 * hangup meant for the launcher does not reach it, nor the supervisors it forks, which
+	 * stay in this session instead of each creating one (setsid also creates a scheduler
+	 * autogroup: ~25 us per attempt on this VM). */
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-					  POSIX_SPAWN_SETPGROUP);
+					  POSIX_SPAWN_SETSID);
 	char *argv[] = {"gust", ZYGOTE_ARG, "3", NULL};
 	size_t nenv = 0;
 	while (environ[nenv])
@@ -441,6 +572,18 @@ static void push_exit(struct zygote *z, pid_t pid, int status)
 		z->qhead = z->qlen = 0;
 	z->q = xrealloc_array(z->q, z->qlen + 1, sizeof(*z->q), &z->qcap);
 	z->q[z->qlen++] = (struct zexit){pid, status};
+}
+
+/* Queue the reports of an EXITED message; false if it is not one. */
+static bool take_exited(struct zygote *z, const void *p, ssize_t n)
+{
+	const struct zexited *e = p;
+	if (n < (ssize_t)offsetof(struct zexited, v) || e->kind != ZM_EXITED ||
+	    e->n > ZEXIT_BATCH || (size_t)n != offsetof(struct zexited, v) + 2 * e->n * sizeof(int32_t))
+		return false;
+	for (uint32_t i = 0; i < e->n; i++)
+		push_exit(z, e->v[2 * i], e->v[2 * i + 1]);
+	return true;
 }
 
 /* Serialize a spec; returns the payload (malloc'd) and fills h. */
@@ -539,13 +682,20 @@ int zygote_spawn(struct zygote *z, const struct attempt_spec *spec, int event_fd
 	if (r < 0)
 		return r;
 	for (;;) {
+		union {
+			struct zmsg m;
+			struct zexited e;
+		} u;
 		struct zmsg m;
 		int got[2];
-		ssize_t n = recv_fds(z->sock, &m, sizeof(m), got, 0);
-		if (n == (ssize_t)sizeof(m) && m.kind == ZM_EXITED) {
-			push_exit(z, m.pid, m.status);
+		ssize_t n = recv_fds(z->sock, &u, sizeof(u), got, 0);
+		if (take_exited(z, &u, n)) {
+			for (int i = 0; i < 2; i++)
+				if (got[i] >= 0)
+					close(got[i]);
 			continue;
 		}
+		m = u.m;
 		if (n == (ssize_t)sizeof(m) && m.kind == ZM_SPAWNED) {
 			if (got[1] >= 0)
 				close(got[1]);
@@ -578,20 +728,20 @@ bool zygote_next_exit(struct zygote *z, bool queued_only, pid_t *ret_pid, int *r
 	if (queued_only || !z->alive)
 		return false;
 	for (;;) {
-		struct zmsg m;
+		union {
+			struct zmsg m;
+			struct zexited e;
+		} u;
 		int got[2];
-		ssize_t n = recv_fds(z->sock, &m, sizeof(m), got, MSG_DONTWAIT);
+		ssize_t n = recv_fds(z->sock, &u, sizeof(u), got, MSG_DONTWAIT);
 		for (int i = 0; i < 2; i++)
 			if (got[i] >= 0)
 				close(got[i]);
 		if (n == -EAGAIN)
 			return false;
-		if (n == (ssize_t)sizeof(m) && m.kind == ZM_EXITED) {
-			*ret_pid = m.pid;
-			*ret_status = m.status;
-			return true;
-		}
-		if (n == (ssize_t)sizeof(m))
+		if (take_exited(z, &u, n))
+			return zygote_next_exit(z, true, ret_pid, ret_status);
+		if (n == (ssize_t)sizeof(u.m))
 			continue; /* nothing else is expected here */
 		zygote_lost(z);
 		return false;

@@ -11,12 +11,22 @@
  *   zygote -> launcher  HELLO                      once, when ready
  *   launcher -> zygote  SPAWN spec + [event pipe write end, memfd with the spec if large]
  *   zygote -> launcher  SPAWNED pid + [pidfd], or SPAWNED -errno
- *   zygote -> launcher  EXITED pid wait-status     for each supervisor it reaped
+ *   zygote -> launcher  EXITED (pid wait-status)... the supervisors it reaped: at once when a
+ *                                              status is not 0; else batched, sent before the
+ *                                              next SPAWNED or after 100 ms
  * The zygote handles one SPAWN at a time and answers in order; the launcher waits for the
  * SPAWNED of its request (keeping the EXITED messages that come before it, in order).
  *
- * The zygote resets every signal handler once (supervisor_reset_signals), keeps fds 0/1 on
- * /dev/null and its own descriptors above 3, so a supervisor it forks skips those steps. It
+ * The fork itself is taken off that wait: the zygote keeps one spare, a child forked ahead of
+ * time (all signals blocked) that waits on a socket of its own. A SPAWN is forwarded to the
+ * spare with its descriptors, answered at once with the spare's pid and pidfd, and the next
+ * spare is forked after the answer, while the attempt starts. (Without a spare, e.g. it
+ * died, the zygote forks on demand.)
+ *
+ * The zygote runs in its own session, resets every signal handler once
+ * (supervisor_reset_signals), keeps fds 0/1 on /dev/null and its own descriptors above 3, so a
+ * supervisor it forks skips those steps: it stays in the zygote's session (no terminal, not the
+ * launcher's) rather than calling setsid. It
  * reaps its children (signalfd SIGCHLD, waitpid(-1, WNOHANG)) and reports each exit status, so
  * a supervisor killed by a signal is still reported as such. It exits when the launcher's end
  * closes; supervisors outlive it (they setsid and care about no parent).

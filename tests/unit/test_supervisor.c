@@ -655,11 +655,12 @@ TEST(supervisor_progress_events)
 {
 	char *dir = make_dir();
 	/* Each step waits until the supervisor has reported the previous one (the launcher's
-	 * events are what we check, so the task looks for nothing but time: generous sleeps). */
+	 * events are what we check, so the task looks for nothing but time: generous sleeps,
+	 * well over the supervisor's 250 ms polling of the file). */
 	struct attempt_spec sp =
-	    shell_spec(dir, "echo 10 > $GUST_PROGRESS; sleep 0.3; "
-			    "echo '50/200 half way' > $GUST_PROGRESS; sleep 0.3;"
-			    "echo 'junk' > $GUST_PROGRESS; sleep 0.3; "
+	    shell_spec(dir, "echo 10 > $GUST_PROGRESS; sleep 0.6; "
+			    "echo '50/200 half way' > $GUST_PROGRESS; sleep 0.6;"
+			    "echo 'junk' > $GUST_PROGRESS; sleep 0.6; "
 			    "echo '200/200' > $GUST_PROGRESS");
 	struct run r;
 	run_spec(&sp, &r, NULL);

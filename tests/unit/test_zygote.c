@@ -48,6 +48,13 @@ static void rm_rf(const char *dir)
 	free(cmd);
 }
 
+/* The executor under test, with its zygote whatever the environment says. */
+static struct executor *executor_with_zygote(void)
+{
+	unsetenv("GUST_EXEC_ZYGOTE");
+	return local_executor_new();
+}
+
 static struct attempt_spec spec(const char *dir, const char *shell)
 {
 	return (struct attempt_spec){.dir = dir,
@@ -98,7 +105,7 @@ static pid_t parent_of(pid_t pid)
 
 TEST(zygote_forks_supervisors)
 {
-	struct executor *ex = local_executor_new();
+	struct executor *ex = executor_with_zygote();
 	int zpid = local_executor_zygote_pid(ex);
 	ASSERT(zpid > 0);
 	char *dir = make_dir();
@@ -141,7 +148,7 @@ TEST(zygote_forks_supervisors)
 
 TEST(zygote_lost_supervisor_has_its_signal)
 {
-	struct executor *ex = local_executor_new();
+	struct executor *ex = executor_with_zygote();
 	ASSERT(local_executor_zygote_pid(ex) > 0);
 	char *dir = make_dir();
 	struct attempt_spec sp = spec(dir, "kill -9 $PPID; sleep 30");
@@ -157,7 +164,7 @@ TEST(zygote_lost_supervisor_has_its_signal)
 
 TEST(zygote_death_is_survived)
 {
-	struct executor *ex = local_executor_new();
+	struct executor *ex = executor_with_zygote();
 	int z1 = local_executor_zygote_pid(ex);
 	ASSERT(z1 > 0);
 	char *d1 = make_dir(), *d2 = make_dir(), *d3 = make_dir();
@@ -200,7 +207,7 @@ TEST(zygote_death_is_survived)
 
 TEST(zygote_death_in_flight_fails_the_start)
 {
-	struct executor *ex = local_executor_new();
+	struct executor *ex = executor_with_zygote();
 	int z1 = local_executor_zygote_pid(ex);
 	ASSERT(z1 > 0);
 	char *d1 = make_dir(), *d2 = make_dir();
@@ -238,7 +245,7 @@ TEST(zygote_death_in_flight_fails_the_start)
 
 TEST(zygote_supervisor_outlives_zygote_and_parent_is_not_launcher)
 {
-	struct executor *ex = local_executor_new();
+	struct executor *ex = executor_with_zygote();
 	int z = local_executor_zygote_pid(ex);
 	ASSERT(z > 0);
 	char *dir = make_dir();
@@ -267,4 +274,29 @@ TEST(zygote_supervisor_outlives_zygote_and_parent_is_not_launcher)
 	executor_destroy(ex);
 	rm_rf(dir);
 	free(dir);
+}
+
+TEST(zygote_disabled_forks_from_the_launcher)
+{
+	setenv("GUST_EXEC_ZYGOTE", "0", 1);
+	struct executor *ex = local_executor_new();
+	ASSERT_INT_EQ(local_executor_zygote_pid(ex), -1);
+	char *d1 = make_dir(), *d2 = make_dir();
+	struct attempt_spec sp = spec(d1, "echo '\"direct\"' > $GUST_OUTPUT");
+	ASSERT_INT_EQ(executor_start(ex, 1, &sp), 0);
+	struct attempt_outcome o = wait_finished(ex, 1);
+	ASSERT_INT_EQ(o.status, AS_SUCCESS);
+	ASSERT_STR_EQ(json_string_value(o.output), "direct");
+	attempt_outcome_free(&o);
+	sp = spec(d2, "kill -9 $PPID; sleep 30");
+	ASSERT_INT_EQ(executor_start(ex, 2, &sp), 0);
+	o = wait_finished(ex, 2);
+	ASSERT_INT_EQ(o.status, AS_LOST);
+	ASSERT_STR_CONTAINS(o.message, "supervisor killed by signal 9 (SIGKILL)");
+	attempt_outcome_free(&o);
+	executor_destroy(ex);
+	rm_rf(d1);
+	rm_rf(d2);
+	free(d1);
+	free(d2);
 }
