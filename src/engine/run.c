@@ -1281,7 +1281,8 @@ int run_clear(struct run *r, uint32_t task, bool downstream, int64_t now)
 		if (r->tis[r->retry[k]].state == TI_UP_FOR_RETRY)
 			r->retry[keep++] = r->retry[k];
 	uint32_t *tmp = xcalloc(keep ? keep : 1, sizeof(uint32_t));
-	memcpy(tmp, r->retry, keep * sizeof(uint32_t));
+	if (keep)
+		memcpy(tmp, r->retry, keep * sizeof(uint32_t));
 	r->n_retry = 0;
 	for (uint32_t k = 0; k < keep; k++)
 		retry_push(r, tmp[k]);

@@ -11,7 +11,9 @@
  *                     the supervisor looks at it every 250 ms and at the end, so an update is
  *                     reported within 250 ms, and one overwritten sooner may be skipped
  *   DIR/supervisor    "PID STARTTIME\n" of the supervisor (STARTTIME from /proc/PID/stat field
- *                     22), written before the task starts: lets a restarted scheduler tell a
+ *                     22), created with O_EXCL before the task starts (if it exists already,
+ *                     a restarted server claimed the folder with "0 0": the supervisor then
+ *                     gives up without running the task): lets a restarted scheduler tell a
  *                     live supervisor from a recycled pid; then "TASKPID\n" once the task
  *                     runs: the task's session id, so that whoever finds the supervisor dead
  *                     can end what the task left running (exec/proctree.h)

@@ -1140,7 +1140,13 @@ static void write_supervisor_file(struct sup *s)
 	char line[64];
 	int len = snprintf(line, sizeof(line), "%d %llu\n", (int)getpid(),
 			   (unsigned long long)st.starttime);
-	s->supfd = openat(s->dirfd, "supervisor", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* O_EXCL: a restarted server that found no supervisor file claims the folder by creating
+	 * it first; then this (late) supervisor must not run the task. Exactly one side wins. */
+	s->supfd = openat(s->dirfd, "supervisor", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (s->supfd < 0 && errno == EEXIST)
+		fatal(s, "%s/supervisor exists: the attempt was claimed by another process (a "
+			 "restarted server); not starting the task",
+		      s->dir);
 	int e = s->supfd < 0 ? errno : write_all(s->supfd, line, (size_t)len);
 	if (e)
 		fatal(s, "cannot write %s/supervisor: %s", s->dir, strerror(e));

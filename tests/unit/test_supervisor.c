@@ -158,6 +158,11 @@ static void run_spec2(const struct attempt_spec *sp, struct run *r, on_event_fn 
 		      on_event_fn on_progress)
 {
 	memset(r, 0, sizeof(*r));
+	/* Tests reuse one folder for several attempts: a supervisor refuses a folder whose
+	 * DIR/supervisor exists (a claimed one), so start each attempt without it. */
+	char *sup = xasprintf("%s/supervisor", sp->dir);
+	unlink(sup);
+	free(sup);
 	struct executor *ex = local_executor_new();
 	ASSERT(ex);
 	double t0 = now_s();
@@ -903,4 +908,38 @@ TEST(supervisor_timeout_main_obeys_term)
 	run_free(&r);
 	rm_rf(dir);
 	free(dir);
+}
+
+/* A folder claimed by a restarted server (DIR/supervisor created first) is never run. */
+TEST(supervisor_claimed_folder_does_not_run)
+{
+	char dir[] = "/dev/shm/gust-claim-XXXXXX";
+	ASSERT(mkdtemp(dir) != NULL);
+	char *claim = xasprintf("%s/supervisor", dir);
+	FILE *f = fopen(claim, "w");
+	ASSERT(f);
+	fputs("0 0\n", f);
+	fclose(f);
+	char *marker = xasprintf("%s/ran", dir);
+	char *cmd = xasprintf("touch %s", marker);
+	const char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+	struct attempt_spec spec = {.dir = dir, .shell = cmd, .envp = envp, .kill_grace_ms = 1000};
+	pid_t pid;
+	int fd;
+	ASSERT_INT_EQ(supervisor_spawn(&spec, &pid, &fd), 0);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	ASSERT(access(marker, F_OK) != 0);		  /* the task never ran */
+	ASSERT(access(claim, F_OK) == 0);		  /* the claim stays */
+	char *outcome = xasprintf("%s/outcome", dir);
+	ASSERT(access(outcome, F_OK) != 0);		  /* and no outcome was written */
+	close(fd);
+	char *rm = xasprintf("rm -rf %s", dir);
+	ASSERT_INT_EQ(system(rm), 0);
+	free(rm);
+	free(outcome);
+	free(cmd);
+	free(marker);
+	free(claim);
 }
