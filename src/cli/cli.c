@@ -3,13 +3,23 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "base/diag.h"
 #include "base/util.h"
+#include "cron/tz.h"
+#include "dag/dag_load.h"
+#include "dag/dag_time.h"
+#include "dag/dag.h"
+#include "store/store.h"
 
 int cli_help(const struct cli_cmd *cmd)
 {
@@ -139,4 +149,599 @@ const char *cli_home(const char *opt)
 		return opt;
 	const char *env = getenv("GUST_HOME");
 	return env && *env ? env : ".gust";
+}
+
+/* ---- the store at the home ------------------------------------------------------------------ */
+
+static int mkdir_p(const char *path)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	char *parent = xstrdup(path);
+	char *slash = strrchr(parent, '/');
+	int r = -ENOENT;
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = mkdir_p(parent);
+	}
+	free(parent);
+	if (r < 0)
+		return r;
+	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+int cli_store_open(const char *home, bool create, struct store **ret)
+{
+	char *db = xasprintf("%s/gust.db", home);
+	struct stat sb;
+	if (!create && stat(db, &sb) < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			fprintf(stderr,
+				"gust: nothing has run on %s yet (no %s); start 'gust server --home "
+				"%s', or queue a run with 'gust dags trigger'\n",
+				home, db, home);
+		else
+			fprintf(stderr, "gust: cannot open %s: %s\n", db, strerror(e));
+		free(db);
+		return -e;
+	}
+	if (create) {
+		int e = mkdir_p(home);
+		if (e < 0) {
+			fprintf(stderr, "gust: cannot create %s: %s\n", home, strerror(-e));
+			free(db);
+			return e;
+		}
+	}
+	char *msg = NULL;
+	int e = store_open(db, ret, &msg);
+	if (e < 0) {
+		fprintf(stderr, "gust: %s\n", msg ? msg : "cannot open the store");
+		free(msg);
+	}
+	free(db);
+	return e;
+}
+
+bool cli_server_running(const char *home)
+{
+	char *path = xasprintf("%s/server.lock", home);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return false;
+	bool running = false;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		running = errno == EWOULDBLOCK;
+	else
+		flock(fd, LOCK_UN);
+	close(fd);
+	return running;
+}
+
+void cli_unknown_dag(struct store *st, const char *home, const char *dag_id)
+{
+	struct store_dag *dags = NULL;
+	size_t n = 0;
+	const char *hint = NULL;
+	if (store_dag_list(st, &dags, &n) == 0 && n) {
+		const char **names = xcalloc(n, sizeof(*names));
+		for (size_t i = 0; i < n; i++)
+			names[i] = dags[i].dag_id;
+		hint = closest_word(dag_id, names, n);
+		if (hint)
+			fprintf(stderr, "gust: no DAG '%s' on %s (did you mean '%s'?)\n", dag_id, home,
+				hint);
+		free(names);
+	}
+	if (!hint)
+		fprintf(stderr, "gust: no DAG '%s' on %s; 'gust dags list' shows the DAGs\n", dag_id,
+			home);
+	for (size_t i = 0; i < n; i++)
+		store_dag_free(&dags[i]);
+	free(dags);
+}
+
+int cli_run_get(struct store *st, const char *home, const char *run_id, struct store_run *ret)
+{
+	int e = store_run_get(st, run_id, ret);
+	if (e == 0)
+		return 0;
+	if (e != -ENOENT) {
+		fprintf(stderr, "gust: cannot read run '%s': %s\n", run_id, store_errmsg(st));
+		return e;
+	}
+	/* A hint among the recent runs (of the same DAG when the id names one). */
+	struct store_run_filter f = {.limit = 500};
+	char *dag = xstrdup(run_id);
+	char *at = strchr(dag, '@');
+	if (at) {
+		*at = '\0';
+		f.dag_id = dag;
+	}
+	struct store_run *rows = NULL;
+	size_t n = 0;
+	const char *hint = NULL;
+	if (store_run_list(st, &f, &rows, &n) == 0 && n) {
+		const char **names = xcalloc(n, sizeof(*names));
+		for (size_t i = 0; i < n; i++)
+			names[i] = rows[i].run_id;
+		hint = closest_word(run_id, names, n);
+		if (hint)
+			fprintf(stderr, "gust: no run '%s' on %s (did you mean '%s'?)\n", run_id, home,
+				hint);
+		free(names);
+	}
+	if (!hint)
+		fprintf(stderr, "gust: no run '%s' on %s; 'gust runs list' shows the runs\n", run_id,
+			home);
+	for (size_t i = 0; i < n; i++)
+		store_run_free(&rows[i]);
+	free(rows);
+	free(dag);
+	return e;
+}
+
+int cli_ti_list(struct store *st, const char *run_id, struct store_ti **ret, size_t *ret_n)
+{
+	struct store_ti *tis = NULL;
+	size_t n = 0;
+	int e = store_ti_list(st, run_id, &tis, &n);
+	if (e < 0) {
+		fprintf(stderr, "gust: cannot read the tasks of run '%s': %s\n", run_id,
+			store_errmsg(st));
+		return e;
+	}
+	/* Rows come by task then map_index: a placeholder (-1) is followed by its instances. */
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (tis[i].map_index == -1 && strcmp(tis[i].state, "none") == 0 && i + 1 < n &&
+		    strcmp(tis[i + 1].task_id, tis[i].task_id) == 0 && tis[i + 1].map_index >= 0) {
+			store_ti_free(&tis[i]);
+			continue;
+		}
+		tis[j++] = tis[i];
+	}
+	*ret = tis;
+	*ret_n = j;
+	return 0;
+}
+
+void cli_ti_list_free(struct store_ti *tis, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_ti_free(&tis[i]);
+	free(tis);
+}
+
+struct dag *cli_dag_from_store(struct store *st, const char *dag_id, int64_t version)
+{
+	if (version == 0) {
+		struct store_dag row;
+		if (store_dag_get(st, dag_id, &row) < 0) {
+			fprintf(stderr, "gust: cannot read DAG '%s': %s\n", dag_id, store_errmsg(st));
+			return NULL;
+		}
+		version = row.version;
+		store_dag_free(&row);
+		if (version == 0) {
+			fprintf(stderr, "gust: DAG '%s' has never loaded: 'gust dags list' shows its "
+					"errors\n",
+				dag_id);
+			return NULL;
+		}
+	}
+	char *src = NULL;
+	if (store_dag_version_source(st, dag_id, version, &src) < 0) {
+		fprintf(stderr, "gust: cannot read DAG '%s' version %lld: %s\n", dag_id,
+			(long long)version, store_errmsg(st));
+		return NULL;
+	}
+	char *name = xasprintf("%s.yaml", dag_id);
+	struct diag_list diags;
+	diag_list_init(&diags, name);
+	struct dag *d = NULL;
+	if (dag_load_buffer(name, src, strlen(src), &d, &diags) < 0) {
+		fprintf(stderr, "gust: DAG '%s' version %lld no longer loads: %s\n", dag_id,
+			(long long)version, diags.n ? diags.items[0].msg : "?");
+		d = NULL;
+	}
+	diag_list_free(&diags);
+	free(name);
+	free(src);
+	return d;
+}
+
+static char *slurp(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		buf = xrealloc_array(buf, len + 65536 + 1, 1, &cap);
+		size_t got = fread(buf + len, 1, 65536, f);
+		len += got;
+		if (got < 65536)
+			break;
+		if (len > DAG_MAX_FILE_BYTES)
+			break;
+	}
+	bool bad = ferror(f) || len > DAG_MAX_FILE_BYTES;
+	fclose(f);
+	if (bad) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	return buf;
+}
+
+struct dag *cli_dag_from_folder(const char *dir, const char *dag_id, char **ret_file,
+				char **ret_text, size_t *ret_len)
+{
+	int errors = 0;
+	char *paths[] = {(char *)dir};
+	char **files = cli_collect_dag_files(paths, 1, &errors);
+	struct dag *found = NULL;
+	for (char **f = files; *f && !found; f++) {
+		size_t len = 0;
+		char *text = slurp(*f, &len);
+		if (!text)
+			continue;
+		struct diag_list diags;
+		diag_list_init(&diags, *f);
+		struct dag *d = NULL;
+		if (dag_load_buffer(*f, text, len, &d, &diags) == 0 && strcmp(d->id, dag_id) == 0) {
+			found = d;
+			if (ret_file)
+				*ret_file = xstrdup(*f);
+			if (ret_text) {
+				*ret_text = text;
+				*ret_len = len;
+				text = NULL;
+			}
+		} else {
+			dag_free(d);
+		}
+		diag_list_free(&diags);
+		free(text);
+	}
+	cli_free_strv(files);
+	return found;
+}
+
+/* ---- finding a task instance -------------------------------------------------------------- */
+
+void cli_ti_ref_free(struct cli_ti_ref *r)
+{
+	store_run_free(&r->run);
+	cli_ti_list_free(r->tis, r->n_tis);
+}
+
+/*
+ * Find TASK (and MAP_INDEX, -2 when not given) of RUN. Reports problems to stderr and returns
+ * the exit code (0 found; 1 unknown run or task; 2 a mapped task without --map-index, unless
+ * `whole` accepts the task as a whole, or an index out of range).
+ */
+int cli_ti_find(struct store *st, const char *home, const char *run_id, const char *task_id,
+		   int32_t map_index, bool whole, struct cli_ti_ref *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (cli_run_get(st, home, run_id, &ret->run) < 0)
+		return 1;
+	if (cli_ti_list(st, run_id, &ret->tis, &ret->n_tis) < 0) {
+		store_run_free(&ret->run);
+		return 1;
+	}
+	const struct store_ti *only = NULL;
+	bool mapped = false;
+	for (size_t i = 0; i < ret->n_tis; i++) {
+		const struct store_ti *t = &ret->tis[i];
+		if (strcmp(t->task_id, task_id) != 0)
+			continue;
+		ret->n_instances++;
+		mapped |= t->map_index >= 0;
+		only = t;
+		if (t->map_index == map_index || (map_index == -2 && t->map_index == -1))
+			ret->ti = t;
+	}
+	if (!ret->n_instances) {
+		/* No row: an unknown task, or a run that has not started. */
+		struct dag *d = cli_dag_from_store(st, ret->run.dag_id, ret->run.version);
+		if (d && dag_task_index(d, task_id) < 0) {
+			const char **names = xcalloc(d->n_tasks + 1, sizeof(*names));
+			for (uint32_t i = 0; i < d->n_tasks; i++)
+				names[i] = d->tasks[i].id;
+			const char *hint = closest_word(task_id, names, d->n_tasks);
+			fprintf(stderr, "gust: DAG '%s' has no task '%s'%s%s%s\n", d->id, task_id,
+				hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+			free(names);
+			dag_free(d);
+			cli_ti_ref_free(ret);
+			return 1;
+		}
+		dag_free(d);
+		ret->map_index = map_index == -2 ? -1 : map_index;
+		return 0; /* known task, no instance yet (the run is queued) */
+	}
+	if (mapped && map_index == -2) {
+		if (whole) {
+			ret->ti = NULL;
+			ret->map_index = -1;
+			return 0;
+		}
+		if (ret->n_instances == 1) {
+			ret->ti = only;
+		} else {
+			fprintf(stderr,
+				"gust: task '%s' is mapped (%zu instances): name one with "
+				"--map-index 0..%zu\n",
+				task_id, ret->n_instances, ret->n_instances - 1);
+			cli_ti_ref_free(ret);
+			return EXIT_USAGE;
+		}
+	}
+	if (!ret->ti) {
+		if (mapped)
+			fprintf(stderr, "gust: task '%s' has no instance %d (it has %zu: 0..%zu)\n",
+				task_id, map_index, ret->n_instances, ret->n_instances - 1);
+		else
+			fprintf(stderr, "gust: task '%s' is not mapped: leave out --map-index\n",
+				task_id);
+		cli_ti_ref_free(ret);
+		return EXIT_USAGE;
+	}
+	ret->map_index = ret->ti->map_index;
+	return 0;
+}
+
+/* ---- formatting ------------------------------------------------------------------------------ */
+
+int64_t cli_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *cli_fmt_time(int64_t ms, char *buf, size_t size)
+{
+	if (ms == 0) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	return time_format_utc(ms, buf, size);
+}
+
+char *cli_fmt_time_ms(int64_t ms, char *buf, size_t size)
+{
+	char s[40];
+	time_format_utc(ms, s, sizeof(s));
+	size_t n = strlen(s);
+	if (n)
+		s[n - 1] = '\0'; /* the Z */
+	int64_t frac = ms % 1000;
+	if (frac < 0)
+		frac += 1000;
+	snprintf(buf, size, "%s.%03lldZ", s, (long long)frac);
+	return buf;
+}
+
+char *cli_fmt_time_tz(int64_t ms, const char *tz_name, char *buf, size_t size)
+{
+	struct tz *tz = NULL;
+	struct civil c;
+	if (!tz_name || tz_open(tz_name, &tz) < 0 || tz_to_civil(tz, ms, &c) < 0)
+		return time_format_utc(ms, buf, size);
+	int off = c.utc_offset;
+	char sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", c.year, c.month, c.day,
+		 c.hour, c.min, c.sec, sign, off / 3600, off / 60 % 60);
+	tz_close(tz);
+	return buf;
+}
+
+char *cli_fmt_elapsed(int64_t ms, char *buf, size_t size)
+{
+	if (ms < 0)
+		ms = 0;
+	long long s = ms / 1000;
+	if (ms < 1000)
+		snprintf(buf, size, "%lldms", (long long)ms);
+	else if (ms < 60000)
+		snprintf(buf, size, "%.1fs", (double)ms / 1000.0);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh%02lldm", s / 3600, s / 60 % 60);
+	else
+		snprintf(buf, size, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+	return buf;
+}
+
+char *cli_fmt_relative(int64_t delta_ms, char *buf, size_t size)
+{
+	bool future = delta_ms >= 0;
+	int64_t a = future ? delta_ms : -delta_ms;
+	long long s = (a + (future ? 999 : 0)) / 1000; /* "in 1s" until it is due */
+	char amount[32];
+	if (s == 0) {
+		snprintf(buf, size, "now");
+		return buf;
+	}
+	if (s < 60)
+		snprintf(amount, sizeof(amount), "%llds", s);
+	else if (s < 3600)
+		snprintf(amount, sizeof(amount), "%lldm", (s + (future ? 59 : 0)) / 60);
+	else if (s < 86400)
+		snprintf(amount, sizeof(amount), "%lldh%02lldm", s / 3600, s / 60 % 60);
+	else
+		snprintf(amount, sizeof(amount), "%lldd%02lldh", s / 86400, s / 3600 % 24);
+	snprintf(buf, size, future ? "in %s" : "%s ago", amount);
+	return buf;
+}
+
+char *cli_ti_name(const struct store_ti *t, char *buf, size_t size)
+{
+	if (t->map_index >= 0)
+		snprintf(buf, size, "%s[%d]", t->task_id, t->map_index);
+	else
+		snprintf(buf, size, "%s", t->task_id);
+	return buf;
+}
+
+char *cli_fmt_exit(const struct store_ti *t, char *buf, size_t size)
+{
+	if (t->signal > 0)
+		snprintf(buf, size, "signal %d", t->signal);
+	else if (t->exit_code >= 0)
+		snprintf(buf, size, "exit %d", t->exit_code);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+char *cli_fmt_progress(const struct store_ti *t, char *buf, size_t size)
+{
+	const char *m = t->progress_msg;
+	if (!t->progress_total && !t->progress_done && !m)
+		buf[0] = '\0';
+	else if (t->progress_total)
+		snprintf(buf, size, "%d/%d%s%s", t->progress_done, t->progress_total, m ? " " : "",
+			 m ? m : "");
+	else
+		snprintf(buf, size, "%d%%%s%s", t->progress_done, m ? " " : "", m ? m : "");
+	return buf;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+static json_t *json_time(int64_t ms)
+{
+	if (!ms)
+		return json_null();
+	char b[48];
+	return json_string(cli_fmt_time_ms(ms, b, sizeof(b)));
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* Stored JSON text back to a value (null when absent or unreadable). */
+static json_t *json_parsed(const char *text)
+{
+	if (!text)
+		return json_null();
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+	return v ? v : json_string(text);
+}
+
+json_t *cli_run_json(const struct store_run *r)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "run_id", json_string(r->run_id));
+	json_object_set_new(o, "dag_id", json_string(r->dag_id));
+	json_object_set_new(o, "version", json_integer(r->version));
+	json_object_set_new(o, "kind",
+			    json_string(r->kind == STORE_RUN_MANUAL ? "manual" : "scheduled"));
+	json_object_set_new(o, "state", json_string(r->state));
+	json_object_set_new(o, "logical_date", json_time(r->logical_date));
+	json_object_set_new(o, "created_at", json_time(r->created_at));
+	json_object_set_new(o, "started_at", json_time(r->started_at));
+	json_object_set_new(o, "ended_at", json_time(r->ended_at));
+	json_object_set_new(o, "duration_ms",
+			    r->started_at ? json_integer((r->ended_at ? r->ended_at : cli_now_ms()) -
+							 r->started_at)
+					  : json_null());
+	json_object_set_new(o, "params", json_parsed(r->params));
+	json_object_set_new(o, "message", json_str_or_null(r->message));
+	return o;
+}
+
+json_t *cli_ti_json(const struct store_ti *t)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "task_id", json_string(t->task_id));
+	json_object_set_new(o, "map_index", t->map_index >= 0 ? json_integer(t->map_index)
+							      : json_null());
+	json_object_set_new(o, "state", json_string(t->state));
+	json_object_set_new(o, "try_number", json_integer(t->try_number));
+	json_object_set_new(o, "queued_at", json_time(t->queued_at));
+	json_object_set_new(o, "started_at", json_time(t->started_at));
+	json_object_set_new(o, "ended_at", json_time(t->ended_at));
+	json_object_set_new(o, "retry_at", json_time(t->retry_at));
+	json_object_set_new(o, "duration_ms",
+			    t->started_at ? json_integer((t->ended_at ? t->ended_at : cli_now_ms()) -
+							 t->started_at)
+					  : json_null());
+	json_object_set_new(o, "exit_code", t->exit_code >= 0 ? json_integer(t->exit_code)
+							      : json_null());
+	json_object_set_new(o, "signal", t->signal > 0 ? json_integer(t->signal) : json_null());
+	json_object_set_new(o, "message", json_str_or_null(t->message));
+	json_t *p = json_object();
+	json_object_set_new(p, "done", json_integer(t->progress_done));
+	json_object_set_new(p, "total", json_integer(t->progress_total));
+	json_object_set_new(p, "message", json_str_or_null(t->progress_msg));
+	json_object_set_new(o, "progress", p);
+	json_object_set_new(o, "output", json_parsed(t->output));
+	json_object_set_new(o, "item", json_parsed(t->item));
+	return o;
+}
+
+void cli_print_json(json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	putchar('\n');
+}
+
+/* ---- groups and numbers ------------------------------------------------------------------- */
+
+int cli_group(const char *group, const struct cli_cmd *const *cmds, size_t n, int argc,
+	      char **argv)
+{
+	size_t skip = strlen(group) + 1;
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		FILE *out = argc < 2 ? stderr : stdout;
+		fprintf(out, "Usage: gust %s COMMAND [ARGS...]\n\nCommands:\n", group);
+		for (size_t i = 0; i < n; i++)
+			fprintf(out, "  %-16s %s\n", cmds[i]->name + skip, cmds[i]->summary);
+		fprintf(out, "\n'gust %s COMMAND --help' for a command's options.\n", group);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(argv[1], cmds[i]->name + skip) == 0)
+			return cmds[i]->fn(argc - 1, argv + 1);
+	const char **names = xcalloc(n, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = cmds[i]->name + skip;
+	const char *hint = closest_word(argv[1], names, n);
+	fprintf(stderr, "gust: unknown command '%s %s'%s%s%s\nTry 'gust %s --help'.\n", group,
+		argv[1], hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "",
+		group);
+	free(names);
+	return EXIT_USAGE;
+}
+
+bool cli_parse_int(const char *s, long min, long max, long *ret)
+{
+	if (!s || !*s)
+		return false;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (*end || errno || v < min || v > max)
+		return false;
+	*ret = v;
+	return true;
 }

@@ -8,8 +8,12 @@
 #ifndef GUST_CLI_CLI_H
 #define GUST_CLI_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
 
 #define EXIT_USAGE 2
 
@@ -39,8 +43,97 @@ const char *cli_dags_dir(const char *opt);
 /* The state folder: --home, else $GUST_HOME, else ./.gust. */
 const char *cli_home(const char *opt);
 
+/* ---- the store at the home (commands that read or change the server's state) ------------- */
+
+struct dag;
+
+/*
+ * Open the store at HOME/gust.db. Without `create`, a missing store is an error that says
+ * nothing has run on this home yet (and how to change that); with it, HOME is created if
+ * needed. Prints the problem to stderr and returns -errno on failure.
+ */
+int cli_store_open(const char *home, bool create, struct store **ret);
+/* Is a server running on `home`? (It holds an exclusive flock on HOME/server.lock.) */
+bool cli_server_running(const char *home);
+/* "gust: no DAG 'x' in the store at HOME (did you mean 'y'?)" to stderr. */
+void cli_unknown_dag(struct store *st, const char *home, const char *dag_id);
+/* Fetch a run; an unknown one is reported (with a hint) to stderr. 0 or -errno. */
+int cli_run_get(struct store *st, const char *home, const char *run_id, struct store_run *ret);
+/*
+ * The task instances of a run, in task then map-index order. Hides the placeholder row a
+ * mapped task has before its list is known (map_index -1, state none) once its instances exist.
+ */
+int cli_ti_list(struct store *st, const char *run_id, struct store_ti **ret, size_t *ret_n);
+void cli_ti_list_free(struct store_ti *tis, size_t n);
+/* Compile a stored version of a DAG (the DAG's current one when version is 0). On failure the
+ * reason goes to stderr and NULL is returned. */
+struct dag *cli_dag_from_store(struct store *st, const char *dag_id, int64_t version);
+/*
+ * Find DAG `dag_id` in the DAG folder `dir`: load files until one declares it. Returns the DAG
+ * and, if wanted, its file name and content (malloc'd); NULL when none does (nothing printed).
+ */
+struct dag *cli_dag_from_folder(const char *dir, const char *dag_id, char **ret_file,
+				char **ret_text, size_t *ret_len);
+
+/* A task instance looked up by run, task and map index. */
+struct cli_ti_ref {
+	struct store_run run;
+	struct store_ti *tis;
+	size_t n_tis;
+	const struct store_ti *ti; /* the instance asked for, NULL if it has no row yet */
+	int32_t map_index;
+	size_t n_instances; /* of the task */
+};
+
+/*
+ * Find TASK (and MAP_INDEX, -2 when not given) of RUN. Reports problems to stderr and returns
+ * the exit code (0 found; 1 unknown run or task; 2 a mapped task without --map-index, unless
+ * `whole` accepts the task as a whole, or an index out of range). A known task of a run that
+ * has not started has no instance: ti NULL.
+ */
+int cli_ti_find(struct store *st, const char *home, const char *run_id, const char *task_id,
+		int32_t map_index, bool whole, struct cli_ti_ref *ret);
+void cli_ti_ref_free(struct cli_ti_ref *r);
+
+/* ---- formatting ------------------------------------------------------------------------------ */
+
+int64_t cli_now_ms(void);
+/* 2024-03-01T00:00:00Z, or "-" for 0. Returns buf (>= 32 bytes). */
+char *cli_fmt_time(int64_t ms, char *buf, size_t size);
+/* With milliseconds: 2024-03-01T00:00:05.123Z. */
+char *cli_fmt_time_ms(int64_t ms, char *buf, size_t size);
+/* The civil time in a zone with its offset: 2024-03-01T01:00:00+01:00 (tz_name NULL: UTC). */
+char *cli_fmt_time_tz(int64_t ms, const char *tz_name, char *buf, size_t size);
+/* A length of time for tables: 850ms, 12.3s, 4m05s, 2h03m, 3d04h. */
+char *cli_fmt_elapsed(int64_t ms, char *buf, size_t size);
+/* Relative to now: "in 4m", "in 12s", "3m ago", "now". */
+char *cli_fmt_relative(int64_t delta_ms, char *buf, size_t size);
+/* "task" or "task[3]". */
+char *cli_ti_name(const struct store_ti *t, char *buf, size_t size);
+/* "exit 1", "signal 9 (Killed)" or "" for the last attempt's end. */
+char *cli_fmt_exit(const struct store_ti *t, char *buf, size_t size);
+/* "3/10 copying", "42%", or "". */
+char *cli_fmt_progress(const struct store_ti *t, char *buf, size_t size);
+
+/* JSON for --json output (new references). */
+json_t *cli_run_json(const struct store_run *r);
+json_t *cli_ti_json(const struct store_ti *t);
+/* Print a JSON value to stdout, indented, with a newline. */
+void cli_print_json(json_t *v);
+
+/* Dispatch `gust GROUP COMMAND ...` over a table of commands named "GROUP COMMAND". */
+int cli_group(const char *group, const struct cli_cmd *const *cmds, size_t n, int argc,
+	      char **argv);
+
+/* Parse a whole number in [min, max]; false if it is not one. */
+bool cli_parse_int(const char *s, long min, long max, long *ret);
+
 /* Command groups. */
 int cmd_dags(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
+int cmd_why(int argc, char **argv);
+int cmd_db(int argc, char **argv);
 
 #endif

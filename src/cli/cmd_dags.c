@@ -1,17 +1,24 @@
 /*
- * cmd_dags.c - `gust dags validate | list | show` (files only, no server needed) and the
- * dispatch of the `dags` group.
+ * cmd_dags.c - the `dags` group: `validate`, `show` (files only), `list` (the store's DAGs, or
+ * a folder's), `pause`, `unpause`, `trigger` and `next` (the store at $GUST_HOME, with or
+ * without a server running).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/diag.h"
+#include "base/duration.h"
+#include "base/hash.h"
 #include "base/util.h"
 #include "cli/cli.h"
 #include "dag/dag_load.h"
-#include "base/duration.h"
+#include "dag/params.h"
+#include "engine/schedule.h"
+#include "store/store.h"
 
 /* ---- validate ---------------------------------------------------------------------------- */
 
@@ -89,30 +96,9 @@ static const struct cli_cmd validate_cmd = {
 
 static const struct cli_cmd list_cmd;
 
-static int cmd_list(int argc, char **argv)
+/* The DAG files of a folder, loaded (no store needed). */
+static int list_folder(const char *dir)
 {
-	const char *dir = NULL;
-	static const struct option opts[] = {
-		{"dags", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'h':
-			return cli_help(&list_cmd);
-		default:
-			return cli_usage_error(&list_cmd, "bad option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(&list_cmd, "unexpected argument '%s'", argv[optind]);
-	dir = cli_dags_dir(dir);
 	int walk_errors = 0;
 	char *paths[] = {(char *)dir};
 	char **files = cli_collect_dag_files(paths, 1, &walk_errors);
@@ -121,7 +107,6 @@ static int cmd_list(int argc, char **argv)
 		return 1;
 	}
 	printf("%-30s %-20s %6s  %s\n", "DAG", "SCHEDULE", "TASKS", "FILE / STATUS");
-	int broken = 0;
 	for (char **f = files; *f; f++) {
 		struct diag_list diags;
 		diag_list_init(&diags, *f);
@@ -130,7 +115,6 @@ static int cmd_list(int argc, char **argv)
 			printf("%-30s %-20s %6u  %s\n", d->id, d->schedule ? d->schedule : "(manual)",
 			       d->n_tasks, *f);
 		} else {
-			broken++;
 			diag_sort(&diags);
 			const struct diag *first = diags.n ? &diags.items[0] : NULL;
 			printf("%-30s %-20s %6s  %s: BROKEN: ", "-", "-", "-", *f);
@@ -151,14 +135,142 @@ static int cmd_list(int argc, char **argv)
 	return 0;
 }
 
+/* The next fire time of a DAG's current version after `now`, or 0 (manual, or no more). */
+static int64_t next_fire(struct store *st, const struct store_dag *row, int64_t now)
+{
+	if (!row->version || !row->schedule)
+		return 0;
+	char *src = NULL;
+	if (store_dag_version_source(st, row->dag_id, row->version, &src) < 0)
+		return 0;
+	struct diag_list diags;
+	diag_list_init(&diags, row->dag_id);
+	struct dag *d = NULL;
+	int64_t next = 0;
+	if (dag_load_buffer(row->dag_id, src, strlen(src), &d, &diags) == 0) {
+		struct schedule *sc = NULL;
+		char *msg = NULL;
+		if (schedule_open(d, &sc, &msg) == 0 && sc) {
+			int64_t t = schedule_next(sc, now);
+			next = t == INT64_MAX ? 0 : t;
+		}
+		free(msg);
+		schedule_free(sc);
+	}
+	dag_free(d);
+	diag_list_free(&diags);
+	free(src);
+	return next;
+}
+
+static int list_store(struct store *st)
+{
+	struct store_dag *dags = NULL;
+	size_t n = 0;
+	if (store_dag_list(st, &dags, &n) < 0) {
+		fprintf(stderr, "gust: cannot list DAGs: %s\n", store_errmsg(st));
+		return 1;
+	}
+	int64_t now = cli_now_ms();
+	printf("%-24s %-16s %-6s %-31s %-20s  %s\n", "DAG", "SCHEDULE", "PAUSED", "LAST RUN",
+	       "NEXT RUN", "NOTE");
+	for (size_t i = 0; i < n; i++) {
+		const struct store_dag *d = &dags[i];
+		char last[64] = "-", next[40] = "-", when[40];
+		struct store_run_filter f = {.dag_id = d->dag_id, .limit = 1};
+		struct store_run *runs = NULL;
+		size_t n_runs = 0;
+		if (store_run_list(st, &f, &runs, &n_runs) == 0 && n_runs) {
+			snprintf(last, sizeof(last), "%-9s %s", runs[0].state,
+				 cli_fmt_time(runs[0].logical_date, when, sizeof(when)));
+			store_run_free(&runs[0]);
+		}
+		free(runs);
+		int64_t t = d->deleted ? 0 : next_fire(st, d, now);
+		if (t)
+			cli_fmt_time(t, next, sizeof(next));
+		else if (d->version && !d->schedule)
+			snprintf(next, sizeof(next), "(manual)");
+		printf("%-24s %-16s %-6s %-31s %-20s ", d->dag_id,
+		       d->schedule ? d->schedule : d->version ? "(manual)" : "-",
+		       d->paused ? "yes" : "no", last, next);
+		if (d->deleted)
+			printf(" file removed; history kept");
+		if (d->error) {
+			size_t len = strcspn(d->error, "\n");
+			printf(" BROKEN%s: %.*s", d->version ? " (the last good version is in use)" : "",
+			       (int)len, d->error);
+			if (d->error[len])
+				printf(" (+more; run 'gust dags validate %s')",
+				       d->file ? d->file : d->dag_id);
+		}
+		putchar('\n');
+	}
+	if (!n)
+		printf("(no DAGs yet: the server records the DAG folder's files when it starts)\n");
+	for (size_t i = 0; i < n; i++)
+		store_dag_free(&dags[i]);
+	free(dags);
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	const char *dir = NULL, *home = NULL;
+	static const struct option opts[] = {
+		{"dags", required_argument, NULL, 'd'},
+		{"home", required_argument, NULL, 'H'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'H':
+			home = optarg;
+			break;
+		case 'h':
+			return cli_help(&list_cmd);
+		default:
+			return cli_usage_error(&list_cmd, "bad option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(&list_cmd, "unexpected argument '%s'", argv[optind]);
+	home = cli_home(home);
+	char *db = xasprintf("%s/gust.db", home);
+	struct stat sb;
+	bool have_store = stat(db, &sb) == 0;
+	free(db);
+	if (dir || !have_store)
+		return list_folder(cli_dags_dir(dir));
+	struct store *st = NULL;
+	if (cli_store_open(home, false, &st) < 0)
+		return 1;
+	int rc = list_store(st);
+	store_close(st);
+	return rc;
+}
+
 static const struct cli_cmd list_cmd = {
 	"dags list",
 	cmd_list,
 	"list DAGs",
-	"Usage: gust dags list [--dags DIR]\n"
+	"Usage: gust dags list [--dags DIR] [--home DIR]\n"
 	"\n"
-	"List the DAGs in DIR (default: $GUST_DAGS, else ./dags): id, schedule, number of tasks\n"
-	"and file. A broken file is listed with its first error; its DAG is not loaded.\n",
+	"List the DAGs the server knows (the store at $GUST_HOME): id, schedule, paused, the\n"
+	"last run (state and logical date) and the next fire time (UTC). A file that does not\n"
+	"load is listed with its first error; its last good version stays in use.\n"
+	"\n"
+	"With --dags, or when nothing has run on the home yet, list the files of the DAG folder\n"
+	"instead: id, schedule, number of tasks and file.\n"
+	"\n"
+	"  --dags DIR    list this folder's files (default folder: $GUST_DAGS, else ./dags)\n"
+	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- show ------------------------------------------------------------------------------- */
@@ -285,15 +397,502 @@ static const struct cli_cmd show_cmd = {
 	"settings where they differ from the defaults.\n",
 };
 
+/* ---- pause / unpause ------------------------------------------------------------------------ */
+
+static const struct cli_cmd pause_cmd, unpause_cmd;
+
+static int set_paused(const struct cli_cmd *cmd, bool paused, int argc, char **argv)
+{
+	const char *home = NULL;
+	static const struct option opts[] = {
+		{"home", required_argument, NULL, 'H'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			home = optarg;
+			break;
+		case 'h':
+			return cli_help(cmd);
+		default:
+			return cli_usage_error(cmd, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(cmd, "name exactly one DAG id");
+	const char *id = argv[optind];
+	home = cli_home(home);
+	struct store *st = NULL;
+	if (cli_store_open(home, false, &st) < 0)
+		return 1;
+	int rc = 1;
+	struct store_dag row;
+	int e = store_dag_get(st, id, &row);
+	if (e == -ENOENT) {
+		cli_unknown_dag(st, home, id);
+		goto out;
+	}
+	if (e < 0) {
+		fprintf(stderr, "gust: cannot read DAG '%s': %s\n", id, store_errmsg(st));
+		goto out;
+	}
+	bool was = row.paused;
+	int64_t now = cli_now_ms();
+	int64_t next = paused ? 0 : next_fire(st, &row, now);
+	store_dag_free(&row);
+	if (store_dag_set_paused(st, id, paused) < 0) {
+		fprintf(stderr, "gust: cannot %s DAG '%s': %s\n", paused ? "pause" : "unpause", id,
+			store_errmsg(st));
+		goto out;
+	}
+	/* A running server re-arms its schedules at once. */
+	if (store_command_add(st, "wake", NULL, now, NULL) < 0)
+		fprintf(stderr, "gust: warning: cannot notify the server: %s\n", store_errmsg(st));
+	if (paused) {
+		printf("DAG '%s' %s: no new scheduled runs until 'gust dags unpause %s' (runs "
+		       "already created carry on)\n",
+		       id, was ? "was already paused" : "paused", id);
+	} else {
+		char when[40];
+		printf("DAG '%s' %s", id, was ? "unpaused" : "was not paused");
+		if (next)
+			printf("; next run at %s", cli_fmt_time(next, when, sizeof(when)));
+		putchar('\n');
+	}
+	rc = 0;
+out:
+	store_close(st);
+	return rc;
+}
+
+static int cmd_pause(int argc, char **argv)
+{
+	return set_paused(&pause_cmd, true, argc, argv);
+}
+
+static int cmd_unpause(int argc, char **argv)
+{
+	return set_paused(&unpause_cmd, false, argc, argv);
+}
+
+static const struct cli_cmd pause_cmd = {
+	"dags pause",
+	cmd_pause,
+	"stop a DAG's schedule",
+	"Usage: gust dags pause ID [--home DIR]\n"
+	"\n"
+	"Stop creating scheduled runs of DAG ID. Runs already created (running or queued)\n"
+	"carry on, and 'gust dags trigger' still works. A running server takes it into account\n"
+	"at once; fire times missed while paused follow the DAG's catchup setting.\n"
+	"\n"
+	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+};
+
+static const struct cli_cmd unpause_cmd = {
+	"dags unpause",
+	cmd_unpause,
+	"resume a DAG's schedule",
+	"Usage: gust dags unpause ID [--home DIR]\n"
+	"\n"
+	"Resume DAG ID's schedule and print its next fire time. With catchup: true the fire\n"
+	"times missed while paused are run, oldest first; without it, only the latest.\n"
+	"\n"
+	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+};
+
+/* ---- trigger ------------------------------------------------------------------------------ */
+
+static const struct cli_cmd trigger_cmd;
+
+struct kv {
+	char *k;
+	const char *v;
+};
+
+/* `--param K=V` texts checked against the DAG like `dags test` does; a new object or NULL. */
+static json_t *trigger_params(const struct dag *d, const struct kv *raw, size_t n_raw)
+{
+	json_t *given = json_object();
+	for (size_t k = 0; k < n_raw; k++) {
+		const struct dag_param *p = dag_param_find(d, raw[k].k);
+		if (!p) {
+			const char **names = xcalloc(d->n_params + 1, sizeof(*names));
+			for (uint32_t i = 0; i < d->n_params; i++)
+				names[i] = d->params[i].name;
+			const char *hint = closest_word(raw[k].k, names, d->n_params);
+			fprintf(stderr, "gust: DAG '%s' has no param '%s'%s%s%s\n", d->id, raw[k].k,
+				hint ? " (did you mean '" : d->n_params ? "" : " (it declares none)",
+				hint ? hint : "", hint ? "'?)" : "");
+			free(names);
+			json_decref(given);
+			return NULL;
+		}
+		json_t *v = NULL;
+		char *msg = NULL;
+		if (param_parse_text(p, raw[k].v, &v, &msg) < 0) {
+			fprintf(stderr, "gust: %s\n", msg);
+			free(msg);
+			json_decref(given);
+			return NULL;
+		}
+		json_object_set_new(given, p->name, v);
+	}
+	char *msg = NULL;
+	json_t *params = params_resolve(d, given, &msg);
+	json_decref(given);
+	if (!params) {
+		fprintf(stderr, "gust: %s\n", msg);
+		free(msg);
+	}
+	return params;
+}
+
+/* The DAG to trigger: its current version in the store; a DAG the store does not know yet is
+ * loaded from the DAG folder and registered. */
+static struct dag *trigger_dag(struct store *st, const char *home, const char *dags_dir,
+			       const char *id, int64_t now, int64_t *ret_version)
+{
+	struct store_dag row;
+	int e = store_dag_get(st, id, &row);
+	if (e < 0 && e != -ENOENT) {
+		fprintf(stderr, "gust: cannot read DAG '%s': %s\n", id, store_errmsg(st));
+		return NULL;
+	}
+	if (e == 0 && row.deleted) {
+		fprintf(stderr,
+			"gust: DAG '%s' was removed from the DAG folder (%s); its history is kept "
+			"but it cannot be triggered\n",
+			id, row.file ? row.file : "?");
+		store_dag_free(&row);
+		return NULL;
+	}
+	if (e == 0 && row.version) {
+		int64_t version = row.version;
+		store_dag_free(&row);
+		struct dag *d = cli_dag_from_store(st, id, version);
+		if (d)
+			*ret_version = version;
+		return d;
+	}
+	if (e == 0) {
+		/* Known only as broken: it never loaded. */
+		fprintf(stderr, "gust: DAG '%s' cannot be triggered: its file has never loaded:\n%s\n",
+			id, row.error ? row.error : "(no error recorded)");
+		store_dag_free(&row);
+		return NULL;
+	}
+	const char *dir = cli_dags_dir(dags_dir);
+	char *file = NULL, *text = NULL;
+	size_t len = 0;
+	struct dag *d = cli_dag_from_folder(dir, id, &file, &text, &len);
+	if (!d) {
+		struct store_dag *dags = NULL;
+		size_t n = 0;
+		store_dag_list(st, &dags, &n);
+		const char **names = xcalloc(n + 1, sizeof(*names));
+		for (size_t i = 0; i < n; i++)
+			names[i] = dags[i].dag_id;
+		const char *hint = closest_word(id, names, n);
+		fprintf(stderr, "gust: no DAG '%s' on %s nor in the DAG folder %s%s%s%s\n", id, home,
+			dir, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+		free(names);
+		for (size_t i = 0; i < n; i++)
+			store_dag_free(&dags[i]);
+		free(dags);
+		return NULL;
+	}
+	char hash[17];
+	hash_fnv1a64_hex(text, len, hash);
+	if (store_dag_loaded(st, NULL, d->id, file, hash, text, d->schedule, now, ret_version) < 0) {
+		fprintf(stderr, "gust: cannot record DAG '%s' from %s: %s\n", id, file,
+			store_errmsg(st));
+		dag_free(d);
+		d = NULL;
+	}
+	free(file);
+	free(text);
+	return d;
+}
+
+static int cmd_trigger(int argc, char **argv)
+{
+	const char *home = NULL, *dags_dir = NULL;
+	static const struct option opts[] = {
+		{"param", required_argument, NULL, 'p'},
+		{"home", required_argument, NULL, 'H'},
+		{"dags", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct kv raw[256];
+	size_t n_raw = 0;
+	int rc = EXIT_USAGE;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "p:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg) {
+				cli_usage_error(&trigger_cmd, "--param takes NAME=VALUE, got '%s'",
+						optarg);
+				goto out;
+			}
+			if (n_raw == ARRAY_SIZE(raw)) {
+				cli_usage_error(&trigger_cmd, "too many --param");
+				goto out;
+			}
+			raw[n_raw].k = xstrndup(optarg, (size_t)(eq - optarg));
+			raw[n_raw].v = eq + 1;
+			n_raw++;
+			break;
+		}
+		case 'H':
+			home = optarg;
+			break;
+		case 'd':
+			dags_dir = optarg;
+			break;
+		case 'h':
+			rc = cli_help(&trigger_cmd);
+			goto out;
+		default:
+			cli_usage_error(&trigger_cmd, "bad option");
+			goto out;
+		}
+	}
+	if (argc - optind != 1) {
+		cli_usage_error(&trigger_cmd, "name exactly one DAG id");
+		goto out;
+	}
+	const char *id = argv[optind];
+	home = cli_home(home);
+	struct store *st = NULL;
+	rc = 1;
+	if (cli_store_open(home, true, &st) < 0)
+		goto out;
+	int64_t now = cli_now_ms(), version = 0;
+	struct dag *d = trigger_dag(st, home, dags_dir, id, now, &version);
+	json_t *params = d ? trigger_params(d, raw, n_raw) : NULL;
+	if (d && !params)
+		rc = EXIT_USAGE;
+	if (params) {
+		char *ptext = json_dumps(params, JSON_COMPACT);
+		char *rid = NULL;
+		int e = -EEXIST;
+		/* Two triggers in the same millisecond: the second takes the next one. */
+		for (int k = 0; k < 100 && e == -EEXIST; k++) {
+			free(rid);
+			char when[48];
+			rid = xasprintf("%s@manual-%s", id, cli_fmt_time_ms(now + k, when, sizeof(when)));
+			struct store_run r = {
+				.run_id = rid,
+				.dag_id = (char *)id,
+				.version = version,
+				.kind = STORE_RUN_MANUAL,
+				.logical_date = now + k,
+				.state = "queued",
+				.params = ptext,
+				.created_at = now + k,
+			};
+			e = store_run_create(st, NULL, &r);
+		}
+		if (e < 0) {
+			fprintf(stderr, "gust: cannot create a run of DAG '%s': %s\n", id,
+				store_errmsg(st));
+		} else {
+			printf("%s\n", rid);
+			fflush(stdout);
+			if (!cli_server_running(home))
+				fprintf(stderr,
+					"gust: run queued; no server is running on %s: it starts when "
+					"'gust server --home %s' does\n",
+					home, home);
+			rc = 0;
+		}
+		free(rid);
+		free(ptext);
+	}
+	json_decref(params);
+	dag_free(d);
+	store_close(st);
+out:
+	for (size_t k = 0; k < n_raw; k++)
+		free(raw[k].k);
+	return rc;
+}
+
+static const struct cli_cmd trigger_cmd = {
+	"dags trigger",
+	cmd_trigger,
+	"queue a run of a DAG now",
+	"Usage: gust dags trigger ID [--param K=V]... [--home DIR] [--dags DIR]\n"
+	"\n"
+	"Queue a manual run of DAG ID with the DAG's current version and print its run id\n"
+	"(ID@manual-TIME). Params are typed and checked as 'gust dags test' does; the others take\n"
+	"their defaults. The server starts the run as soon as the DAG's max_active_runs allows;\n"
+	"without a server running, it waits for one.\n"
+	"\n"
+	"A DAG the server has never seen (no server ran yet) is read from the DAG folder and\n"
+	"recorded, as the server would.\n"
+	"\n"
+	"  --param K=V   a param value (repeatable)\n"
+	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n"
+	"  --dags DIR    where to look for a DAG the store does not know (default $GUST_DAGS,\n"
+	"                else ./dags)\n",
+};
+
+/* ---- next ------------------------------------------------------------------------------- */
+
+static const struct cli_cmd next_cmd;
+
+static int cmd_next(int argc, char **argv)
+{
+	const char *home = NULL, *dags_dir = NULL;
+	long count = 5;
+	static const struct option opts[] = {
+		{"home", required_argument, NULL, 'H'},
+		{"dags", required_argument, NULL, 'd'},
+		{"count", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "n:d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			home = optarg;
+			break;
+		case 'd':
+			dags_dir = optarg;
+			break;
+		case 'n':
+			if (!cli_parse_int(optarg, 1, 10000, &count))
+				return cli_usage_error(&next_cmd, "-n takes a number from 1 to 10000");
+			break;
+		case 'h':
+			return cli_help(&next_cmd);
+		default:
+			return cli_usage_error(&next_cmd, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(&next_cmd, "name exactly one DAG id");
+	const char *id = argv[optind];
+	home = cli_home(home);
+	/* The store's current version; else the DAG folder's file. */
+	struct dag *d = NULL;
+	bool paused = false, known = false;
+	char *db = xasprintf("%s/gust.db", home);
+	struct stat sb;
+	if (stat(db, &sb) == 0) {
+		struct store *st = NULL;
+		if (cli_store_open(home, false, &st) < 0) {
+			free(db);
+			return 1;
+		}
+		struct store_dag row;
+		if (store_dag_get(st, id, &row) == 0) {
+			known = true;
+			paused = row.paused;
+			if (row.version)
+				d = cli_dag_from_store(st, id, row.version);
+			else
+				fprintf(stderr, "gust: DAG '%s' has never loaded:\n%s\n", id,
+					row.error ? row.error : "?");
+			store_dag_free(&row);
+			if (!d) {
+				store_close(st);
+				free(db);
+				return 1;
+			}
+		}
+		if (!known && !(d = cli_dag_from_folder(cli_dags_dir(dags_dir), id, NULL, NULL,
+							NULL))) {
+			cli_unknown_dag(st, home, id);
+			store_close(st);
+			free(db);
+			return 1;
+		}
+		store_close(st);
+	} else if (!(d = cli_dag_from_folder(cli_dags_dir(dags_dir), id, NULL, NULL, NULL))) {
+		fprintf(stderr, "gust: no DAG '%s' in the DAG folder %s\n", id, cli_dags_dir(dags_dir));
+		free(db);
+		return 1;
+	}
+	free(db);
+	struct schedule *sc = NULL;
+	char *msg = NULL;
+	if (schedule_open(d, &sc, &msg) < 0) {
+		fprintf(stderr, "gust: DAG '%s': %s\n", id, msg);
+		free(msg);
+		dag_free(d);
+		return 1;
+	}
+	if (!sc) {
+		printf("DAG '%s' has no schedule: it runs only when triggered\n", id);
+		dag_free(d);
+		return 0;
+	}
+	char b1[48], b2[48], b3[48];
+	printf("DAG '%s': schedule '%s' in %s", id, d->schedule, d->timezone);
+	if (d->jitter_ms)
+		printf(", jitter %s", duration_format(d->jitter_ms, b1, sizeof(b1)));
+	printf("%s\n", paused ? " (paused: these fire times create no runs until unpaused)" : "");
+	if (d->jitter_ms)
+		printf("%-22s %-26s  %s\n", "FIRE TIME (UTC)", "LOCAL TIME", "STARTS (UTC)");
+	else
+		printf("%-22s %s\n", "FIRE TIME (UTC)", "LOCAL TIME");
+	int64_t t = cli_now_ms();
+	long shown = 0;
+	for (; shown < count; shown++) {
+		t = schedule_next(sc, t);
+		if (t == INT64_MAX)
+			break;
+		cli_fmt_time(t, b1, sizeof(b1));
+		cli_fmt_time_tz(t, d->timezone, b2, sizeof(b2));
+		if (d->jitter_ms)
+			printf("%-22s %-26s  %s\n", b1, b2,
+			       cli_fmt_time(schedule_start_at(sc, t), b3, sizeof(b3)));
+		else
+			printf("%-22s %s\n", b1, b2);
+	}
+	if (shown < count)
+		printf("(no %sfire times after this: the schedule ends%s%s)\n", shown ? "more " : "",
+		       d->end_date ? " at end_date " : "", d->end_date ? d->end_date : "");
+	schedule_free(sc);
+	dag_free(d);
+	return 0;
+}
+
+static const struct cli_cmd next_cmd = {
+	"dags next",
+	cmd_next,
+	"the next fire times of a DAG",
+	"Usage: gust dags next ID [-n N] [--home DIR] [--dags DIR]\n"
+	"\n"
+	"Print the next N fire times (default 5) of DAG ID's schedule after now: each run's\n"
+	"logical date in UTC and in the DAG's time zone, and, when the DAG has a jitter, when\n"
+	"the run will actually start. Uses the DAG's current version in the store, or its file\n"
+	"in the DAG folder when the store does not know it.\n"
+	"\n"
+	"  -n, --count N  how many (1 to 10000)\n"
+	"  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n"
+	"  --dags DIR     DAG folder (default $GUST_DAGS, else ./dags)\n",
+};
+
 /* ---- group ------------------------------------------------------------------------------ */
 
 extern const struct cli_cmd dags_test_cmd;
 
 static const struct cli_cmd *const dags_cmds[] = {
-	&validate_cmd,
-	&list_cmd,
-	&show_cmd,
-	&dags_test_cmd,
+	&validate_cmd, &list_cmd,    &show_cmd,	   &dags_test_cmd,
+	&trigger_cmd,  &pause_cmd,   &unpause_cmd, &next_cmd,
 };
 
 int cmd_dags(int argc, char **argv)

@@ -18,9 +18,18 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  dags validate PATH...     check DAG files; one FILE:LINE:COL: error line per problem\n"
-	"  dags list [--dags DIR]    list the DAGs in a folder, with broken files and why\n"
+	"  dags list                 the DAGs: schedule, paused, last run, next run, errors\n"
 	"  dags show FILE            the tasks of a DAG with their upstreams\n"
 	"  dags test FILE            run a DAG once, now, on this machine\n"
+	"  dags trigger ID           queue a run now (--param K=V); prints its run id\n"
+	"  dags pause|unpause ID     stop or resume a DAG's schedule\n"
+	"  dags next ID              the next fire times of a DAG's schedule\n"
+	"  runs list|show|cancel     runs: list (--dag, --state), one in detail, cancel one\n"
+	"  tasks list RUN            the task instances of a run\n"
+	"  tasks logs RUN TASK       an attempt's log (--follow, --try N)\n"
+	"  tasks clear RUN TASK      run a task again (--downstream)\n"
+	"  why RUN TASK              why a task instance is not running now\n"
+	"  db cleanup --before DATE  delete old finished runs and their logs\n"
 	"  server                    run the scheduler: DAGs on their schedules, history kept\n"
 	"\n"
 	"Options:\n"
@@ -35,8 +44,8 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } groups[] = {
-	{"dags", cmd_dags},
-	{"server", cmd_server},
+	{"dags", cmd_dags},   {"runs", cmd_runs}, {"tasks", cmd_tasks},
+	{"why", cmd_why},     {"db", cmd_db},	  {"server", cmd_server},
 };
 
 int main(int argc, char **argv)
