@@ -127,3 +127,40 @@ t_server_crash_test_ledger_exactly_once() {
   [ "$kills" -ge 10 ] || fail "only $kills kills happened before the run ended"
   echo "kills: $kills; adopted: $(grep -c adopted log); applied: $(grep -c 'finished while the server was down' log); relaunched: $(grep -c 'never started' log)"
 }
+
+t_server_retention_removes_old_runs_and_logs() {
+  mkdir dags home
+  printf 'retention: 2s\n' >home/config.yaml
+  printf 'schedule: "@daily"\nend_date: 2024-03-01T00:00:00Z\ntasks:\n  a: echo old\n' >dags/r.yaml
+  start_server log --dags dags --now 2024-02-29T23:59:59Z
+  wait_for 10 grep -q "run r@2024-03-01T00:00:00Z: success" log
+  [ -d "home/logs/r/r@2024-03-01T00:00:00Z" ] || fail "no logs for the run"
+  wait_for 10 grep -q "retention: removed 1 old run and their logs" log
+  [ ! -e "home/logs/r/r@2024-03-01T00:00:00Z" ] || fail "the run's logs were not removed"
+  stop_server
+}
+
+t_server_bad_config_is_reported() {
+  mkdir dags home
+  printf 'parallelizm: 4\n' >home/config.yaml
+  set +e
+  "$GUST" server --home "$PWD/home" --dags dags 2>err
+  rc=$?
+  set -e
+  assert_eq "$rc" 1 "exit status"
+  assert_contains "$(cat err)" "config.yaml:1:1: error: unknown setting 'parallelizm' (did you mean 'parallelism'?)"
+}
+
+t_server_drain_waits_for_running_tasks() {
+  mkdir dags
+  local marker="gust-e2e-drain-$$-$RANDOM"
+  printf 'schedule: "@daily"\nend_date: 2024-03-01T00:00:00Z\ntasks:\n  a: bash -c "sleep 1.5; echo drained" %s\n' "$marker" >dags/d.yaml
+  "$GUST" server --home "$PWD/home" --dags dags --now 2024-02-29T23:59:59Z --drain 2>>log &
+  SERVER_PID=$!
+  wait_for 20 alive_with_marker "$marker"
+  kill -TERM "$SERVER_PID"
+  wait "$SERVER_PID"
+  assert_contains "$(cat log)" "draining"
+  assert_contains "$(cat log)" "run d@2024-03-01T00:00:00Z: success"
+  if alive_with_marker "$marker"; then fail "the task outlived a draining server"; fi
+}
