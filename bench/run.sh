@@ -3,7 +3,8 @@
 #
 #   bench/run.sh validate    5,000 DAG files of 20 tasks; one DAG of 100,000 tasks
 #   bench/run.sh exec        W1 wide / W2 chain / W3 fan-out fan-in, against make -j2
-#   bench/run.sh all         both
+#   bench/run.sh server      gust server: 1,000 DAGs due at midnight, idle CPU, W1/W2 via a run
+#   bench/run.sh all         all three
 #   bench/run.sh profile     hot spots: callgrind on validate, perf on exec (not in all)
 #
 # Environment:
@@ -12,6 +13,7 @@
 #   BENCH_QUICK=1      small sizes (a smoke test of the harness, a few seconds)
 #   BENCH_DIAG=0       skip the diagnostic rows (tmpfs home, no zygote, executor alone)
 #   BENCH_W1_MAX_S=30  if one gust W1 run takes longer than this, it is not repeated
+#   BENCH_SERVER_DIR=/work  where `server` makes its folder (not /tmp: slow file creation here)
 #
 # Prints markdown tables. Sanity checks only (exit codes, counts); no timing assertions.
 set -eu
@@ -37,8 +39,10 @@ die() {
 
 WORK=$(mktemp -d /tmp/gust-bench-XXXXXX)
 SHM=""
+SRV=""
 cleanup() {
 	rm -rf "$WORK"
+	[ -z "$SRV" ] || rm -rf "$SRV"
 	[ -z "$SHM" ] || rm -rf "$SHM"
 }
 trap cleanup EXIT
@@ -285,6 +289,24 @@ bench_exec_diag() {
 	fi
 }
 
+# ---------------------------------------------------------------- server
+
+# `gust server`: see bench/server_bench.py (generation, servers, log parsing, sanity checks).
+# Homes go under BENCH_SERVER_DIR (default /work), not /tmp, where file creation is slow on
+# this VM; they are removed on exit.
+bench_server() {
+	echo
+	echo "## server"
+	echo
+	machine_line
+	base=${BENCH_SERVER_DIR:-/work}
+	[ -d "$base" ] && [ -w "$base" ] || base=$WORK
+	SRV=$(mktemp -d "$base/gust-bench-server-XXXXXX")
+	q=""
+	[ "$QUICK" = 1 ] && q=--quick
+	python3 -u "$BENCH/server_bench.py" "$GUST" "$SRV" $q || die "server benchmark failed"
+}
+
 # ---------------------------------------------------------------- profile
 
 # Where the time goes (not part of `all`): callgrind on validate (instructions by function),
@@ -343,13 +365,15 @@ bench_profile() {
 case "${1:-all}" in
 validate) bench_validate ;;
 exec) bench_exec ;;
+server) bench_server ;;
 profile) bench_profile ;;
 all)
 	bench_validate
 	bench_exec
+	bench_server
 	;;
 *)
-	echo "usage: bench/run.sh validate|exec|all|profile" >&2
+	echo "usage: bench/run.sh validate|exec|server|all|profile" >&2
 	exit 2
 	;;
 esac
