@@ -810,10 +810,16 @@ struct run *run_restore(const struct dag *d, const struct run_config *cfg, int64
 			ti_add(r, t, -1);
 			continue;
 		}
+		/* A mapped task's placeholder (-1) may still be stored beside its instances
+		 * (0..n-1), which replaced it: then it is not an instance. */
+		bool has_instances = d->tasks[t].map_kind != MAP_NONE && n > 0 &&
+				     by[first[t] + n - 1]->map_index >= 0;
 		for (uint32_t k = 0; k < n; k++) {
 			const struct ti_saved *sv = by[first[t] + k];
 			if (d->tasks[t].map_kind == MAP_NONE && k > 0)
 				break; /* an unmapped task has one instance */
+			if (has_instances && sv->map_index < 0)
+				continue;
 			uint32_t i = ti_add(r, t, d->tasks[t].map_kind == MAP_NONE ? -1 : sv->map_index);
 			struct ti *ti = &r->tis[i];
 			ti->state = sv->state;

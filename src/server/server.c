@@ -760,6 +760,11 @@ static void cancel_run(struct server *s, struct srun *r, const char *why, int64_
 		return;
 	}
 	run_cancel(r->run, now, why);
+	/* Attempts adopted from an earlier server: SIGTERM to the supervisor cancels gracefully. */
+	for (size_t i = 0; i < s->n_adopted; i++)
+		if (s->adopted[i].serial == r->serial &&
+		    proc_alive(s->adopted[i].pid, s->adopted[i].start))
+			kill(s->adopted[i].pid, SIGTERM);
 	for (size_t i = 0; i < s->live.cap; i++) {
 		struct u64map_slot *sl = &s->live.slots[i];
 		if (sl->key && ((struct live *)sl->value)->serial == r->serial)
@@ -1248,7 +1253,18 @@ static int take_lock(struct server *s)
 		free(path);
 		return -1;
 	}
-	if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+	/* A CLI process may hold a shared lock for an instant to see whether a server runs. */
+	bool locked = false;
+	for (int tries = 0; tries < 20 && !locked; tries++) {
+		locked = flock(s->lockfd, LOCK_EX | LOCK_NB) == 0;
+		if (!locked && errno != EWOULDBLOCK)
+			break;
+		if (!locked) {
+			struct timespec pause = {0, 10 * 1000 * 1000};
+			nanosleep(&pause, NULL);
+		}
+	}
+	if (!locked) {
 		char other[32] = "";
 		ssize_t n = pread(s->lockfd, other, sizeof(other) - 1, 0);
 		other[n > 0 ? n : 0] = '\0';
@@ -1283,11 +1299,14 @@ int server_main(const struct server_opts *o)
 	int rc = 1;
 
 	config_defaults(&s->cfg);
-	s->home = xstrdup(o->home);
-	if (mkdir_p(s->home) < 0) {
-		fprintf(stderr, "gust: cannot create %s: %s\n", s->home, strerror(errno));
+	if (mkdir_p(o->home) < 0) {
+		fprintf(stderr, "gust: cannot create %s: %s\n", o->home, strerror(errno));
 		goto out;
 	}
+	/* Absolute, so that attempt folders recorded in the store work from any directory. */
+	s->home = realpath(o->home, NULL);
+	if (!s->home)
+		s->home = xstrdup(o->home);
 	char *cfg_path = xasprintf("%s/config.yaml", s->home);
 	struct diag_list diags;
 	diag_list_init(&diags, cfg_path);
@@ -1372,6 +1391,9 @@ int server_main(const struct server_opts *o)
 	dagbag_scan(&s->bag, s->st, s->started);
 	restore_runs(s, s->started);
 	resolve_live_attempts(s, s->started);
+	/* What the CLI left while no server ran: queued runs, cancel/clear/wake commands. */
+	load_new_runs(s);
+	apply_commands(s, s->started);
 	on_dags_changed(s, s->started);
 	timer_push(s, s->started + 250, T_POLL, 0, 0);
 	timer_push(s, s->started + 1000, T_RETENTION, 0, 0);

@@ -644,3 +644,19 @@ TEST(run_clear_gives_a_fresh_retry_budget)
 	run_free(r);
 	dag_free(d);
 }
+
+TEST(run_restore_ignores_a_mapped_tasks_stale_placeholder)
+{
+	struct dag *d = load("tasks:\n  w:\n    map: [1, 2]\n    run: echo ${{ item }}\n");
+	struct ti_saved sv[3] = {
+		{.task_id = "w", .map_index = -1, .state = TI_NONE, .exit_code = -1},
+		{.task_id = "w", .map_index = 0, .state = TI_SUCCESS, .try_number = 1},
+		{.task_id = "w", .map_index = 1, .state = TI_SCHEDULED},
+	};
+	struct run_config cfg = {.run_id = "r", .params = NULL};
+	struct run *r = run_restore(d, &cfg, 0, sv, 3, 10);
+	ASSERT_INT_EQ(run_ti_count(r), 2);
+	ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, "w", 1));
+	run_free(r);
+	dag_free(d);
+}
