@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "base/fsutil.h"
 #include "base/util.h"
 #include "cron/tz.h"
 #include "dag/dag_load.h"
@@ -152,25 +153,6 @@ const char *cli_home(const char *opt)
 }
 
 /* ---- the store at the home ------------------------------------------------------------------ */
-
-static int mkdir_p(const char *path)
-{
-	if (mkdir(path, 0755) == 0 || errno == EEXIST)
-		return 0;
-	if (errno != ENOENT)
-		return -errno;
-	char *parent = xstrdup(path);
-	char *slash = strrchr(parent, '/');
-	int r = -ENOENT;
-	if (slash && slash != parent) {
-		*slash = '\0';
-		r = mkdir_p(parent);
-	}
-	free(parent);
-	if (r < 0)
-		return r;
-	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -errno;
-}
 
 int cli_store_open(const char *home, bool create, struct store **ret)
 {

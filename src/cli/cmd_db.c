@@ -4,7 +4,6 @@
  * older than its `retention`).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/duration.h"
+#include "base/fsutil.h"
 #include "base/util.h"
 #include "cli/cli.h"
 #include "dag/dag_time.h"
@@ -19,21 +19,12 @@
 
 static const struct cli_cmd cleanup_cmd;
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /* Remove an attempt folder (RUN/TASK[/MAP_INDEX]/TRY), then the folders above it it leaves
  * empty up to the run's own (its name holds the '@' of the run id). Never the DAG's folder:
  * a running server may be creating a new run's folder in it. */
 static void remove_attempt_dir(const char *dir)
 {
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(dir);
 	char *p = xstrdup(dir);
 	for (int up = 0; up < 3; up++) {
 		char *slash = strrchr(p, '/');

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/fsutil.h"
 #include "base/util.h"
 #include "cli/cli.h"
 #include "dag/dag_load.h"
@@ -42,26 +43,6 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* mkdir -p, cheapest first: the common case (the parent exists) is one system call. */
-static int mkdir_p(const char *path)
-{
-	if (mkdir(path, 0755) == 0 || errno == EEXIST)
-		return 0;
-	if (errno != ENOENT)
-		return -errno;
-	char *parent = xstrdup(path);
-	char *slash = strrchr(parent, '/');
-	int r = -ENOENT;
-	if (slash && slash != parent) {
-		*slash = '\0';
-		r = mkdir_p(parent);
-	}
-	free(parent);
-	if (r < 0)
-		return r;
-	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -errno;
-}
-
 /* ---- display ------------------------------------------------------------------------------ */
 
 enum display_mode { DISPLAY_LINES, DISPLAY_TABLE, DISPLAY_QUIET };
@@ -73,7 +54,6 @@ struct tester {
 	const char *home;
 	char *run_dir;
 	char **base_env; /* environ without GUST_* */
-	size_t n_base_env;
 	int parallelism;
 	enum display_mode display;
 	int64_t t0;
@@ -207,29 +187,6 @@ static void report_changes(struct tester *T, int64_t now)
 
 /* ---- attempts ---------------------------------------------------------------------------- */
 
-static char **merge_env(struct tester *T, char **plan_env)
-{
-	size_t n_plan = 0;
-	while (plan_env && plan_env[n_plan])
-		n_plan++;
-	char **env = xcalloc(T->n_base_env + n_plan + 1, sizeof(char *));
-	size_t k = 0;
-	for (size_t i = 0; i < T->n_base_env; i++) {
-		const char *eq = strchr(T->base_env[i], '=');
-		size_t len = eq ? (size_t)(eq - T->base_env[i]) : strlen(T->base_env[i]);
-		bool overridden = false;
-		for (size_t j = 0; j < n_plan && !overridden; j++)
-			overridden = strncmp(plan_env[j], T->base_env[i], len) == 0 &&
-				     plan_env[j][len] == '=';
-		if (!overridden)
-			env[k++] = T->base_env[i];
-	}
-	for (size_t j = 0; j < n_plan; j++)
-		env[k++] = plan_env[j];
-	env[k] = NULL;
-	return env;
-}
-
 static void finish_without_process(struct tester *T, uint32_t i, enum attempt_status st,
 				   char *msg, int64_t now)
 {
@@ -270,7 +227,7 @@ static void start_ready(struct tester *T)
 			attempt_plan_free(&plan);
 			continue;
 		}
-		char **env = merge_env(T, plan.env);
+		char **env = env_merge(T->base_env, plan.env);
 		struct attempt_spec spec = {
 			.dir = dir,
 			.shell = plan.shell,
@@ -605,13 +562,7 @@ int cmd_dags_test(int argc, char **argv)
 		if (*s == ':')
 			*s = '-';
 	char *rid = xasprintf("test__%s.%03lld_%d", stamp, (long long)(T.t0 % 1000), (int)getpid());
-	size_t n_environ = 0;
-	while (environ[n_environ])
-		n_environ++;
-	T.base_env = xcalloc(n_environ + 1, sizeof(char *));
-	for (size_t i = 0; i < n_environ; i++)
-		if (!str_has_prefix(environ[i], "GUST_"))
-			T.base_env[T.n_base_env++] = environ[i];
+	T.base_env = env_without_prefix(environ, "GUST_");
 	T.run_dir = xasprintf("%s/logs/%s/%s", home, d->id, rid);
 	int e = mkdir_p(T.run_dir);
 	if (e < 0) {

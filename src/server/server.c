@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/fsutil.h"
 #include "base/u64map.h"
 #include "base/util.h"
 #include "dag/dag_time.h"
@@ -123,7 +123,6 @@ struct server {
 	size_t n_adopted, cap_adopted;
 
 	char **base_env;
-	size_t n_base_env;
 	uint32_t *changes;
 	size_t cap_changes;
 };
@@ -495,48 +494,6 @@ static void promote_queued(struct server *s, int64_t now)
 
 /* ---- starting attempts ------------------------------------------------------------------ */
 
-static int mkdir_p(const char *path)
-{
-	if (mkdir(path, 0755) == 0 || errno == EEXIST)
-		return 0;
-	if (errno != ENOENT)
-		return -errno;
-	char *parent = xstrdup(path);
-	char *slash = strrchr(parent, '/');
-	int r = -ENOENT;
-	if (slash && slash != parent) {
-		*slash = '\0';
-		r = mkdir_p(parent);
-	}
-	free(parent);
-	if (r < 0)
-		return r;
-	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -errno;
-}
-
-static char **merge_env(struct server *s, char **plan_env)
-{
-	size_t n_plan = 0;
-	while (plan_env && plan_env[n_plan])
-		n_plan++;
-	char **env = xcalloc(s->n_base_env + n_plan + 1, sizeof(char *));
-	size_t k = 0;
-	for (size_t i = 0; i < s->n_base_env; i++) {
-		const char *eq = strchr(s->base_env[i], '=');
-		size_t len = eq ? (size_t)(eq - s->base_env[i]) : strlen(s->base_env[i]);
-		bool overridden = false;
-		for (size_t j = 0; j < n_plan && !overridden; j++)
-			overridden = strncmp(plan_env[j], s->base_env[i], len) == 0 &&
-				     plan_env[j][len] == '=';
-		if (!overridden)
-			env[k++] = s->base_env[i];
-	}
-	for (size_t j = 0; j < n_plan; j++)
-		env[k++] = plan_env[j];
-	env[k] = NULL;
-	return env;
-}
-
 struct pending_start {
 	struct srun *r;
 	uint32_t ti;
@@ -654,7 +611,7 @@ static void start_ready(struct server *s, int64_t now)
 		struct pending_start *p = &ps[k];
 		if (!s->stop) {
 			int m = mkdir_p(p->dir);
-			char **env = merge_env(s, p->plan.env);
+			char **env = env_merge(s->base_env, p->plan.env);
 			struct attempt_spec spec = {
 				.dir = p->dir,
 				.shell = p->plan.shell,
@@ -843,15 +800,6 @@ static void apply_commands(struct server *s, int64_t now)
 
 /* ---- retention ----------------------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static void retention_tick(struct server *s, int64_t now)
 {
 	char **dirs = NULL;
@@ -867,7 +815,7 @@ static void retention_tick(struct server *s, int64_t now)
 			if (run_end)
 				*run_end = '\0';
 		}
-		nftw(d, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		rm_rf(d);
 		free(d);
 	}
 	free(dirs);
@@ -1348,13 +1296,7 @@ int server_main(const struct server_opts *o)
 	s->logs_dir = xasprintf("%s/logs", s->home);
 	mkdir_p(s->logs_dir);
 
-	size_t n_environ = 0;
-	while (environ[n_environ])
-		n_environ++;
-	s->base_env = xcalloc(n_environ + 1, sizeof(char *));
-	for (size_t i = 0; i < n_environ; i++)
-		if (!str_has_prefix(environ[i], "GUST_"))
-			s->base_env[s->n_base_env++] = environ[i];
+	s->base_env = env_without_prefix(environ, "GUST_");
 
 	sigset_t mask;
 	sigemptyset(&mask);
