@@ -21,8 +21,8 @@ total_fail=0
 add_counts() { # LOGFILE: add the last "N passed, N failed" line in it
   local line p f
   line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
-  p=$(echo "$line" | sed -E 's/.* ?([0-9]+) passed.*/\1/')
-  f=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed.*/\1/')
+  p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+  f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
   total_pass=$((total_pass + ${p:-0}))
   total_fail=$((total_fail + ${f:-0}))
 }
