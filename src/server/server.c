@@ -28,6 +28,7 @@
 
 #include "base/buf.h"
 #include "base/fsutil.h"
+#include "base/strmap.h"
 #include "base/u64map.h"
 #include "base/util.h"
 #include "dag/dag_time.h"
@@ -467,19 +468,58 @@ static void on_dag_timer(struct server *s, size_t idx, int64_t now)
 		   e->timer_gen);
 }
 
+/* Per-DAG counts of running runs and active attempts, built once per use in O(runs) so that
+ * deciding what may start never rescans every run for every candidate. */
+struct tally {
+	struct strmap idx; /* dag_id -> index */
+	int *runs, *tasks;
+};
+
+static void tally_build(struct server *s, struct tally *t)
+{
+	strmap_init(&t->idx);
+	t->runs = xcalloc(s->n_runs + 1, sizeof(int));
+	t->tasks = xcalloc(s->n_runs + 1, sizeof(int));
+	uint32_t n = 0;
+	for (size_t i = 0; i < s->n_runs; i++) {
+		struct srun *r = s->runs[i];
+		uint32_t k;
+		if (!strmap_get(&t->idx, r->dag_id, &k)) {
+			k = n++;
+			strmap_put(&t->idx, r->dag_id, k, NULL);
+		}
+		t->runs[k] += r->run && !r->finished;
+		t->tasks[k] += r->active;
+	}
+}
+
+static uint32_t tally_slot(const struct tally *t, const char *dag_id)
+{
+	uint32_t k = 0;
+	strmap_get(&t->idx, dag_id, &k); /* every active run's DAG is in the map */
+	return k;
+}
+
+static void tally_free(struct tally *t)
+{
+	strmap_free(&t->idx);
+	free(t->runs);
+	free(t->tasks);
+}
+
 /* Start queued runs while their DAG's max_active_runs allows, oldest first. */
 static void promote_queued(struct server *s, int64_t now)
 {
+	struct tally t;
+	tally_build(s, &t);
 	for (size_t i = 0; i < s->n_runs; i++) {
 		struct srun *q = s->runs[i];
 		if (q->run || q->finished)
 			continue;
-		int active = 0;
-		for (size_t j = 0; j < s->n_runs; j++)
-			active += s->runs[j]->run && !s->runs[j]->finished &&
-				  strcmp(s->runs[j]->dag_id, q->dag_id) == 0;
-		if (active >= q->ver->dag->max_active_runs)
+		uint32_t k = tally_slot(&t, q->dag_id);
+		if (t.runs[k] >= q->ver->dag->max_active_runs)
 			continue;
+		t.runs[k]++;
 		struct run_config cfg = {
 			.run_id = q->run_id, .logical_date_ms = q->logical, .params = q->params};
 		q->run = run_new(q->ver->dag, &cfg, now);
@@ -490,6 +530,7 @@ static void promote_queued(struct server *s, int64_t now)
 		q->timer_gen++;
 		timer_push(s, run_next_wakeup(q->run), T_RUN, q->serial, q->timer_gen);
 	}
+	tally_free(&t);
 }
 
 /* ---- starting attempts ------------------------------------------------------------------ */
@@ -528,20 +569,13 @@ static char *attempt_dir(struct server *s, struct srun *r, const char *task, int
 	return dir;
 }
 
-static int dag_active(struct server *s, const char *dag_id)
-{
-	int n = 0;
-	for (size_t i = 0; i < s->n_runs; i++)
-		if (strcmp(s->runs[i]->dag_id, dag_id) == 0)
-			n += s->runs[i]->active;
-	return n;
-}
-
 static void start_ready(struct server *s, int64_t now)
 {
 	if (s->drain || s->stop || s->n_runs == 0)
 		return;
 	struct pending_start *ps = NULL;
+	struct tally tally;
+	tally_build(s, &tally);
 	size_t n_ps = 0, cap_ps = 0;
 	/* Round-robin over runs, one attempt each per pass, so no run starves the others. */
 	bool progress = true;
@@ -553,7 +587,8 @@ static void start_ready(struct server *s, int64_t now)
 			if (!r->run || r->finished)
 				continue;
 			const struct dag *d = r->ver->dag;
-			if (d->max_active_tasks && dag_active(s, r->dag_id) >= d->max_active_tasks)
+			uint32_t slot = tally_slot(&tally, r->dag_id);
+			if (d->max_active_tasks && tally.tasks[slot] >= d->max_active_tasks)
 				continue;
 			int64_t i = run_pop_ready(r->run);
 			if (i < 0)
@@ -573,8 +608,10 @@ static void start_ready(struct server *s, int64_t now)
 			p->plan = plan;
 			p->dir = attempt_dir(s, r, task, t->map_index, t->try_number, &p->launch);
 			r->active++;
+			tally.tasks[slot]++;
 		}
 	}
+	tally_free(&tally);
 	if (s->n_runs)
 		s->rr = (s->rr + 1) % s->n_runs;
 	if (!n_ps)

@@ -164,3 +164,19 @@ t_server_drain_waits_for_running_tasks() {
   assert_contains "$(cat log)" "run d@2024-03-01T00:00:00Z: success"
   if alive_with_marker "$marker"; then fail "the task outlived a draining server"; fi
 }
+
+t_server_max_active_tasks_is_never_exceeded() {
+  mkdir dags
+  {
+    printf 'schedule: "@daily"\nend_date: 2024-03-01T00:00:00Z\nmax_active_tasks: 2\ntasks:\n'
+    for i in 1 2 3 4 5 6; do
+      printf '  t%d: echo "+ $(date +%%s%%N)" >> %s/spans; sleep 0.2; echo "- $(date +%%s%%N)" >> %s/spans\n' "$i" "$PWD" "$PWD"
+    done
+  } >dags/m.yaml
+  start_server log --dags dags --now 2024-02-29T23:59:59Z
+  wait_for 20 grep -q "run m@2024-03-01T00:00:00Z: success" log
+  stop_server
+  # Replay the starts and ends in time order: never more than 2 at once.
+  max=$(sort -k2 -n spans | awk '{ n += ($1 == "+") ? 1 : -1; if (n > m) m = n } END { print m }')
+  assert_eq "$max" 2 "most tasks running at once"
+}
