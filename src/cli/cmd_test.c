@@ -586,6 +586,7 @@ int cmd_dags_test(int argc, char **argv)
 		goto out_run;
 	}
 	struct run_config cfg = {.run_id = rid, .logical_date_ms = T.t0, .params = params};
+	dag_compute_weights(d);
 	T.run = run_new(d, &cfg, T.t0);
 	if (T.display == DISPLAY_LINES)
 		printf("run %s of DAG %s: %u task%s, parallelism %d, logs in %s\n", rid, d->id,

@@ -453,6 +453,24 @@ static void tk_priority(struct loader *L, const struct ynode *v, void *target)
 	want_i32(L, v, "priority", -1000000, 1000000, &TASK.priority);
 }
 
+static void tk_weight_rule(struct loader *L, const struct ynode *v, void *target)
+{
+	static const char *const names[] = {"downstream", "upstream", "absolute"};
+	const char *s = want_string(L, v, "weight_rule");
+	if (!s)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(s, names[i]) == 0) {
+			TASK.weight_rule = (enum weight_rule)i;
+			return;
+		}
+	const char *hint = closest_word(s, names, ARRAY_SIZE(names));
+	if (hint)
+		errf(L, v, "unknown weight_rule '%s' (did you mean '%s'?)", s, hint);
+	else
+		errf(L, v, "unknown weight_rule '%s' (use downstream, upstream or absolute)", s);
+}
+
 static void rs_cpu(struct loader *L, const struct ynode *v, void *target)
 {
 	struct dag_resources *r = target;
@@ -619,6 +637,7 @@ static const struct key_entry default_keys[] = {
 	{"pool", tk_pool},
 	{"pool_slots", tk_pool_slots},
 	{"priority", tk_priority},
+	{"weight_rule", tk_weight_rule},
 	{"resources", tk_resources},
 	{"env", tk_env},
 	{"workdir", tk_workdir},
@@ -641,6 +660,7 @@ static const struct key_entry task_keys[] = {
 	{"pool", tk_pool},
 	{"pool_slots", tk_pool_slots},
 	{"priority", tk_priority},
+	{"weight_rule", tk_weight_rule},
 	{"resources", tk_resources},
 	{"env", tk_env},
 	{"workdir", tk_workdir},
@@ -941,6 +961,8 @@ static void task_defaults(struct dag_task *t)
 	t->kill_grace_ms = 30 * 1000;
 	t->pool = "default_pool";
 	t->pool_slots = 1;
+	t->priority = 1;
+	t->weight_rule = WEIGHT_DOWNSTREAM;
 }
 
 static void load_tasks(struct loader *L, const struct ynode *v, const struct dag_task *defaults)

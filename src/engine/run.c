@@ -126,7 +126,9 @@ void attempt_plan_free(struct attempt_plan *p)
 static bool heap_less(const struct run *r, uint32_t a, uint32_t b)
 {
 	const struct ti *x = &r->tis[a], *y = &r->tis[b];
-	int32_t px = r->dag->tasks[x->task].priority, py = r->dag->tasks[y->task].priority;
+	const struct dag *d = r->dag;
+	int64_t px = d->weight ? d->weight[x->task] : d->tasks[x->task].priority;
+	int64_t py = d->weight ? d->weight[y->task] : d->tasks[y->task].priority;
 	if (px != py)
 		return px > py;
 	return x->seq < y->seq;

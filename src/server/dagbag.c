@@ -46,6 +46,7 @@ void dagver_unref(struct dagver *v)
 static struct dagver *dagver_new(struct dag *d, int64_t version, char **ret_msg)
 {
 	struct dagver *v = xcalloc(1, sizeof(*v));
+	dag_compute_weights(d); /* once per version, before any run shares it */
 	v->dag = d;
 	v->version = version;
 	v->refs = 1;
