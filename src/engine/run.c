@@ -1027,6 +1027,16 @@ int run_begin_attempt(struct run *r, uint32_t i, int64_t now, struct attempt_pla
 	return 0;
 }
 
+void run_fail_unstarted(struct run *r, uint32_t i, int64_t now, const char *why)
+{
+	struct ti *t = &r->tis[i];
+	if (t->state != TI_SCHEDULED || t->heap_pos >= 0)
+		return; /* not waiting, or back in the ready heap: it is decided when it comes up */
+	ti_set_message(t, xstrdup(why));
+	ti_done(r, i, TI_FAILED, now);
+	propagate(r, now);
+}
+
 void run_requeue(struct run *r, uint32_t i, int64_t now)
 {
 	struct ti *t = &r->tis[i];

@@ -154,6 +154,11 @@ void run_on_finished(struct run *r, uint32_t i, struct attempt_outcome *o, int64
  * writes them to the store in one transaction per step. */
 size_t run_drain_changes(struct run *r, uint32_t *out, size_t max);
 
+/* A scheduled TI that can never start (admission: it asks for more than there is) fails at
+ * once with `why`, without a try and without retries; downstream is decided as for any
+ * failure. Nothing happens if the TI is not scheduled. */
+void run_fail_unstarted(struct run *r, uint32_t i, int64_t now, const char *why);
+
 /* An attempt that was begun but provably never started (a server died between recording it
  * and starting it): the TI goes back to scheduled and the try is not counted. */
 void run_requeue(struct run *r, uint32_t i, int64_t now);

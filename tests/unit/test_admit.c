@@ -3,7 +3,10 @@
 
 #include "base/buf.h"
 #include "base/util.h"
+#include "base/diag.h"
+#include "dag/dag_load.h"
 #include "engine/admit.h"
+#include "engine/conflicts.h"
 #include "test.h"
 
 #define G (1024ULL * 1024 * 1024)
@@ -496,4 +499,62 @@ TEST(admit_random_invariants)
 	}
 #undef RND
 	admit_free(a);
+}
+
+/* ---- conflicts ------------------------------------------------------------------------------ */
+
+static struct dag *cdag(const char *id, const char *conflicts)
+{
+	char *yaml = xasprintf("id: %s\n%s%s%stasks:\n  t: {run: 'true'}\n", id,
+			       conflicts ? "conflicts: [" : "", conflicts ? conflicts : "",
+			       conflicts ? "]\n" : "");
+	struct dag *d = NULL;
+	struct diag_list diags;
+	diag_list_init(&diags, "c.yaml");
+	if (dag_load_buffer("c.yaml", yaml, strlen(yaml), &d, &diags) < 0) {
+		diag_print(&diags, stderr);
+		test_fail(__FILE__, __LINE__, "DAG did not load");
+	}
+	diag_list_free(&diags);
+	free(yaml);
+	return d;
+}
+
+TEST(conflicts_by_id_both_ways_and_by_group)
+{
+	struct dag *img = cdag("image_data_refresh", NULL);
+	struct dag *reidx = cdag("reindex", "image_data_refresh");
+	struct dag *w1 = cdag("load_a", "warehouse"), *w2 = cdag("load_b", "warehouse");
+	struct dag *free_ = cdag("other", NULL);
+	struct conflicts c;
+	const char *with = NULL;
+	conflicts_init(&c);
+	conflicts_add(&c, img);
+	ASSERT(conflicts_block(&c, reidx, &with)); /* reindex lists the running one */
+	ASSERT_STR_EQ(with, "image_data_refresh");
+	ASSERT(!conflicts_block(&c, free_, &with));
+	ASSERT(!conflicts_block(&c, w1, &with));
+	conflicts_free(&c);
+
+	conflicts_init(&c);
+	conflicts_add(&c, reidx);
+	ASSERT(conflicts_block(&c, img, &with)); /* the running one lists it */
+	ASSERT_STR_EQ(with, "reindex");
+	conflicts_add(&c, w1);
+	ASSERT(conflicts_block(&c, w2, &with)); /* same group */
+	ASSERT_STR_EQ(with, "load_a");
+	ASSERT(!conflicts_block(&c, w1, &with)); /* itself: max_active_runs decides */
+	ASSERT(!conflicts_block(&c, free_, &with));
+	conflicts_add(&c, w2);
+	ASSERT(conflicts_block(&c, w1, &with)); /* another DAG of the group runs now */
+	conflicts_free(&c);
+
+	ASSERT(conflicts_pair(img, reidx) && conflicts_pair(reidx, img));
+	ASSERT(conflicts_pair(w1, w2));
+	ASSERT(!conflicts_pair(w1, img) && !conflicts_pair(w1, w1));
+	dag_free(img);
+	dag_free(reidx);
+	dag_free(w1);
+	dag_free(w2);
+	dag_free(free_);
 }
