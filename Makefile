@@ -4,6 +4,7 @@
 #   make unit            build/unit-tests
 #   make O=build/san SAN=1 WERROR=1 all unit    the sanitizer build the test command uses
 #   make fuzz            build/fuzz/* libFuzzer targets (clang)
+#   make bench           build/bench-admit (admission control; bench/run.sh admit runs it)
 #
 # Every dependency comes from pkg-config (scripts/deps.sh installs the Debian packages).
 
@@ -31,14 +32,18 @@ LIB_SRCS := $(wildcard src/base/*.c src/dag/*.c src/cron/*.c src/engine/*.c src/
 CLI_SRCS := $(wildcard src/cli/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+# Only the benchmarks linked against the library; run.sh compiles bench/'s other C helpers.
+BENCH_SRCS := bench/bench_admit.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: all unit fuzz clean format
+.PHONY: all unit fuzz bench clean format
 all: $(O)/gust
 unit: $(O)/unit-tests
+bench: $(O)/bench-admit
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,6 +58,9 @@ $(O)/gust: $(CLI_OBJS) $(O)/libgust.a
 
 $(O)/unit-tests: $(UNIT_OBJS) $(O)/libgust.a
 	$(CC) $(OPT) $(LDSAN) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(O)/libgust.a $(LDLIBS_ALL)
+
+$(O)/bench-admit: $(O)/obj/bench/bench_admit.o $(O)/libgust.a
+	$(CC) $(OPT) $(LDSAN) $(LDFLAGS) -o $@ $< $(O)/libgust.a $(LDLIBS_ALL)
 
 # libFuzzer targets: the library is rebuilt with clang and coverage instrumentation.
 FUZZ_O := build/fuzz
@@ -77,4 +85,4 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)

@@ -4,12 +4,15 @@
 #   bench/run.sh validate    5,000 DAG files of 20 tasks; one DAG of 100,000 tasks
 #   bench/run.sh exec        W1 wide / W2 chain / W3 fan-out fan-in, against make -j2
 #   bench/run.sh server      gust server: 1,000 DAGs due at midnight, idle CPU, W1/W2 via a run
-#   bench/run.sh all         all three
+#   bench/run.sh admit       admission control alone: one step at 1k, 10k, 100k waiting
+#   bench/run.sh all         all four
 #   bench/run.sh profile     hot spots: callgrind on validate, perf on exec (not in all)
 #
 # Environment:
 #   GUST=PATH          the binary to measure (default build/bench/gust; built with
 #                      `make O=build/bench -j2` if missing)
+#   BENCH_ADMIT=PATH   the admission benchmark (default build/bench/bench-admit; built with
+#                      `make O=build/bench -j2 bench` if missing)
 #   BENCH_QUICK=1      small sizes (a smoke test of the harness, a few seconds)
 #   BENCH_DIAG=0       skip the diagnostic rows (tmpfs home, no zygote, executor alone)
 #   BENCH_W1_MAX_S=30  if one gust W1 run takes longer than this, it is not repeated
@@ -24,12 +27,16 @@ GUST=${GUST:-$ROOT/build/bench/gust}
 QUICK=${BENCH_QUICK:-0}
 DIAG=${BENCH_DIAG:-1}
 W1_MAX_S=${BENCH_W1_MAX_S:-30}
+ADMIT=${BENCH_ADMIT:-$ROOT/build/bench/bench-admit}
 CC=${CC:-cc}
+MODE=${1:-all}
 
 if [ "$QUICK" = 1 ]; then
 	N_FILES=200 N_BIG=10000 N_W1=500 N_W2=100 N_W3=100 REPS_V=3 REPS_X=3
+	REPS_A=1 ADMIT_ARGS="-s 200 -t 0 -w 50" CG_STEPS=50
 else
 	N_FILES=5000 N_BIG=100000 N_W1=10000 N_W2=1000 N_W3=1000 REPS_V=5 REPS_X=3
+	REPS_A=5 ADMIT_ARGS="" CG_STEPS=500
 fi
 
 die() {
@@ -48,11 +55,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ ! -x "$GUST" ]; then
-	echo "building $GUST ..." >&2
-	make -C "$ROOT" O=build/bench -j2 >/dev/null || die "build failed"
+# `admit` measures the library alone: no gust binary needed.
+if [ "$MODE" != admit ]; then
+	if [ ! -x "$GUST" ]; then
+		echo "building $GUST ..." >&2
+		make -C "$ROOT" O=build/bench -j2 >/dev/null || die "build failed"
+	fi
+	[ -x "$GUST" ] || die "no binary at $GUST"
 fi
-[ -x "$GUST" ] || die "no binary at $GUST"
 $CC -O2 -o "$WORK/measure" "$BENCH/measure.c" || die "cannot compile measure.c"
 $CC -O2 -o "$WORK/spawn_loop" "$BENCH/spawn_loop.c" || die "cannot compile spawn_loop.c"
 M="$WORK/measure"
@@ -70,12 +80,19 @@ maxrss() {
 nruns() {
 	wc -l <"$1" | tr -d ' '
 }
+# colstats FILE COL -> "median min max" of column COL
+colstats() {
+	cut -d' ' -f"$2" "$1" | sort -g | awk '{v[NR]=$1} END {
+		if (NR % 2) m = v[(NR+1)/2]; else m = (v[NR/2] + v[NR/2+1]) / 2;
+		print m, v[1], v[NR] }'
+}
 
+# machine_line [BINARY]: when, where, and what is measured (default $GUST)
 machine_line() {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $(nproc) vCPU;" \
 		"load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "gust: $GUST ($(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-		"+ working tree)"
+	echo "gust: ${1:-$GUST} ($(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null ||
+		echo '?') + working tree)"
 }
 
 # ---------------------------------------------------------------- validate
@@ -307,6 +324,102 @@ bench_server() {
 	python3 -u "$BENCH/server_bench.py" "$GUST" "$SRV" $q || die "server benchmark failed"
 }
 
+# ---------------------------------------------------------------- admit
+
+# ratio A B [FMT] -> A / B
+ratio() {
+	awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN {printf f, a / b}'
+}
+
+# Admission control (src/engine/admit.c) alone, through bench/bench_admit.c: N waiting
+# instances over 1,000 DAGs and 20 pools, one step = 64 releases, admit_next until none, 64
+# adds. Wall time: REPS_A invocations; a row gives the median of their medians and the range.
+# Instructions: one callgrind run per N counting only the measured steps (--toggle-collect),
+# a figure the other tenants of this 2-vCPU VM cannot disturb.
+bench_admit() {
+	echo
+	echo "## admit"
+	echo
+	if [ ! -x "$ADMIT" ]; then
+		echo "building $ADMIT ..." >&2
+		make -C "$ROOT" O=build/bench -j2 bench >/dev/null || die "build failed"
+	fi
+	[ -x "$ADMIT" ] || die "no binary at $ADMIT"
+	machine_line "$ADMIT"
+	sizes="1000 10000 100000"
+	raw="$WORK/admit.txt"
+	: >"$raw"
+	i=0
+	while [ $i -lt "$REPS_A" ]; do
+		# shellcheck disable=SC2086 # ADMIT_ARGS is a list of options
+		"$ADMIT" -r $ADMIT_ARGS $sizes >>"$raw" || die "bench-admit: exit $?"
+		i=$((i + 1))
+	done
+	cg=0
+	command -v valgrind >/dev/null && cg=1
+	: >"$WORK/cga.ir"
+	for n in $sizes; do
+		[ $cg = 1 ] || break
+		out="$WORK/cga.$n"
+		valgrind --tool=callgrind --toggle-collect=measured_step \
+			--callgrind-out-file="$out" "$ADMIT" -r -s "$CG_STEPS" -t 0 "$n" \
+			>"$out.txt" 2>"$out.err" ||
+			die "bench-admit under callgrind: exit $?"
+		started=$(cut -d' ' -f3 "$out.txt")
+		ir=$(awk '/^summary:/ {print $2}' "$out")
+		if [ -z "$ir" ] || [ "${started:-0}" -le 0 ]; then
+			die "callgrind: no totals for N=$n"
+		fi
+		echo "$n $(ratio "$ir" "$started" %.0f)" >>"$WORK/cga.ir"
+	done
+
+	echo
+	echo "| waiting | runs | started per step | step median us (min-max) | step p99 us |" \
+		"ns per started task (min-max) | x 1k | instructions per started task | x 1k |" \
+		"fill ns per add |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	ns1="" ir1="" ir="-"
+	for n in $sizes; do
+		f="$WORK/admit.$n"
+		awk -v n="$n" '$1 == n' "$raw" >"$f"
+		set -- $(colstats "$f" 5) $(colstats "$f" 6) $(colstats "$f" 7) $(colstats "$f" 4)
+		# $1-3 step median (min, max), $4 p99, $7-9 ns per started task, $10 fill
+		ns=$7
+		[ -n "$ns1" ] || ns1=$ns
+		step=$(awk -v m="$1" -v l="$2" -v h="$3" \
+			'BEGIN {printf "%.1f (%.1f-%.1f)", m / 1e3, l / 1e3, h / 1e3}')
+		irx="-"
+		if [ $cg = 1 ]; then
+			ir=$(awk -v n="$n" '$1 == n {print $2}' "$WORK/cga.ir")
+			[ -n "$ir1" ] || ir1=$ir
+			irx=$(ratio "$ir" "$ir1")
+		fi
+		per=$(awk '{s += $3; t += $2} END {printf "%.1f", s / t}' "$f")
+		echo "| $n | $(nruns "$f") | $per | $step | $(ratio "$4" 1000 %.1f) |" \
+			"$ns ($8-$9) | $(ratio "$ns" "$ns1") |" \
+			"$ir | $irx | ${10} |"
+	done
+	echo
+	r=$(ratio "$ns" "$ns1")
+	echo "ns per started task, 100k / 1k: ${r}x (goal: flat, ideally < 2x):" \
+		"$(awk -v r="$r" 'BEGIN {print (r < 2) ? "yes" : "NO"}')"
+	if [ $cg = 0 ]; then
+		echo "(valgrind missing: no instruction counts)"
+		return 0
+	fi
+	echo "instructions per started task, 100k / 1k: $(ratio "$ir" "$ir1")x"
+	command -v callgrind_annotate >/dev/null || return 0
+	for n in 1000 100000; do
+		echo
+		echo "callgrind, $n waiting: top functions by instructions (self, measured steps)"
+		echo '```'
+		callgrind_annotate --inclusive=no "$WORK/cga.$n" 2>/dev/null |
+			grep -E '^ *[0-9,]+ \(' | grep -v 'PROGRAM TOTALS' | head -8 |
+			sed 's/ \[.*\]$//; s|[^ ]*/||'
+		echo '```'
+	done
+}
+
 # ---------------------------------------------------------------- profile
 
 # Where the time goes (not part of `all`): callgrind on validate (instructions by function),
@@ -362,18 +475,20 @@ bench_profile() {
 	rm -rf "$h"
 }
 
-case "${1:-all}" in
+case "$MODE" in
 validate) bench_validate ;;
 exec) bench_exec ;;
 server) bench_server ;;
+admit) bench_admit ;;
 profile) bench_profile ;;
 all)
 	bench_validate
 	bench_exec
 	bench_server
+	bench_admit
 	;;
 *)
-	echo "usage: bench/run.sh validate|exec|server|all|profile" >&2
+	echo "usage: bench/run.sh validate|exec|server|admit|all|profile" >&2
 	exit 2
 	;;
 esac
