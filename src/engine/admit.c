@@ -716,6 +716,21 @@ void admit_pool_set(struct admit *a, uint32_t pool, int32_t slots)
 	pool_sync(a, p);
 }
 
+uint32_t admit_pool_count(const struct admit *a)
+{
+	return a->n_pools;
+}
+
+const char *admit_pool_name(const struct admit *a, uint32_t pool)
+{
+	return a->pools[pool]->name;
+}
+
+int32_t admit_pool_slots(const struct admit *a, uint32_t pool)
+{
+	return a->pools[pool]->slots;
+}
+
 static struct lane *lane_of(struct admit *a, uint32_t pool, uint32_t dag)
 {
 	uint64_t key = (uint64_t)(pool + 1) << 32 | dag;

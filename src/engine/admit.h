@@ -101,6 +101,11 @@ uint32_t admit_pool(struct admit *a, const char *name);
  * affected by a smaller size; they just hold slots until they end. */
 void admit_pool_set(struct admit *a, uint32_t pool, int32_t slots);
 
+/* Pools known (set or only named), by index. */
+uint32_t admit_pool_count(const struct admit *a);
+const char *admit_pool_name(const struct admit *a, uint32_t pool);
+int32_t admit_pool_slots(const struct admit *a, uint32_t pool);
+
 /* A ready instance waits. `id` is the caller's (never 0, unique among entries); adding an id
  * that is already known does nothing and returns false. */
 bool admit_add(struct admit *a, uint64_t id, const struct admit_need *need, int64_t weight,

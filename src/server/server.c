@@ -27,18 +27,22 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/duration.h"
 #include "base/fsutil.h"
 #include "base/strmap.h"
 #include "base/u64map.h"
 #include "base/util.h"
 #include "dag/dag_time.h"
 #include "dag/params.h"
+#include "engine/admit.h"
+#include "engine/conflicts.h"
 #include "engine/run.h"
 #include "exec/local.h"
 #include "exec/proctree.h"
 #include "server/config.h"
 #include "server/dagbag.h"
 #include "server/log.h"
+#include "server/pools.h"
 #include "store/store.h"
 
 extern char **environ;
@@ -58,6 +62,9 @@ struct srun {
 	bool finished;
 	int64_t timer_gen;
 	int32_t active; /* attempts queued or running */
+	uint32_t adm_dag;   /* admit_dag() of its DAG */
+	uint32_t *adm_pool; /* per task: admit_pool() of its pool (NULL until first needed) */
+	bool said_conflict; /* logged that it waits for a conflicting run */
 };
 
 /* An attempt handed to the executor. */
@@ -112,7 +119,8 @@ struct server {
 	struct u64map live;
 	uint64_t next_key;
 	int running; /* attempts handed to the executor and not finished */
-	size_t rr;   /* round-robin start among runs */
+	struct admit *adm; /* what may start: every ready TI waits here (engine/admit.h) */
+	char *reservations; /* as last written to the store's kv */
 
 	struct timer *timers;
 	size_t n_timers, cap_timers;
@@ -218,6 +226,7 @@ static void srun_free(struct server *s, struct srun *r)
 	u64map_del(&s->by_serial, r->serial);
 	run_free(r->run);
 	dagver_unref(r->ver);
+	free(r->adm_pool);
 	json_decref(r->params);
 	free(r->run_id);
 	free(r->dag_id);
@@ -231,6 +240,14 @@ static struct srun *srun_find(struct server *s, const char *run_id)
 			return s->runs[i];
 	return NULL;
 }
+
+/* The admission id of TI i of run r (serials start at 1: never 0). */
+static uint64_t ti_key(const struct srun *r, uint32_t i)
+{
+	return r->serial << 32 | i;
+}
+
+static int write_reservations(struct server *s, struct store_tx *tx);
 
 /* The version a stored run uses: the bag's current one if it matches, else from the store. */
 static struct dagver *version_for(struct server *s, const char *dag_id, int64_t version)
@@ -300,6 +317,9 @@ static int persist(struct server *s, struct store_tx *tx)
 		s->changes = xrealloc_array(s->changes, n_tis + 1, sizeof(*s->changes),
 					    &s->cap_changes);
 		size_t n = run_drain_changes(r->run, s->changes, s->cap_changes);
+		for (size_t j = 0; j < n; j++)
+			if (run_ti(r->run, s->changes[j])->state != TI_SCHEDULED)
+				admit_remove(s->adm, ti_key(r, s->changes[j]));
 		if (n) {
 			struct store_ti *rows = xcalloc(n, sizeof(*rows));
 			for (size_t j = 0; j < n; j++)
@@ -323,6 +343,8 @@ static int persist(struct server *s, struct store_tx *tx)
 				store_command_done(s->st, tx, r->cancel_cmd, run_state_name(st));
 		}
 	}
+	if (write_reservations(s, tx) < 0)
+		rc = -EIO;
 	for (size_t k = 0; k < s->n_ends; k++) {
 		if (store_attempt_end(s->st, tx, s->ends[k].id, s->ends[k].status, s->ends[k].at) < 0)
 			rc = -EIO;
@@ -472,14 +494,13 @@ static void on_dag_timer(struct server *s, size_t idx, int64_t now)
  * deciding what may start never rescans every run for every candidate. */
 struct tally {
 	struct strmap idx; /* dag_id -> index */
-	int *runs, *tasks;
+	int *runs;
 };
 
 static void tally_build(struct server *s, struct tally *t)
 {
 	strmap_init(&t->idx);
 	t->runs = xcalloc(s->n_runs + 1, sizeof(int));
-	t->tasks = xcalloc(s->n_runs + 1, sizeof(int));
 	uint32_t n = 0;
 	for (size_t i = 0; i < s->n_runs; i++) {
 		struct srun *r = s->runs[i];
@@ -489,7 +510,6 @@ static void tally_build(struct server *s, struct tally *t)
 			strmap_put(&t->idx, r->dag_id, k, NULL);
 		}
 		t->runs[k] += r->run && !r->finished;
-		t->tasks[k] += r->active;
 	}
 }
 
@@ -504,14 +524,19 @@ static void tally_free(struct tally *t)
 {
 	strmap_free(&t->idx);
 	free(t->runs);
-	free(t->tasks);
 }
 
-/* Start queued runs while their DAG's max_active_runs allows, oldest first. */
+/* Start queued runs while their DAG's max_active_runs allows and no run of a conflicting DAG
+ * runs, oldest first. */
 static void promote_queued(struct server *s, int64_t now)
 {
 	struct tally t;
 	tally_build(s, &t);
+	struct conflicts cf;
+	conflicts_init(&cf);
+	for (size_t i = 0; i < s->n_runs; i++)
+		if (s->runs[i]->run && !s->runs[i]->finished)
+			conflicts_add(&cf, s->runs[i]->ver->dag);
 	for (size_t i = 0; i < s->n_runs; i++) {
 		struct srun *q = s->runs[i];
 		if (q->run || q->finished)
@@ -519,6 +544,15 @@ static void promote_queued(struct server *s, int64_t now)
 		uint32_t k = tally_slot(&t, q->dag_id);
 		if (t.runs[k] >= q->ver->dag->max_active_runs)
 			continue;
+		const char *with = NULL;
+		if (conflicts_block(&cf, q->ver->dag, &with)) {
+			if (!q->said_conflict)
+				slog(LOG_INFO, "run %s: waits: DAG '%s' conflicts with '%s', which runs",
+				     q->run_id, q->dag_id, with);
+			q->said_conflict = true;
+			continue;
+		}
+		conflicts_add(&cf, q->ver->dag);
 		t.runs[k]++;
 		struct run_config cfg = {
 			.run_id = q->run_id, .logical_date_ms = q->logical, .params = q->params};
@@ -530,7 +564,104 @@ static void promote_queued(struct server *s, int64_t now)
 		q->timer_gen++;
 		timer_push(s, run_next_wakeup(q->run), T_RUN, q->serial, q->timer_gen);
 	}
+	conflicts_free(&cf);
 	tally_free(&t);
+}
+
+/* ---- admission ------------------------------------------------------------------------------ */
+
+static bool admit_valid(void *ctx, uint64_t id)
+{
+	struct server *s = ctx;
+	struct srun *r = u64map_get(&s->by_serial, id >> 32);
+	uint32_t ti = (uint32_t)id;
+	return r && r->run && !r->finished && ti < run_ti_count(r->run) &&
+	       run_ti(r->run, ti)->state == TI_SCHEDULED;
+}
+
+static int admission_open(struct server *s)
+{
+	int64_t cpu;
+	uint64_t mem;
+	config_host_capacity(&s->cfg, &cpu, &mem);
+	struct admit_config ac = {
+		.parallelism = s->cfg.parallelism,
+		.ageing_ms = s->cfg.priority_ageing_ms,
+		.reserve_after_ms = s->cfg.reserve_after_ms,
+		.disk_recheck_ms = 2000,
+	};
+	struct admit_host host = {cpu, mem, pools_host_disk, admit_valid, s};
+	s->adm = admit_new(&ac, &host);
+	if (pools_apply_config(&s->cfg, s->st, now_ms(s)) < 0)
+		return -1;
+	pools_load(s->adm, s->st);
+	char c[32], m[32];
+	slog(LOG_INFO, "admission: host capacity cpu %s, memory %s%s; priority ageing %s, "
+		       "reservations after %s",
+	     cpu % 1000 ? (snprintf(c, sizeof(c), "%.3g", cpu / 1000.0), c)
+			: (snprintf(c, sizeof(c), "%lld", (long long)cpu / 1000), c),
+	     size_format(mem, m, sizeof(m)),
+	     s->cfg.host_cpu_milli || s->cfg.host_memory ? " (config.yaml)" : "",
+	     duration_format(s->cfg.priority_ageing_ms, (char[32]){0}, 32),
+	     duration_format(s->cfg.reserve_after_ms, (char[32]){0}, 32));
+	return 0;
+}
+
+/* What TI i of run r takes while it runs. */
+static void srun_need(struct server *s, struct srun *r, uint32_t i, struct admit_need *n)
+{
+	const struct dag *d = r->ver->dag;
+	if (!r->adm_pool) {
+		r->adm_dag = admit_dag(s->adm, d->id, d->max_active_tasks);
+		r->adm_pool = xmalloc((d->n_tasks ? d->n_tasks : 1) * sizeof(*r->adm_pool));
+		for (uint32_t k = 0; k < d->n_tasks; k++)
+			r->adm_pool[k] = admit_pool(s->adm, d->tasks[k].pool);
+	}
+	uint32_t task = run_ti(r->run, i)->task;
+	const struct dag_task *t = &d->tasks[task];
+	*n = (struct admit_need){
+		.dag = r->adm_dag,
+		.pool = r->adm_pool[task],
+		.slots = t->pool_slots,
+		.cpu_milli = t->resources.cpu_milli,
+		.memory = t->resources.memory,
+		.disk = t->resources.disk,
+		.disk_path = t->resources.disk_path ? t->resources.disk_path : s->home,
+	};
+}
+
+/* The reservations admission holds, for `gust why` and `gust pools list`: one line each,
+ * "RUN_ID<TAB>TASK<TAB>WHAT<TAB>SINCE_MS", in the kv key admission.reservations. Written when
+ * it changes. */
+static int write_reservations(struct server *s, struct store_tx *tx)
+{
+	struct buf raw = {0}, out = {0};
+	admit_reservations(s->adm, &raw);
+	const char *p = raw.len ? buf_str(&raw) : "";
+	while (*p) {
+		char *end;
+		uint64_t id = strtoull(p, &end, 10);
+		const char *what = end + 1, *tab = strchr(what, '\t');
+		const char *nl = strchr(what, '\n');
+		struct srun *r = u64map_get(&s->by_serial, id >> 32);
+		if (r && r->run && tab && nl) {
+			char name[256];
+			buf_printf(&out, "%s\t%s\t%.*s\t%.*s\n", r->run_id,
+				   run_ti_name(r->run, (uint32_t)id, name, sizeof(name)),
+				   (int)(tab - what), what, (int)(nl - tab - 1), tab + 1);
+		}
+		p = nl ? nl + 1 : what + strlen(what);
+	}
+	const char *now_text = out.len ? buf_str(&out) : "";
+	int rc = 0;
+	if (!s->reservations || strcmp(s->reservations, now_text) != 0) {
+		rc = store_kv_set(s->st, tx, "admission.reservations", out.len ? now_text : NULL);
+		free(s->reservations);
+		s->reservations = xstrdup(now_text);
+	}
+	buf_free(&raw);
+	buf_free(&out);
+	return rc;
 }
 
 /* ---- starting attempts ------------------------------------------------------------------ */
@@ -569,51 +700,64 @@ static char *attempt_dir(struct server *s, struct srun *r, const char *task, int
 	return dir;
 }
 
+/* Every TI that became ready since the last step waits in admission from now on. */
+static void feed_admission(struct server *s, int64_t now)
+{
+	for (size_t k = 0; k < s->n_runs; k++) {
+		struct srun *r = s->runs[k];
+		if (!r->run || r->finished)
+			continue;
+		const struct dag *d = r->ver->dag;
+		int64_t i;
+		while ((i = run_pop_ready(r->run)) >= 0) {
+			struct admit_need n;
+			srun_need(s, r, (uint32_t)i, &n);
+			uint32_t task = run_ti(r->run, (uint32_t)i)->task;
+			int64_t w = d->weight ? d->weight[task] : d->tasks[task].priority;
+			admit_add(s->adm, ti_key(r, (uint32_t)i), &n, w, now, now);
+		}
+	}
+}
+
+/* Begin what admission lets start, record it (one transaction), then start the processes. */
 static void start_ready(struct server *s, int64_t now)
 {
 	if (s->drain || s->stop || s->n_runs == 0)
 		return;
+	feed_admission(s, now);
 	struct pending_start *ps = NULL;
-	struct tally tally;
-	tally_build(s, &tally);
 	size_t n_ps = 0, cap_ps = 0;
-	/* Round-robin over runs, one attempt each per pass, so no run starves the others. */
-	bool progress = true;
-	while (progress && s->running + (int)n_ps < s->cfg.parallelism) {
-		progress = false;
-		for (size_t k = 0; k < s->n_runs && s->running + (int)n_ps < s->cfg.parallelism;
-		     k++) {
-			struct srun *r = s->runs[(s->rr + k) % s->n_runs];
-			if (!r->run || r->finished)
-				continue;
-			const struct dag *d = r->ver->dag;
-			uint32_t slot = tally_slot(&tally, r->dag_id);
-			if (d->max_active_tasks && tally.tasks[slot] >= d->max_active_tasks)
-				continue;
-			int64_t i = run_pop_ready(r->run);
-			if (i < 0)
-				continue;
-			progress = true;
-			struct attempt_plan plan;
-			int rc = run_begin_attempt(r->run, (uint32_t)i, now, &plan);
-			if (rc != 0)
-				continue; /* done without a process, or failed to render */
-			const struct ti *t = run_ti(r->run, (uint32_t)i);
-			const char *task = d->tasks[t->task].id;
-			ps = xrealloc_array(ps, n_ps + 1, sizeof(*ps), &cap_ps);
-			struct pending_start *p = &ps[n_ps++];
-			memset(p, 0, sizeof(*p));
-			p->r = r;
-			p->ti = (uint32_t)i;
-			p->plan = plan;
-			p->dir = attempt_dir(s, r, task, t->map_index, t->try_number, &p->launch);
-			r->active++;
-			tally.tasks[slot]++;
+	struct admit_pick pick;
+	enum admit_verdict v;
+	while ((v = admit_next(s->adm, now, &pick)) != ADMIT_NONE) {
+		struct srun *r = u64map_get(&s->by_serial, pick.id >> 32);
+		uint32_t i = (uint32_t)pick.id;
+		const struct dag *d = r->ver->dag;
+		const char *task = d->tasks[run_ti(r->run, i)->task].id;
+		if (v == ADMIT_NEVER) {
+			char *why = xasprintf("cannot start: %s", pick.why);
+			char name[256];
+			slog(LOG_WARN, "run %s: %s %s", r->run_id,
+			     run_ti_name(r->run, i, name, sizeof(name)), why);
+			run_fail_unstarted(r->run, i, now, why);
+			free(why);
+			continue;
 		}
+		struct attempt_plan plan;
+		if (run_begin_attempt(r->run, i, now, &plan) != 0) {
+			admit_release(s->adm, pick.id, now); /* done without a process */
+			continue;
+		}
+		const struct ti *t = run_ti(r->run, i);
+		ps = xrealloc_array(ps, n_ps + 1, sizeof(*ps), &cap_ps);
+		struct pending_start *p = &ps[n_ps++];
+		memset(p, 0, sizeof(*p));
+		p->r = r;
+		p->ti = i;
+		p->plan = plan;
+		p->dir = attempt_dir(s, r, task, t->map_index, t->try_number, &p->launch);
+		r->active++;
 	}
-	tally_free(&tally);
-	if (s->n_runs)
-		s->rr = (s->rr + 1) % s->n_runs;
 	if (!n_ps)
 		return;
 	/* Write-ahead: the TIs (queued) and the attempts are committed before any process. */
@@ -674,6 +818,7 @@ static void start_ready(struct server *s, int64_t now)
 						      strerror(-m));
 				o.started_at = o.ended_at = now;
 				p->r->active--;
+				admit_release(s->adm, ti_key(p->r, p->ti), now);
 				run_on_finished(p->r->run, p->ti, &o, now);
 				free(o.message);
 				s->ends = xrealloc_array(s->ends, s->n_ends + 1, sizeof(*s->ends),
@@ -697,6 +842,7 @@ static void on_finished(struct server *s, struct live *l, struct attempt_outcome
 	s->ends[s->n_ends++] =
 		(struct attempt_end){l->attempt_id, xstrdup(attempt_status_name(o->status)), now};
 	s->running--;
+	admit_release(s->adm, l->serial << 32 | l->ti, now);
 	if (!r || !r->run)
 		return;
 	r->active--;
@@ -1071,6 +1217,9 @@ static void resolve_attempt(struct server *s, const struct store_attempt *a, int
 				r->serial, (uint32_t)ti, a->id, xstrdup(a->dir), pid, task, start};
 			s->running++;
 			r->active++;
+			struct admit_need need;
+			srun_need(s, r, (uint32_t)ti, &need);
+			admit_hold(s->adm, ti_key(r, (uint32_t)ti), &need);
 			slog(LOG_INFO, "attempt %s/%s try %d: adopted (supervisor %d still runs)",
 			     a->run_id, a->task_id, a->try_number, (int)pid);
 			return;
@@ -1186,6 +1335,7 @@ static void on_timers(struct server *s, int64_t now)
 		case T_POLL:
 			poll_adopted(s, now);
 			if (store_changed(s->st)) {
+				pools_load(s->adm, s->st);
 				load_new_runs(s);
 				apply_commands(s, now);
 			}
@@ -1208,7 +1358,11 @@ static void on_dags_changed(struct server *s, int64_t now)
 
 static void arm_timerfd(struct server *s, int64_t now)
 {
-	int64_t delay = s->n_timers ? s->timers[0].at - now : 3600 * 1000;
+	int64_t at = s->n_timers ? s->timers[0].at : now + 3600 * 1000;
+	int64_t adm = admit_next_wakeup(s->adm);
+	if (adm < at)
+		at = adm; /* a reservation due, disk to look at again */
+	int64_t delay = at - now;
 	if (delay < 1)
 		delay = 1;
 	struct itimerspec its = {0};
@@ -1334,6 +1488,8 @@ int server_main(const struct server_opts *o)
 	mkdir_p(s->logs_dir);
 
 	s->base_env = env_without_prefix(environ, "GUST_");
+	if (admission_open(s) < 0)
+		goto out;
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -1431,6 +1587,8 @@ out:
 			free(s->live.slots[i].value);
 	u64map_free(&s->live);
 	u64map_free(&s->by_serial);
+	admit_free(s->adm);
+	free(s->reservations);
 	if (s->ex)
 		executor_destroy(s->ex);
 	dagbag_close(&s->bag);
