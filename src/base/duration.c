@@ -300,3 +300,15 @@ char *size_format(uint64_t bytes, char *buf, size_t size)
 			 size_units[i - 1]);
 	return buf;
 }
+
+char *size_human(uint64_t bytes, char *buf, size_t size)
+{
+	unsigned i = 0;
+	while (i < 4 && bytes >= (1ULL << (10 * (i + 1))))
+		i++;
+	if (i == 0 || (bytes & ((1ULL << (10 * i)) - 1)) == 0)
+		return size_format(bytes, buf, size);
+	double v = (double)bytes / (double)(1ULL << (10 * i));
+	snprintf(buf, size, v < 10 ? "%.2f%c" : v < 100 ? "%.1f%c" : "%.0f%c", v, size_units[i - 1]);
+	return buf;
+}

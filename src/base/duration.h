@@ -22,5 +22,8 @@ char *duration_format(int64_t ms, char *buf, size_t size);
 int size_parse(const char *s, uint64_t *ret_bytes, const char **ret_err);
 /* Largest exact unit: 536870912 -> "512M", 1000 -> "1000". Returns buf. */
 char *size_format(uint64_t bytes, char *buf, size_t size);
+/* For people: exact when a whole unit ("512M"), else three significant digits of the largest
+ * unit it reaches ("79.2G", "1.5T"); never longer than 8 characters. Returns buf. */
+char *size_human(uint64_t bytes, char *buf, size_t size);
 
 #endif

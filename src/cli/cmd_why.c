@@ -6,7 +6,7 @@
  * Each check looks at one thing (the run, the upstreams, the retry delay, the slots, ...) and
  * says nothing when it does not apply; a check that explains everything (the instance is done
  * or running) ends the list. A new limit (pools, resources) is one more function and one more
- * row in `checks`.
+ * row in `checks`. The admission rows live in why_admission.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,26 +18,12 @@
 #include "base/diag.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/why.h"
 #include "dag/dag.h"
 #include "server/config.h"
 #include "store/store.h"
 
-struct why {
-	struct store *st;
-	const char *home;
-	struct cli_ti_ref ref;	/* run, its instances, the one asked about (NULL: no row yet) */
-	struct dag *dag;	/* the run's DAG version */
-	int32_t task;		/* index in dag */
-	const char *task_id;
-	struct store_dag dag_row;
-	int64_t now;
-	bool server;		/* a server runs on home */
-	bool stop;		/* a check explained it all */
-	int lines;
-};
-
-static void say(struct why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct why *w, const char *fmt, ...)
+void why_say(struct why *w, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -46,6 +32,8 @@ static void say(struct why *w, const char *fmt, ...)
 	putchar('\n');
 	w->lines++;
 }
+
+#define say why_say
 
 static const char *ti_state(const struct why *w)
 {
@@ -159,7 +147,7 @@ static void check_run(struct why *w)
 			say(w, "run is queued behind %zu older queued run%s of DAG '%s' "
 			       "(max_active_runs %d, %zu running)",
 			    ahead, ahead == 1 ? "" : "s", r->dag_id, max, n);
-		else
+		else if (!why_conflicts(w))
 			say(w, "run is queued: DAG '%s' has max_active_runs %d and %zu running: %s",
 			    r->dag_id, max, n,
 			    w->server ? "the server starts it on its next step"
@@ -260,53 +248,11 @@ static void check_retry(struct why *w)
 		    cli_fmt_relative(t->retry_at - w->now, rel, sizeof(rel)), t->try_number, last);
 }
 
-/* `scheduled`: attempts in use against the parallelism and the DAG's max_active_tasks. */
+/* `scheduled`: what admission control holds it back with (why_admission.c). */
 static void check_slots(struct why *w)
 {
-	if (!is(ti_state(w), "scheduled"))
-		return;
-	struct config cfg;
-	config_defaults(&cfg);
-	char *path = xasprintf("%s/config.yaml", w->home);
-	struct diag_list diags;
-	diag_list_init(&diags, path);
-	config_load(&cfg, path, &diags); /* a bad config: the server refuses it; use defaults */
-	diag_list_free(&diags);
-	free(path);
-	int parallelism = cfg.parallelism;
-	config_free(&cfg);
-
-	struct store_run_filter f = {.state = "running"};
-	struct store_run *runs = NULL;
-	size_t n = 0;
-	store_run_list(w->st, &f, &runs, &n);
-	long in_use = 0, dag_in_use = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct store_ti *tis = NULL;
-		size_t n_tis = 0;
-		if (store_ti_list(w->st, runs[i].run_id, &tis, &n_tis) == 0) {
-			for (size_t k = 0; k < n_tis; k++) {
-				bool active = is(tis[k].state, "queued") || is(tis[k].state, "running");
-				in_use += active;
-				if (active && strcmp(runs[i].dag_id, w->dag->id) == 0)
-					dag_in_use++;
-			}
-		}
-		cli_ti_list_free(tis, n_tis);
-		store_run_free(&runs[i]);
-	}
-	free(runs);
-	int mat = w->dag->max_active_tasks;
-	bool full = in_use >= parallelism, dag_full = mat && dag_in_use >= mat;
-	if (full)
-		say(w, "waiting for a free slot: %ld of parallelism %d in use", in_use, parallelism);
-	else
-		say(w, "slots: %ld of parallelism %d in use", in_use, parallelism);
-	if (mat)
-		say(w, "%sDAG '%s' has max_active_tasks %d: %ld in use", dag_full ? "waiting: " : "",
-		    w->dag->id, mat, dag_in_use);
-	if (!full && !dag_full)
-		say(w, "a slot is free: the server starts it on its next step");
+	if (is(ti_state(w), "scheduled"))
+		why_admission(w);
 }
 
 static void check_server(struct why *w)
@@ -327,7 +273,7 @@ static const struct why_check {
 	{"paused", check_paused},     /* the DAG's schedule is paused */
 	{"upstream", check_upstream}, /* none: upstream tasks not done */
 	{"retry", check_retry},	      /* up_for_retry: when */
-	{"slots", check_slots},	      /* scheduled: parallelism, max_active_tasks */
+	{"slots", check_slots},	      /* scheduled: parallelism, limits, pool, resources */
 	{"server", check_server},     /* nothing moves without a server */
 };
 

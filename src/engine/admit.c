@@ -443,7 +443,7 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 		snprintf(why, size,
 			 "declares memory %s but the host has %s: it can never start (lower "
 			 "resources.memory, or set host.memory in config.yaml)",
-			 size_format(n->memory, x, sizeof(x)), size_format(a->host.memory, y, sizeof(y)));
+			 size_human(n->memory, x, sizeof(x)), size_human(a->host.memory, y, sizeof(y)));
 		return FIT_NEVER;
 	}
 	struct admit_disk dk = {0};
@@ -452,7 +452,7 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 		int rc = a->host.disk ? a->host.disk(a->host.ctx, n->disk_path, &dk) : -ENOSYS;
 		if (rc < 0) {
 			snprintf(why, size, "needs disk %s on %s, which cannot be examined: %s",
-				 size_format(n->disk, x, sizeof(x)), n->disk_path, strerror(-rc));
+				 size_human(n->disk, x, sizeof(x)), n->disk_path, strerror(-rc));
 			*lacks |= K_DISK;
 			return FIT_LATER;
 		}
@@ -460,8 +460,8 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 		if (n->disk > dk.total) {
 			snprintf(why, size,
 				 "declares disk %s on %s, a filesystem of %s: it can never start",
-				 size_format(n->disk, x, sizeof(x)), n->disk_path,
-				 size_format(dk.total, y, sizeof(y)));
+				 size_human(n->disk, x, sizeof(x)), n->disk_path,
+				 size_human(dk.total, y, sizeof(y)));
 			return FIT_NEVER;
 		}
 		uint64_t *h = disk_held(a, dk.fsid, false);
@@ -481,17 +481,17 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 	}
 	if (n->memory && a->mem_used + n->memory > a->host.memory) {
 		*lacks |= K_MEM;
-		SAY("%sneeds memory %s, %s of %s free", len ? "; " : "", size_format(n->memory, x, 32),
-		    size_format(a->host.memory - a->mem_used, y, 32),
-		    size_format(a->host.memory, z, 32));
+		SAY("%sneeds memory %s, %s of %s free", len ? "; " : "", size_human(n->memory, x, 32),
+		    size_human(a->host.memory - a->mem_used, y, 32),
+		    size_human(a->host.memory, z, 32));
 	}
 	if (n->disk) {
 		uint64_t avail = dk.free > held ? dk.free - held : 0;
 		if (avail < n->disk) {
 			*lacks |= K_DISK;
 			SAY("%sneeds disk %s on %s, %s free after running tasks' reservations",
-			    len ? "; " : "", size_format(n->disk, x, 32), n->disk_path,
-			    size_format(avail, y, 32));
+			    len ? "; " : "", size_human(n->disk, x, 32), n->disk_path,
+			    size_human(avail, y, 32));
 		}
 	}
 	const struct entry *r = a->res_reserver;

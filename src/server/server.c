@@ -303,6 +303,16 @@ static void ti_to_store(const struct srun *r, uint32_t i, struct store_ti *out)
 	out->progress_done = t->progress_done;
 	out->progress_total = t->progress_total;
 	out->progress_msg = t->progress_msg;
+	/* What admission counts, for `gust pools list` and `gust why` */
+	const struct dag *d = r->ver->dag;
+	const struct dag_task *task = &d->tasks[t->task];
+	out->pool = (char *)task->pool;
+	out->pool_slots = task->pool_slots;
+	out->weight = d->weight ? d->weight[t->task] : task->priority;
+	out->cpu_milli = task->resources.cpu_milli;
+	out->memory = (int64_t)task->resources.memory;
+	out->disk = (int64_t)task->resources.disk;
+	out->disk_path = (char *)task->resources.disk_path;
 }
 
 /* Write every changed TI of every run, the attempt ends and the run states, in `tx`. */

@@ -168,3 +168,15 @@ TEST(duration_size_format)
 		ASSERT_INT_EQ(size_ok(b), vals[i]);
 	}
 }
+
+TEST(size_human_rounds_for_people)
+{
+	char b[16];
+	ASSERT_STR_EQ(size_human(512ULL << 20, b, sizeof(b)), "512M");
+	ASSERT_STR_EQ(size_human(1000, b, sizeof(b)), "1000");
+	ASSERT_STR_EQ(size_human(85000000000ULL, b, sizeof(b)), "79.2G");
+	ASSERT_STR_EQ(size_human(1536, b, sizeof(b)), "1.50K");
+	ASSERT_STR_EQ(size_human(3ULL << 40, b, sizeof(b)), "3T");
+	ASSERT_STR_EQ(size_human(5000ULL << 40, b, sizeof(b)), "5000T");
+	ASSERT_STR_EQ(size_human(0, b, sizeof(b)), "0");
+}
