@@ -878,6 +878,14 @@ enum admit_verdict admit_next(struct admit *a, int64_t now, struct admit_pick *r
 				i--;
 				continue;
 			}
+			struct pool *rp = e->lane->pool;
+			if (rp->slots > 0 && e->need.slots > rp->slots) { /* the pool shrank */
+				snprintf(ret->why, sizeof(ret->why),
+					 "needs %d slots of pool '%s', which has %d now: it can never "
+					 "start",
+					 e->need.slots, rp->name, rp->slots);
+				return never(a, e, ret);
+			}
 			if (try_reserver(a, e, now)) {
 				ret->id = e->id;
 				return ADMIT_START;

@@ -558,3 +558,24 @@ TEST(conflicts_by_id_both_ways_and_by_group)
 	dag_free(w2);
 	dag_free(free_);
 }
+
+TEST(admit_reserver_of_a_pool_that_shrank_never_fits)
+{
+	struct admit *a = mk(100, 8000, 16 * G);
+	uint32_t d = admit_dag(a, "d", 0), p = admit_pool(a, "p");
+	admit_pool_set(a, p, 4);
+	struct admit_need small = need(d, p, 1), big = need(d, p, 3);
+	admit_add(a, 1, &small, 1, 0, 0);
+	admit_add(a, 2, &small, 1, 0, 0);
+	ASSERT_INT_EQ(next(a, 0), 1);
+	ASSERT_INT_EQ(next(a, 0), 2);
+	admit_add(a, 9, &big, 1, 0, 0);
+	ASSERT_INT_EQ(next(a, 0), 0);
+	ASSERT_INT_EQ(next(a, 60000), 0); /* overdue: it reserves the pool */
+	admit_pool_set(a, p, 2);
+	struct admit_pick pk;
+	ASSERT_INT_EQ(admit_next(a, 60001, &pk), ADMIT_NEVER);
+	ASSERT_INT_EQ(pk.id, 9);
+	ASSERT_STR_CONTAINS(pk.why, "which has 2 now");
+	admit_free(a);
+}
