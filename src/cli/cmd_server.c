@@ -80,6 +80,7 @@ static const struct cli_cmd server_cmd = {
 	"                     and the next server adopts them)\n"
 	"  --parallelism N    task attempts running at once (default 32, or the config's)\n"
 	"\n"
-	"Config: $GUST_HOME/config.yaml (parallelism, retention, dags). Only one server may\n"
-	"run on a home.\n",
+	"Config: $GUST_HOME/config.yaml (parallelism, retention, dags, pools, host,\n"
+	"priority_ageing, reserve_after; docs/server.md, docs/admission.md). Only one server\n"
+	"may run on a home.\n",
 };

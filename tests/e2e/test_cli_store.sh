@@ -223,7 +223,7 @@ YAML
   assert_eq "$(cat trigger.err)" "" "trigger's stderr with a server"
   wait_for 10 ti_state_is "$r" extract scheduled
   "$GUST" why "$r" extract >out
-  assert_contains "$(cat out)" "waiting for a free slot: 1 of parallelism 1 in use"
+  assert_contains "$(cat out)" "waiting: parallelism 1 reached: 1 of 1 in use"
   "$GUST" why "$r" transform >out
   assert_contains "$(cat out)" "waiting for upstream 'extract' (scheduled)"
   set +e
