@@ -154,6 +154,9 @@ const char *cli_home(const char *opt)
 
 /* ---- the store at the home ------------------------------------------------------------------ */
 
+/* The last server's clock minus the wall clock (gust server --now), read at store open. */
+static int64_t clock_offset;
+
 int cli_store_open(const char *home, bool create, struct store **ret)
 {
 	char *db = xasprintf("%s/gust.db", home);
@@ -183,6 +186,13 @@ int cli_store_open(const char *home, bool create, struct store **ret)
 	if (e < 0) {
 		fprintf(stderr, "gust: %s\n", msg ? msg : "cannot open the store");
 		free(msg);
+	} else {
+		/* A server started with --now keeps its clock offset here: times and durations
+		 * then agree with the runs it created. */
+		char *off = NULL;
+		if (store_kv_get(*ret, "server.clock_offset", &off) == 0 && off)
+			clock_offset = strtoll(off, NULL, 10);
+		free(off);
 	}
 	free(db);
 	return e;
@@ -489,7 +499,7 @@ int64_t cli_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset;
 }
 
 char *cli_fmt_time(int64_t ms, char *buf, size_t size)

@@ -1500,6 +1500,9 @@ int server_main(const struct server_opts *o)
 	s->base_env = env_without_prefix(environ, "GUST_");
 	if (admission_open(s) < 0)
 		goto out;
+	char offset[32];
+	snprintf(offset, sizeof(offset), "%lld", (long long)s->offset);
+	store_kv_set(s->st, NULL, "server.clock_offset", s->offset ? offset : NULL);
 
 	sigset_t mask;
 	sigemptyset(&mask);
