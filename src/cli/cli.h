@@ -135,5 +135,6 @@ int cmd_runs(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);
 int cmd_why(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_pools(int argc, char **argv);
 
 #endif

@@ -29,6 +29,8 @@ static const char usage[] =
 	"  tasks logs RUN TASK       an attempt's log (--follow, --try N)\n"
 	"  tasks clear RUN TASK      run a task again (--downstream)\n"
 	"  why RUN TASK              why a task instance is not running now\n"
+	"  pools set NAME SLOTS      create a pool or change its slots (--description)\n"
+	"  pools list|delete         the pools with their use; delete one\n"
 	"  db cleanup --before DATE  delete old finished runs and their logs\n"
 	"  server                    run the scheduler: DAGs on their schedules, history kept\n"
 	"\n"
@@ -44,8 +46,8 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } groups[] = {
-	{"dags", cmd_dags},   {"runs", cmd_runs}, {"tasks", cmd_tasks},
-	{"why", cmd_why},     {"db", cmd_db},	  {"server", cmd_server},
+	{"dags", cmd_dags},   {"runs", cmd_runs}, {"tasks", cmd_tasks},    {"why", cmd_why},
+	{"pools", cmd_pools}, {"db", cmd_db},     {"server", cmd_server},
 };
 
 int main(int argc, char **argv)

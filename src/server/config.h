@@ -4,6 +4,12 @@
  *   parallelism: 32        # attempts running at once on this machine
  *   retention: 30d         # runs older than this are deleted with their logs
  *   dags: /srv/dags        # the DAG folder (default: $GUST_DAGS, else ./dags)
+ *   pools:                 # pools written to the store at every server start
+ *     indexers: 6          #   NAME: SLOTS, or
+ *     warehouse: {slots: 3, description: "the warehouse's connections"}
+ *   host: {cpu: 8, memory: 16G}   # capacity for declared resources (default: this machine)
+ *   priority_ageing: 30s   # each this much waiting counts as one more point of priority
+ *   reserve_after: 10m     # a task that does not fit for this long gets what it needs reserved
  *
  * Unknown keys and bad values are errors with FILE:LINE:COL, like DAG files.
  */
@@ -14,15 +20,30 @@
 
 #include "base/diag.h"
 
+struct config_pool {
+	char *name;
+	int32_t slots;
+	char *description; /* NULL: none */
+};
+
 struct config {
 	int parallelism;
 	int64_t retention_ms;
 	char *dags_dir; /* NULL: default */
+	struct config_pool *pools; /* in file order */
+	size_t n_pools;
+	int64_t host_cpu_milli;	  /* 0: the machine's online cores x 1000 */
+	uint64_t host_memory;	  /* 0: the machine's physical memory */
+	int64_t priority_ageing_ms; /* default 30 s */
+	int64_t reserve_after_ms;   /* default 10 min */
 };
 
 void config_defaults(struct config *c);
 /* Read `path` if it exists (a missing file is fine). 0, or -EINVAL with problems in diags. */
 int config_load(struct config *c, const char *path, struct diag_list *diags);
 void config_free(struct config *c);
+/* The capacity declared resources are admitted against: the config's `host` values, else this
+ * machine's (online cores x 1000, physical memory). Either pointer may be NULL. */
+void config_host_capacity(const struct config *c, int64_t *cpu_milli, uint64_t *memory);
 
 #endif

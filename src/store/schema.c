@@ -107,6 +107,31 @@ const char *const store_sqlite_migrations[] = {
     "  key   TEXT PRIMARY KEY NOT NULL,\n"
     "  value TEXT NOT NULL\n"
     ") WITHOUT ROWID, STRICT;\n",
+
+    /* 2: pools, and what admission control needs to know of each task instance. Rows written
+     * before keep the defaults: the default pool, one slot, weight 1, no declared resources. */
+    "CREATE TABLE pools (\n"
+    "  name        TEXT PRIMARY KEY NOT NULL,\n"
+    "  slots       INTEGER NOT NULL CHECK (slots BETWEEN 0 AND 1000000),\n"
+    "  description TEXT,\n"
+    "  from_config INTEGER NOT NULL DEFAULT 0,\n" /* written from config.yaml by the server */
+    "  updated_at  INTEGER NOT NULL DEFAULT 0\n"
+    ") STRICT;\n"
+    "INSERT INTO pools (name, slots, description) "
+    "VALUES ('default_pool', 128, 'tasks that name no pool');\n"
+    "\n"
+    "ALTER TABLE task_instances ADD COLUMN pool TEXT NOT NULL DEFAULT 'default_pool';\n"
+    "ALTER TABLE task_instances ADD COLUMN pool_slots INTEGER NOT NULL DEFAULT 1;\n"
+    "ALTER TABLE task_instances ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;\n"
+    "ALTER TABLE task_instances ADD COLUMN cpu_milli INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE task_instances ADD COLUMN memory INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE task_instances ADD COLUMN disk INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE task_instances ADD COLUMN disk_path TEXT;\n"
+    /* The TIs that hold or wait for slots, by pool: a pool's usage is read from this index
+     * alone (it covers state and pool_slots). Queries must repeat the WHERE term verbatim for
+     * SQLite to use it. */
+    "CREATE INDEX task_instances_active ON task_instances(pool, state, pool_slots)\n"
+    "  WHERE state IN ('scheduled', 'queued', 'running');\n",
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

@@ -1,6 +1,6 @@
 /*
  * store.h - everything gust remembers, behind one interface: DAGs and their versions, runs,
- * task instances, attempts, and the commands the CLI leaves for the server.
+ * task instances, attempts, the commands the CLI leaves for the server, and pools.
  *
  * The store is the only module that knows SQL. Two backends will implement it: SQLite (the
  * embedded default, store_sqlite.c) and later PostgreSQL; nothing above this header may assume
@@ -176,6 +176,13 @@ struct store_ti {
 	char *item;	/* JSON or NULL */
 	int progress_done, progress_total;
 	char *progress_msg;
+	/* What admission control knows of it (copied from the DAG's task when written). */
+	char *pool;	    /* NULL when writing: "default_pool" */
+	int32_t pool_slots; /* 0 when writing: 1 */
+	int64_t weight;	    /* priority after the weight rule */
+	int64_t cpu_milli;  /* declared resources; 0: none */
+	int64_t memory, disk;
+	char *disk_path;    /* NULL: none */
 };
 void store_ti_free(struct store_ti *t);
 
@@ -186,6 +193,11 @@ int store_ti_upsert(struct store *s, struct store_tx *tx, const struct store_ti 
 int store_ti_list(struct store *s, const char *run_id, struct store_ti **ret, size_t *ret_n);
 int store_ti_get(struct store *s, const char *run_id, const char *task_id, int32_t map_index,
 		 struct store_ti *ret);
+/* TIs of every run that are queued or running (those holding slots and resources), and with
+ * `with_scheduled` also the scheduled ones; `pool` NULL: any pool. Ordered by pool, run_id,
+ * task_id, map_index. */
+int store_ti_list_active(struct store *s, const char *pool, bool with_scheduled,
+			 struct store_ti **ret, size_t *ret_n);
 
 /* ---- attempts ----------------------------------------------------------------------------- */
 
@@ -239,7 +251,56 @@ int store_command_done(struct store *s, struct store_tx *tx, int64_t id, const c
  * is done, -EAGAIN while it is pending, -ENOENT for an unknown id. */
 int store_command_result(struct store *s, int64_t id, char **ret_result);
 
-/* ---- key-value settings (server state such as the clock offset, later pools) ------------ */
+/* ---- pools -------------------------------------------------------------------------------- */
+
+/*
+ * A pool is a named number of slots; a task takes pool_slots of its pool while it is queued or
+ * running. `default_pool` (128 slots) exists in every store (the migration that added pools
+ * created it) and cannot be deleted. Names: 1 to 100 letters, digits, '_', '-', '.' (-EINVAL
+ * otherwise); slots 0..1,000,000 (0 holds every task of the pool back).
+ */
+#define STORE_DEFAULT_POOL "default_pool"
+#define STORE_POOL_NAME_MAX 100
+#define STORE_POOL_SLOTS_MAX 1000000
+
+/* The rule above, for callers that check a name before they get this far (CLI, config). */
+static inline bool store_pool_name_valid(const char *name)
+{
+	size_t n = 0;
+	for (; name[n]; n++) {
+		char c = name[n];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return n >= 1 && n <= STORE_POOL_NAME_MAX;
+}
+
+struct store_pool {
+	char *name;
+	int32_t slots;
+	char *description; /* NULL: none */
+	bool from_config;  /* written from config.yaml by the server */
+	int64_t updated_at;
+	/* From the task instances (by both get and list): */
+	int64_t used;	   /* slots held by queued and running TIs */
+	int64_t running;   /* TIs queued or running */
+	int64_t waiting;   /* TIs scheduled (ready, waiting to be admitted) */
+};
+void store_pool_free(struct store_pool *p);
+
+/* Create or update; description NULL keeps the current one (none for a new pool), "" clears
+ * it. -EINVAL for a bad name or slots. */
+int store_pool_set(struct store *s, struct store_tx *tx, const char *name, int32_t slots,
+		   const char *description, bool from_config, int64_t now);
+/* -ENOENT unknown; -EPERM for default_pool. TIs naming a deleted pool wait until it exists. */
+int store_pool_delete(struct store *s, const char *name);
+int store_pool_get(struct store *s, const char *name, struct store_pool *ret);
+/* Every pool by name, with usage; a pool that TIs name but that does not exist is listed too,
+ * with slots -1. */
+int store_pool_list(struct store *s, struct store_pool **ret, size_t *ret_n);
+
+/* ---- key-value settings (server state such as the clock offset) ------------------------- */
 
 /* value NULL deletes the key. */
 int store_kv_set(struct store *s, struct store_tx *tx, const char *key, const char *value);

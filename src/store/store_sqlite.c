@@ -38,10 +38,19 @@
 #define TI_COLS                                                                                    \
 	"run_id, task_id, map_index, state, try_number, queued_at, started_at, ended_at, "         \
 	"retry_at, exit_code, signal, message, output, item, progress_done, progress_total, "      \
-	"progress_msg"
+	"progress_msg, pool, pool_slots, weight, cpu_milli, memory, disk, disk_path"
 #define ATTEMPT_COLS                                                                               \
 	"id, run_id, task_id, map_index, try_number, launch, dir, queued_at, ended_at, status"
 #define FINISHED "('success', 'failed', 'cancelled')"
+/* TI states that hold slots (queued, running) or wait for them (scheduled); written exactly as
+ * in the partial index task_instances_active, so that SQLite uses it. */
+#define ACTIVE "('scheduled', 'queued', 'running')"
+#define POOL_COLS "name, slots, description, from_config, updated_at"
+/* Each pool's usage from the TIs that hold or wait for its slots (read from the index alone). */
+#define POOL_USAGE                                                                                 \
+	"SELECT pool, sum(CASE WHEN state = 'scheduled' THEN 0 ELSE pool_slots END) AS used, "     \
+	"sum(state <> 'scheduled') AS running, sum(state = 'scheduled') AS waiting "               \
+	"FROM task_instances WHERE state IN " ACTIVE
 
 /* Every statement the backend runs, but the run listings (built per filter, see run_list_sql). */
 #define STATEMENTS(X)                                                                              \
@@ -82,18 +91,25 @@
 	X(RUN_GET, "SELECT " RUN_COLS " FROM runs WHERE run_id = ?1")                              \
 	X(TI_UPSERT,                                                                               \
 	  "INSERT INTO task_instances (" TI_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "  \
-	  "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (run_id, task_id, map_index) "      \
+	  "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) "            \
+	  "ON CONFLICT (run_id, task_id, map_index) "                                              \
 	  "DO UPDATE SET state = excluded.state, try_number = excluded.try_number, "               \
 	  "queued_at = excluded.queued_at, started_at = excluded.started_at, "                     \
 	  "ended_at = excluded.ended_at, retry_at = excluded.retry_at, "                           \
 	  "exit_code = excluded.exit_code, signal = excluded.signal, message = excluded.message, " \
 	  "output = excluded.output, item = excluded.item, "                                       \
 	  "progress_done = excluded.progress_done, progress_total = excluded.progress_total, "     \
-	  "progress_msg = excluded.progress_msg")                                                  \
+	  "progress_msg = excluded.progress_msg, pool = excluded.pool, "                           \
+	  "pool_slots = excluded.pool_slots, weight = excluded.weight, "                           \
+	  "cpu_milli = excluded.cpu_milli, memory = excluded.memory, disk = excluded.disk, "       \
+	  "disk_path = excluded.disk_path")                                                        \
 	X(TI_LIST, "SELECT " TI_COLS " FROM task_instances WHERE run_id = ?1 "                     \
 		   "ORDER BY task_id, map_index")                                                  \
 	X(TI_GET, "SELECT " TI_COLS " FROM task_instances "                                        \
 		  "WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3")                         \
+	X(TI_LIST_ACTIVE, "SELECT " TI_COLS " FROM task_instances WHERE state IN " ACTIVE " "      \
+			  "AND (?1 IS NULL OR pool = ?1) AND (?2 OR state <> 'scheduled') "        \
+			  "ORDER BY pool, run_id, task_id, map_index")                             \
 	X(ATTEMPT_ADD, "INSERT INTO attempts (run_id, task_id, map_index, try_number, launch, "    \
 		       "dir, queued_at, ended_at, status) "                                        \
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                              \
@@ -113,6 +129,21 @@
 		  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")                        \
 	X(KV_DELETE, "DELETE FROM kv WHERE key = ?1")                                              \
 	X(KV_GET, "SELECT value FROM kv WHERE key = ?1")                                           \
+	X(POOL_SET,                                                                                \
+	  "INSERT INTO pools (" POOL_COLS ") VALUES (?1, ?2, nullif(?3, ''), ?4, ?5) "             \
+	  "ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, "                              \
+	  "description = CASE WHEN ?3 IS NULL THEN description ELSE excluded.description END, "    \
+	  "from_config = excluded.from_config, updated_at = excluded.updated_at")                  \
+	X(POOL_DELETE, "DELETE FROM pools WHERE name = ?1")                                        \
+	X(POOL_GET, "WITH u AS (" POOL_USAGE " AND pool = ?1 GROUP BY pool) "                     \
+		    "SELECT " POOL_COLS ", coalesce(used, 0), coalesce(running, 0), "              \
+		    "coalesce(waiting, 0) FROM pools LEFT JOIN u ON u.pool = name "                \
+		    "WHERE name = ?1")                                                             \
+	X(POOL_LIST, "WITH u AS MATERIALIZED (" POOL_USAGE " GROUP BY pool) "                      \
+		     "SELECT " POOL_COLS ", coalesce(used, 0), coalesce(running, 0), "             \
+		     "coalesce(waiting, 0) FROM pools LEFT JOIN u ON u.pool = name "               \
+		     "UNION ALL SELECT pool, -1, NULL, 0, 0, used, running, waiting FROM u "       \
+		     "WHERE pool NOT IN (SELECT name FROM pools) ORDER BY 1")                      \
 	X(CLEANUP_RUNS, "SELECT run_id FROM runs WHERE state IN " FINISHED " AND ended_at < ?1 "   \
 			"ORDER BY ended_at, run_id LIMIT ?2")                                      \
 	X(CLEANUP_DIRS, "SELECT dir FROM attempts WHERE run_id = ?1 AND dir IS NOT NULL "          \
@@ -1004,8 +1035,10 @@ void store_ti_free(struct store_ti *t)
 	free(t->output);
 	free(t->item);
 	free(t->progress_msg);
+	free(t->pool);
+	free(t->disk_path);
 	t->run_id = t->task_id = t->state = t->message = t->output = t->item = t->progress_msg =
-	    NULL;
+	    t->pool = t->disk_path = NULL;
 }
 
 static void read_ti(sqlite3_stmt *st, void *row)
@@ -1029,6 +1062,13 @@ static void read_ti(sqlite3_stmt *st, void *row)
 	    .progress_done = (int)col_int(st, 14),
 	    .progress_total = (int)col_int(st, 15),
 	    .progress_msg = col_str(st, 16),
+	    .pool = col_str(st, 17),
+	    .pool_slots = (int32_t)col_int(st, 18),
+	    .weight = col_int(st, 19),
+	    .cpu_milli = col_int(st, 20),
+	    .memory = col_int(st, 21),
+	    .disk = col_int(st, 22),
+	    .disk_path = col_str(st, 23),
 	};
 }
 
@@ -1056,6 +1096,13 @@ static int ti_upsert_one(struct store *s, sqlite3_stmt *st, const struct store_t
 	bind_int(s, st, 15, t->progress_done);
 	bind_int(s, st, 16, t->progress_total);
 	bind_text(s, st, 17, t->progress_msg);
+	bind_text(s, st, 18, t->pool ? t->pool : "default_pool");
+	bind_int(s, st, 19, t->pool_slots > 0 ? t->pool_slots : 1);
+	bind_int(s, st, 20, t->weight);
+	bind_int(s, st, 21, t->cpu_milli);
+	bind_int(s, st, 22, t->memory);
+	bind_int(s, st, 23, t->disk);
+	bind_text(s, st, 24, t->disk_path);
 	return exec_st(s, st, "writing task instance %s/%s[%d]", S(t->run_id), S(t->task_id),
 		       (int)t->map_index);
 }
@@ -1108,6 +1155,19 @@ int store_ti_get(struct store *s, const char *run_id, const char *task_id, int32
 			     (int)map_index);
 	sqlite3_reset(st);
 	return r;
+}
+
+int store_ti_list_active(struct store *s, const char *pool, bool with_scheduled,
+			 struct store_ti **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_TI_LIST_ACTIVE, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, pool);
+	bind_int(s, st, 2, with_scheduled);
+	return list_rows(s, st, sizeof(**ret), read_ti, free_ti_row, (void **)ret, ret_n,
+			 "listing active task instances");
 }
 
 /* ---- attempts ------------------------------------------------------------------------------ */
@@ -1318,6 +1378,104 @@ int store_kv_get(struct store *s, const char *key, char **ret)
 		return r;
 	bind_text(s, st, 1, key);
 	return get_text(s, st, ret, "setting", S(key));
+}
+
+/* ---- pools --------------------------------------------------------------------------------- */
+
+void store_pool_free(struct store_pool *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->description);
+	p->name = p->description = NULL;
+}
+
+static void read_pool(sqlite3_stmt *st, void *row)
+{
+	struct store_pool *p = row;
+	*p = (struct store_pool){
+	    .name = col_str(st, 0),
+	    .slots = (int32_t)col_int(st, 1),
+	    .description = col_str(st, 2),
+	    .from_config = col_int(st, 3) != 0,
+	    .updated_at = col_int(st, 4),
+	    .used = col_int(st, 5),
+	    .running = col_int(st, 6),
+	    .waiting = col_int(st, 7),
+	};
+}
+
+static void free_pool_row(void *row)
+{
+	store_pool_free(row);
+}
+
+int store_pool_set(struct store *s, struct store_tx *tx, const char *name, int32_t slots,
+		   const char *description, bool from_config, int64_t now)
+{
+	if (!name || !store_pool_name_valid(name))
+		return fail(s, -EINVAL,
+			    "bad pool name '%.200s': use 1 to %d letters, digits, '_', '-' and '.'",
+			    S(name), STORE_POOL_NAME_MAX);
+	if (slots < 0 || slots > STORE_POOL_SLOTS_MAX)
+		return fail(s, -EINVAL, "setting pool '%s': slots must be from 0 to %d, not %d",
+			    name, STORE_POOL_SLOTS_MAX, (int)slots);
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_POOL_SET, &st)))
+		return r;
+	bind_text(s, st, 1, name);
+	bind_int(s, st, 2, slots);
+	bind_text(s, st, 3, description);
+	bind_int(s, st, 4, from_config);
+	bind_int(s, st, 5, now);
+	return exec_st(s, st, "setting pool '%s'", name);
+}
+
+int store_pool_delete(struct store *s, const char *name)
+{
+	if (name && strcmp(name, STORE_DEFAULT_POOL) == 0)
+		return fail(s, -EPERM, "the pool '%s' cannot be deleted (its slots can be changed)",
+			    STORE_DEFAULT_POOL);
+	sqlite3_stmt *st;
+	int r = prep(s, ST_POOL_DELETE, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, name);
+	if ((r = exec_st(s, st, "deleting pool '%s'", S(name))))
+		return r;
+	if (sqlite3_changes(s->db) == 0)
+		return fail(s, -ENOENT, "no pool '%s'", S(name));
+	return 0;
+}
+
+int store_pool_get(struct store *s, const char *name, struct store_pool *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_POOL_GET, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, name);
+	int rc = step(s, st);
+	if (rc == SQLITE_ROW)
+		read_pool(st, ret);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no pool '%s'", S(name));
+	else
+		r = sql_fail(s, rc, "reading pool '%s'", S(name));
+	sqlite3_reset(st);
+	return r;
+}
+
+int store_pool_list(struct store *s, struct store_pool **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_POOL_LIST, &st);
+	if (r)
+		return r;
+	return list_rows(s, st, sizeof(**ret), read_pool, free_pool_row, (void **)ret, ret_n,
+			 "listing pools");
 }
 
 /* ---- retention ----------------------------------------------------------------------------- */

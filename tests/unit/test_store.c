@@ -139,6 +139,26 @@ static char *raw_text(const char *path, const char *sql)
 	return v;
 }
 
+/* The details of a query's plan, one line per step. */
+static char *raw_plan(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	ASSERT_INT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	char *q = xasprintf("EXPLAIN QUERY PLAN %s", sql);
+	ASSERT_INT_EQ(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	char *v = xstrdup("");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char *next = xasprintf("%s%s\n", v, (const char *)sqlite3_column_text(st, 3));
+		free(v);
+		v = next;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(q);
+	return v;
+}
+
 /* ---- opening and migrations ---------------------------------------------------------------- */
 
 TEST(store_open_migrates_a_new_file)
@@ -153,8 +173,8 @@ TEST(store_open_migrates_a_new_file)
 	free(uv);
 	char *n = raw_text(f.path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
 				   "name IN ('dags', 'dag_versions', 'runs', 'task_instances', "
-				   "'attempts', 'commands', 'kv')");
-	ASSERT_STR_EQ(n, "7");
+				   "'attempts', 'commands', 'kv', 'pools')");
+	ASSERT_STR_EQ(n, "8");
 	free(n);
 	/* Reopening finds it current and keeps the data. */
 	ASSERT_INT_EQ(store_kv_set(f.s, NULL, "k", "v"), 0);
@@ -232,6 +252,55 @@ TEST(store_open_in_memory)
 	ASSERT_INT_EQ(store_run_get(s, "r", &r), 0);
 	store_run_free(&r);
 	store_close(s);
+}
+
+TEST(store_open_migrates_schema_1_to_pools)
+{
+	/* A database as the first gust left it, with a running TI. */
+	char *dir = xasprintf("%s/gust-store-XXXXXX", tmp_base());
+	ASSERT(mkdtemp(dir));
+	char *path = xasprintf("%s/gust.db", dir);
+	raw_exec(path, store_sqlite_migrations[0]);
+	raw_exec(path, "PRAGMA user_version = 1;"
+		       "INSERT INTO dags (dag_id) VALUES ('d');"
+		       "INSERT INTO runs (run_id, dag_id, version, kind, logical_date, state, "
+		       "created_at) VALUES ('r', 'd', 1, 'manual', 0, 'running', 1);"
+		       "INSERT INTO task_instances (run_id, task_id, map_index, state) "
+		       "VALUES ('r', 't', -1, 'running');");
+	struct store *s = open_ok(path);
+	ASSERT_INT_EQ(store_schema_version(s), 2);
+	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 2);
+	/* The old row has the defaults, the default pool exists and counts it. */
+	struct store_ti t;
+	ASSERT_INT_EQ(store_ti_get(s, "r", "t", -1, &t), 0);
+	ASSERT_STR_EQ(t.pool, "default_pool");
+	ASSERT_INT_EQ(t.pool_slots, 1);
+	ASSERT_INT_EQ(t.weight, 1);
+	ASSERT_INT_EQ(t.cpu_milli, 0);
+	ASSERT_INT_EQ(t.memory, 0);
+	ASSERT_INT_EQ(t.disk, 0);
+	ASSERT(t.disk_path == NULL);
+	store_ti_free(&t);
+	struct store_pool p;
+	ASSERT_INT_EQ(store_pool_get(s, "default_pool", &p), 0);
+	ASSERT_INT_EQ(p.slots, 128);
+	ASSERT_INT_EQ(p.used, 1);
+	ASSERT_INT_EQ(p.running, 1);
+	ASSERT_INT_EQ(p.waiting, 0);
+	ASSERT(!p.from_config);
+	store_pool_free(&p);
+	store_close(s);
+	char *uv = raw_text(path, "PRAGMA user_version");
+	ASSERT_STR_EQ(uv, "2");
+	free(uv);
+	/* The usage and the active listings read the partial index. */
+	char *plan = raw_plan(path, "SELECT pool, sum(pool_slots) FROM task_instances WHERE "
+				    "state IN ('scheduled', 'queued', 'running') GROUP BY pool");
+	ASSERT_STR_CONTAINS(plan, "USING COVERING INDEX task_instances_active");
+	free(plan);
+	rm_rf(dir);
+	free(path);
+	free(dir);
 }
 
 /* ---- DAGs ---------------------------------------------------------------------------------- */
@@ -630,6 +699,333 @@ TEST(store_ti_round_trip_and_upsert)
 	ASSERT_INT_EQ(store_ti_get(s, "r", "new1", -1, &t), -ENOENT);
 	ASSERT_INT_EQ(store_ti_get(s, "r", "new3", -1, &t), 0);
 	store_ti_free(&t);
+	teardown(&f);
+}
+
+TEST(store_ti_admission_fields)
+{
+	struct fixture f = setup();
+	struct store *s = f.s;
+	add_dag(s, "d");
+	add_run(s, "r", "d", STORE_RUN_MANUAL, 0, 1);
+	struct store_ti in[2] = {
+	    {.run_id = "r",
+	     .task_id = "big",
+	     .map_index = -1,
+	     .state = "scheduled",
+	     .pool = "warehouse",
+	     .pool_slots = 3,
+	     .weight = -7,
+	     .cpu_milli = 2500,
+	     .memory = 16LL << 30,
+	     .disk = 50LL << 30,
+	     .disk_path = "/srv/scratch"},
+	    /* Nothing said: the default pool, one slot. */
+	    {.run_id = "r", .task_id = "small", .map_index = -1, .state = "none"},
+	};
+	ASSERT_INT_EQ(store_ti_upsert(s, NULL, in, 2), 0);
+	struct store_ti t;
+	ASSERT_INT_EQ(store_ti_get(s, "r", "big", -1, &t), 0);
+	ASSERT_STR_EQ(t.pool, "warehouse");
+	ASSERT_INT_EQ(t.pool_slots, 3);
+	ASSERT_INT_EQ(t.weight, -7);
+	ASSERT_INT_EQ(t.cpu_milli, 2500);
+	ASSERT_INT_EQ(t.memory, 16LL << 30);
+	ASSERT_INT_EQ(t.disk, 50LL << 30);
+	ASSERT_STR_EQ(t.disk_path, "/srv/scratch");
+	store_ti_free(&t);
+	ASSERT(t.pool == NULL && t.disk_path == NULL);
+	ASSERT_INT_EQ(store_ti_get(s, "r", "small", -1, &t), 0);
+	ASSERT_STR_EQ(t.pool, "default_pool");
+	ASSERT_INT_EQ(t.pool_slots, 1);
+	ASSERT_INT_EQ(t.weight, 0);
+	ASSERT_INT_EQ(t.cpu_milli + t.memory + t.disk, 0);
+	ASSERT(t.disk_path == NULL);
+	store_ti_free(&t);
+
+	/* An update replaces them like every other field; the listing reads them too. */
+	in[0].pool = NULL;
+	in[0].pool_slots = 0;
+	in[0].disk_path = NULL;
+	in[0].state = "queued";
+	ASSERT_INT_EQ(store_ti_upsert(s, NULL, in, 1), 0);
+	struct store_ti *list = NULL;
+	size_t n = 0;
+	ASSERT_INT_EQ(store_ti_list(s, "r", &list, &n), 0);
+	ASSERT_INT_EQ(n, 2);
+	ASSERT_STR_EQ(list[0].task_id, "big");
+	ASSERT_STR_EQ(list[0].pool, "default_pool");
+	ASSERT_INT_EQ(list[0].pool_slots, 1);
+	ASSERT_INT_EQ(list[0].cpu_milli, 2500);
+	ASSERT(list[0].disk_path == NULL);
+	for (size_t i = 0; i < n; i++)
+		store_ti_free(&list[i]);
+	free(list);
+	teardown(&f);
+}
+
+/* Upsert one TI of run `run` in `state`, in `pool` with `slots` slots. */
+static void put_ti(struct store *s, const char *run, const char *task, int map,
+		   const char *state, const char *pool, int slots)
+{
+	struct store_ti t = {.run_id = (char *)run,
+			     .task_id = (char *)task,
+			     .map_index = map,
+			     .state = (char *)state,
+			     .pool = (char *)pool,
+			     .pool_slots = slots};
+	int rc = store_ti_upsert(s, NULL, &t, 1);
+	if (rc != 0)
+		test_fail(__FILE__, __LINE__, "store_ti_upsert(%s/%s): %d %s", run, task, rc,
+			  store_errmsg(s));
+}
+
+/* "task[map]:state" of each row, comma-separated, freed by the caller. */
+static char *ti_names(struct store_ti *tis, size_t n)
+{
+	char *out = xstrdup("");
+	for (size_t i = 0; i < n; i++) {
+		char *next = xasprintf("%s%s%s/%s[%d]:%s", out, i ? "," : "", tis[i].run_id,
+				       tis[i].task_id, (int)tis[i].map_index, tis[i].state);
+		free(out);
+		out = next;
+		store_ti_free(&tis[i]);
+	}
+	free(tis);
+	return out;
+}
+
+static void expect_active(struct store *s, const char *pool, bool with_scheduled,
+			  const char *want)
+{
+	struct store_ti *tis = NULL;
+	size_t n = 0;
+	ASSERT_INT_EQ(store_ti_list_active(s, pool, with_scheduled, &tis, &n), 0);
+	if (n == 0)
+		ASSERT(tis == NULL);
+	char *got = ti_names(tis, n);
+	ASSERT_STR_EQ(got, want);
+	free(got);
+}
+
+/* Two runs with TIs in every state that matters, in three pools (one that does not exist). */
+static void add_pool_usage(struct store *s)
+{
+	add_dag(s, "d");
+	add_run(s, "r1", "d", STORE_RUN_MANUAL, 0, 1);
+	add_run(s, "r2", "d", STORE_RUN_MANUAL, 0, 2);
+	put_ti(s, "r1", "a", -1, "running", "db", 2);
+	put_ti(s, "r1", "b", 0, "queued", "db", 3);
+	put_ti(s, "r1", "b", 1, "scheduled", "db", 3);
+	put_ti(s, "r1", "c", -1, "success", "db", 5);
+	put_ti(s, "r1", "d", -1, "none", "db", 1);
+	put_ti(s, "r1", "e", -1, "up_for_retry", "db", 1);
+	put_ti(s, "r2", "a", -1, "running", NULL, 0);
+	put_ti(s, "r2", "b", -1, "scheduled", NULL, 0);
+	put_ti(s, "r2", "c", -1, "failed", NULL, 0);
+	put_ti(s, "r2", "x", -1, "scheduled", "gone", 1);
+	put_ti(s, "r2", "y", -1, "queued", "gone", 4);
+}
+
+TEST(store_ti_list_active_filters)
+{
+	struct fixture f = setup();
+	struct store *s = f.s;
+	expect_active(s, NULL, true, "");
+	add_pool_usage(s);
+	expect_active(s, NULL, false,
+		      "r1/a[-1]:running,r1/b[0]:queued,r2/a[-1]:running,r2/y[-1]:queued");
+	expect_active(s, NULL, true,
+		      "r1/a[-1]:running,r1/b[0]:queued,r1/b[1]:scheduled,r2/a[-1]:running,"
+		      "r2/b[-1]:scheduled,r2/x[-1]:scheduled,r2/y[-1]:queued");
+	expect_active(s, "db", false, "r1/a[-1]:running,r1/b[0]:queued");
+	expect_active(s, "db", true, "r1/a[-1]:running,r1/b[0]:queued,r1/b[1]:scheduled");
+	expect_active(s, "default_pool", true, "r2/a[-1]:running,r2/b[-1]:scheduled");
+	expect_active(s, "nope", true, "");
+	/* The rows are whole. */
+	struct store_ti *tis = NULL;
+	size_t n = 0;
+	ASSERT_INT_EQ(store_ti_list_active(s, "gone", false, &tis, &n), 0);
+	ASSERT_INT_EQ(n, 1);
+	ASSERT_STR_EQ(tis[0].pool, "gone");
+	ASSERT_INT_EQ(tis[0].pool_slots, 4);
+	store_ti_free(&tis[0]);
+	free(tis);
+	teardown(&f);
+}
+
+/* ---- pools --------------------------------------------------------------------------------- */
+
+TEST(store_pools_set_get_delete)
+{
+	struct fixture f = setup();
+	struct store *s = f.s;
+	struct store_pool p;
+	ASSERT_INT_EQ(store_pool_get(s, "default_pool", &p), 0);
+	ASSERT_STR_EQ(p.name, "default_pool");
+	ASSERT_INT_EQ(p.slots, 128);
+	ASSERT_STR_EQ(p.description, "tasks that name no pool");
+	ASSERT(!p.from_config);
+	ASSERT_INT_EQ(p.used + p.running + p.waiting, 0);
+	store_pool_free(&p);
+	ASSERT(p.name == NULL && p.description == NULL);
+
+	/* Create, then update: NULL keeps the description, "" clears it. */
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "warehouse", 3, "the warehouse's connections", true,
+				     100),
+		      0);
+	ASSERT_INT_EQ(store_pool_get(s, "warehouse", &p), 0);
+	ASSERT_INT_EQ(p.slots, 3);
+	ASSERT_STR_EQ(p.description, "the warehouse's connections");
+	ASSERT(p.from_config);
+	ASSERT_INT_EQ(p.updated_at, 100);
+	store_pool_free(&p);
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "warehouse", 0, NULL, false, 200), 0);
+	ASSERT_INT_EQ(store_pool_get(s, "warehouse", &p), 0);
+	ASSERT_INT_EQ(p.slots, 0);
+	ASSERT_STR_EQ(p.description, "the warehouse's connections");
+	ASSERT(!p.from_config);
+	ASSERT_INT_EQ(p.updated_at, 200);
+	store_pool_free(&p);
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "warehouse", 1000000, "", false, 300), 0);
+	ASSERT_INT_EQ(store_pool_get(s, "warehouse", &p), 0);
+	ASSERT_INT_EQ(p.slots, 1000000);
+	ASSERT(p.description == NULL);
+	store_pool_free(&p);
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "a.b-C_9", 1, NULL, false, 1), 0);
+	ASSERT_INT_EQ(store_pool_get(s, "a.b-C_9", &p), 0);
+	ASSERT(p.description == NULL);
+	store_pool_free(&p);
+	/* default_pool's slots can change. */
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "default_pool", 8, NULL, false, 5), 0);
+	ASSERT_INT_EQ(store_pool_get(s, "default_pool", &p), 0);
+	ASSERT_INT_EQ(p.slots, 8);
+	ASSERT_STR_EQ(p.description, "tasks that name no pool");
+	store_pool_free(&p);
+
+	/* Bad names and slots: -EINVAL with a sentence, nothing written. */
+	char long_name[STORE_POOL_NAME_MAX + 2];
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = 0;
+	const char *bad[] = {"", "a b", "a/b", "p\xc3\xa9", "a'b", long_name};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_INT_EQ(store_pool_set(s, NULL, bad[i], 1, NULL, false, 1), -EINVAL);
+		ASSERT_STR_CONTAINS(store_errmsg(s), "bad pool name");
+		ASSERT(!store_pool_name_valid(bad[i]));
+	}
+	long_name[STORE_POOL_NAME_MAX] = 0;
+	ASSERT(store_pool_name_valid(long_name));
+	ASSERT_INT_EQ(store_pool_set(s, NULL, long_name, 1, NULL, false, 1), 0);
+	ASSERT_INT_EQ(store_pool_set(s, NULL, NULL, 1, NULL, false, 1), -EINVAL);
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "p", -1, NULL, false, 1), -EINVAL);
+	ASSERT_STR_CONTAINS(store_errmsg(s), "slots must be from 0 to 1000000");
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "p", 1000001, NULL, false, 1), -EINVAL);
+	ASSERT_INT_EQ(store_pool_get(s, "p", &p), -ENOENT);
+	ASSERT_STR_EQ(store_errmsg(s), "no pool 'p'");
+
+	/* Delete: unknown names and default_pool are refused. */
+	ASSERT_INT_EQ(store_pool_delete(s, "warehouse"), 0);
+	ASSERT_INT_EQ(store_pool_get(s, "warehouse", &p), -ENOENT);
+	ASSERT_INT_EQ(store_pool_delete(s, "warehouse"), -ENOENT);
+	ASSERT_STR_EQ(store_errmsg(s), "no pool 'warehouse'");
+	ASSERT_INT_EQ(store_pool_delete(s, "default_pool"), -EPERM);
+	ASSERT_STR_CONTAINS(store_errmsg(s), "'default_pool' cannot be deleted");
+	ASSERT_INT_EQ(store_pool_get(s, "default_pool", &p), 0);
+	store_pool_free(&p);
+
+	/* In a transaction: a failed set leaves the transaction usable; a rollback undoes. */
+	struct store_tx *tx;
+	ASSERT_INT_EQ(store_begin(s, &tx), 0);
+	ASSERT_INT_EQ(store_pool_set(s, tx, "t1", 1, NULL, true, 1), 0);
+	ASSERT_INT_EQ(store_pool_set(s, tx, "bad name", 1, NULL, true, 1), -EINVAL);
+	ASSERT_INT_EQ(store_pool_delete(s, "a.b-C_9"), 0); /* joins it */
+	store_rollback(tx);
+	ASSERT_INT_EQ(store_pool_get(s, "t1", &p), -ENOENT);
+	ASSERT_INT_EQ(store_pool_get(s, "a.b-C_9", &p), 0);
+	store_pool_free(&p);
+	ASSERT_INT_EQ(store_begin(s, &tx), 0);
+	ASSERT_INT_EQ(store_pool_set(s, tx, "t1", 1, NULL, true, 1), 0);
+	ASSERT_INT_EQ(store_commit(tx), 0);
+	ASSERT_INT_EQ(store_pool_get(s, "t1", &p), 0);
+	store_pool_free(&p);
+	ASSERT_INT_EQ(store_pool_set(s, tx, "t2", 1, NULL, true, 1), -EINVAL); /* tx is over */
+	teardown(&f);
+}
+
+TEST(store_pool_list_counts_usage)
+{
+	struct fixture f = setup();
+	struct store *s = f.s;
+	struct store_pool *ps = NULL;
+	size_t n = 0;
+	ASSERT_INT_EQ(store_pool_list(s, &ps, &n), 0);
+	ASSERT_INT_EQ(n, 1);
+	ASSERT_STR_EQ(ps[0].name, "default_pool");
+	ASSERT_INT_EQ(ps[0].slots, 128);
+	store_pool_free(&ps[0]);
+	free(ps);
+
+	add_pool_usage(s);
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "db", 4, "the database", false, 10), 0);
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "idle", 2, NULL, false, 10), 0);
+	ASSERT_INT_EQ(store_pool_list(s, &ps, &n), 0);
+	ASSERT_INT_EQ(n, 4);
+	/* By name; "gone" is named by TIs but does not exist: slots -1. */
+	ASSERT_STR_EQ(ps[0].name, "db");
+	ASSERT_INT_EQ(ps[0].slots, 4);
+	ASSERT_STR_EQ(ps[0].description, "the database");
+	ASSERT_INT_EQ(ps[0].used, 5); /* running 2 + queued 3; scheduled and done ones hold none */
+	ASSERT_INT_EQ(ps[0].running, 2);
+	ASSERT_INT_EQ(ps[0].waiting, 1);
+	ASSERT_STR_EQ(ps[1].name, "default_pool");
+	ASSERT_INT_EQ(ps[1].used, 1);
+	ASSERT_INT_EQ(ps[1].running, 1);
+	ASSERT_INT_EQ(ps[1].waiting, 1);
+	ASSERT_STR_EQ(ps[2].name, "gone");
+	ASSERT_INT_EQ(ps[2].slots, -1);
+	ASSERT(ps[2].description == NULL && !ps[2].from_config);
+	ASSERT_INT_EQ(ps[2].used, 4);
+	ASSERT_INT_EQ(ps[2].running, 1);
+	ASSERT_INT_EQ(ps[2].waiting, 1);
+	ASSERT_STR_EQ(ps[3].name, "idle");
+	ASSERT_INT_EQ(ps[3].used + ps[3].running + ps[3].waiting, 0);
+	for (size_t i = 0; i < n; i++)
+		store_pool_free(&ps[i]);
+	free(ps);
+
+	/* get counts the same way. */
+	struct store_pool p;
+	ASSERT_INT_EQ(store_pool_get(s, "db", &p), 0);
+	ASSERT_INT_EQ(p.used, 5);
+	ASSERT_INT_EQ(p.running, 2);
+	ASSERT_INT_EQ(p.waiting, 1);
+	store_pool_free(&p);
+
+	/* Deleting a pool its TIs name lists it as missing; creating "gone" makes it a pool. */
+	ASSERT_INT_EQ(store_pool_delete(s, "db"), 0);
+	ASSERT_INT_EQ(store_pool_set(s, NULL, "gone", 9, NULL, false, 10), 0);
+	ASSERT_INT_EQ(store_pool_list(s, &ps, &n), 0);
+	ASSERT_INT_EQ(n, 4);
+	ASSERT_STR_EQ(ps[0].name, "db");
+	ASSERT_INT_EQ(ps[0].slots, -1);
+	ASSERT_INT_EQ(ps[0].used, 5);
+	ASSERT_STR_EQ(ps[2].name, "gone");
+	ASSERT_INT_EQ(ps[2].slots, 9);
+	ASSERT_INT_EQ(ps[2].used, 4);
+	for (size_t i = 0; i < n; i++)
+		store_pool_free(&ps[i]);
+	free(ps);
+
+	/* A finished run's TIs that end free their slots. */
+	put_ti(s, "r1", "a", -1, "success", "db", 2);
+	put_ti(s, "r1", "b", 0, "success", "db", 3);
+	put_ti(s, "r1", "b", 1, "success", "db", 3);
+	ASSERT_INT_EQ(store_pool_list(s, &ps, &n), 0);
+	ASSERT_INT_EQ(n, 3);
+	ASSERT_STR_EQ(ps[0].name, "default_pool");
+	for (size_t i = 0; i < n; i++)
+		store_pool_free(&ps[i]);
+	free(ps);
 	teardown(&f);
 }
 
