@@ -436,8 +436,11 @@ static void tk_pool(struct loader *L, const struct ynode *v, void *target)
 	const char *s = want_string(L, v, "pool");
 	if (!s)
 		return;
-	if (!dag_id_valid(s)) {
-		errf(L, v, "bad pool name '%s': use letters, digits, '_', '-' and '.'", s);
+	if (!dag_pool_name_valid(s)) {
+		errf(L, v,
+		     "bad pool name '%s': use 1 to %d letters, digits, '_', '-' and '.', not "
+		     "starting with '-' or '.'",
+		     s, DAG_POOL_NAME_MAX);
 		return;
 	}
 	TASK.pool = s;
@@ -939,6 +942,11 @@ bool dag_id_valid(const char *s)
 		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
 			return false;
 	return true;
+}
+
+bool dag_pool_name_valid(const char *s)
+{
+	return dag_id_valid(s) && strlen(s) <= DAG_POOL_NAME_MAX;
 }
 
 static const char *id_from_path(struct arena *a, const char *path)

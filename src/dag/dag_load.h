@@ -29,5 +29,8 @@ int dag_load_buffer(const char *path, const char *text, size_t len, struct dag *
 
 /* Is `s` a valid DAG or task id ([A-Za-z0-9_][A-Za-z0-9_.-]*, at most 200 bytes)? */
 bool dag_id_valid(const char *s);
+/* A pool name: the same characters as an id, at most 100 of them (the store's rule too). */
+#define DAG_POOL_NAME_MAX 100
+bool dag_pool_name_valid(const char *s);
 
 #endif

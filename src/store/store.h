@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dag/dag_load.h"
+
 struct store;
 struct store_tx;
 
@@ -256,24 +258,18 @@ int store_command_result(struct store *s, int64_t id, char **ret_result);
 /*
  * A pool is a named number of slots; a task takes pool_slots of its pool while it is queued or
  * running. `default_pool` (128 slots) exists in every store (the migration that added pools
- * created it) and cannot be deleted. Names: 1 to 100 letters, digits, '_', '-', '.' (-EINVAL
- * otherwise); slots 0..1,000,000 (0 holds every task of the pool back).
+ * created it) and cannot be deleted. Names: 1 to 100 letters, digits, '_', '-', '.', not
+ * starting with '-' or '.' (-EINVAL otherwise); slots 0..1,000,000 (0 holds every task of the pool back).
  */
 #define STORE_DEFAULT_POOL "default_pool"
-#define STORE_POOL_NAME_MAX 100
+#define STORE_POOL_NAME_MAX DAG_POOL_NAME_MAX
 #define STORE_POOL_SLOTS_MAX 1000000
 
-/* The rule above, for callers that check a name before they get this far (CLI, config). */
+/* The rule above (the DAG loader's, dag/dag_load.h), for callers that check a name before they
+ * get this far (CLI, config). */
 static inline bool store_pool_name_valid(const char *name)
 {
-	size_t n = 0;
-	for (; name[n]; n++) {
-		char c = name[n];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return n >= 1 && n <= STORE_POOL_NAME_MAX;
+	return dag_pool_name_valid(name);
 }
 
 struct store_pool {
