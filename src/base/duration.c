@@ -312,3 +312,12 @@ char *size_human(uint64_t bytes, char *buf, size_t size)
 	snprintf(buf, size, v < 10 ? "%.2f%c" : v < 100 ? "%.1f%c" : "%.0f%c", v, size_units[i - 1]);
 	return buf;
 }
+
+char *cpu_format(int64_t milli, char *buf, size_t size)
+{
+	if (milli % 1000 == 0)
+		snprintf(buf, size, "%lld", (long long)(milli / 1000));
+	else
+		snprintf(buf, size, "%.3g", (double)milli / 1000.0);
+	return buf;
+}

@@ -25,5 +25,7 @@ char *size_format(uint64_t bytes, char *buf, size_t size);
 /* For people: exact when a whole unit ("512M"), else three significant digits of the largest
  * unit it reaches ("79.2G", "1.5T"); never longer than 8 characters. Returns buf. */
 char *size_human(uint64_t bytes, char *buf, size_t size);
+/* A cpu amount in thousandths of a core, for people: 2000 -> "2", 2500 -> "2.5". */
+char *cpu_format(int64_t milli, char *buf, size_t size);
 
 #endif

@@ -66,15 +66,6 @@ static const char *dag_of(const struct snap *s, const char *run_id)
 	return strmap_get(&s->run_dag, run_id, &k) ? s->runs[k].dag_id : "";
 }
 
-static char *fmt_cpu(int64_t milli, char *buf, size_t size)
-{
-	if (milli % 1000 == 0)
-		snprintf(buf, size, "%" PRId64, milli / 1000);
-	else
-		snprintf(buf, size, "%.3g", (double)milli / 1000.0);
-	return buf;
-}
-
 static void put_range(struct buf *out, int32_t lo, int32_t hi)
 {
 	if (lo < 0)
@@ -259,9 +250,9 @@ void why_admission(struct why *w)
 	if (r->cpu_milli) {
 		bool short_ = cpu_used + r->cpu_milli > s.cpu_cap;
 		why_say(w, "%sneeds cpu %s, %s of %s free (running tasks declared %s)",
-			short_ ? "waiting: " : "", fmt_cpu(r->cpu_milli, a, sizeof(a)),
-			fmt_cpu(s.cpu_cap > cpu_used ? s.cpu_cap - cpu_used : 0, b, sizeof(b)),
-			fmt_cpu(s.cpu_cap, c, sizeof(c)), fmt_cpu(cpu_used, d, sizeof(d)));
+			short_ ? "waiting: " : "", cpu_format(r->cpu_milli, a, sizeof(a)),
+			cpu_format(s.cpu_cap > cpu_used ? s.cpu_cap - cpu_used : 0, b, sizeof(b)),
+			cpu_format(s.cpu_cap, c, sizeof(c)), cpu_format(cpu_used, d, sizeof(d)));
 		blocked |= short_;
 	}
 	if (r->memory) {

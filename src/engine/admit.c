@@ -132,15 +132,6 @@ static int64_t sat_sub(int64_t x, int64_t y)
 	return r;
 }
 
-static char *fmt_cpu(int64_t milli, char *buf, size_t size)
-{
-	if (milli % 1000 == 0)
-		snprintf(buf, size, "%" PRId64, milli / 1000);
-	else
-		snprintf(buf, size, "%.3g", (double)milli / 1000.0);
-	return buf;
-}
-
 /* ---- heaps with positions ------------------------------------------------------------------ */
 
 struct heap_ops {
@@ -436,7 +427,7 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 		snprintf(why, size,
 			 "declares cpu %s but the host has %s: it can never start (lower resources.cpu, "
 			 "or set host.cpu in config.yaml if the machine has more)",
-			 fmt_cpu(n->cpu_milli, x, sizeof(x)), fmt_cpu(a->host.cpu_milli, y, sizeof(y)));
+			 cpu_format(n->cpu_milli, x, sizeof(x)), cpu_format(a->host.cpu_milli, y, sizeof(y)));
 		return FIT_NEVER;
 	}
 	if (n->memory > a->host.memory) {
@@ -475,9 +466,9 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 	} while (0)
 	if (n->cpu_milli && a->cpu_used + n->cpu_milli > a->host.cpu_milli) {
 		*lacks |= K_CPU;
-		SAY("%sneeds cpu %s, %s of %s free", len ? "; " : "", fmt_cpu(n->cpu_milli, x, 32),
-		    fmt_cpu(a->host.cpu_milli - a->cpu_used, y, 32),
-		    fmt_cpu(a->host.cpu_milli, z, 32));
+		SAY("%sneeds cpu %s, %s of %s free", len ? "; " : "", cpu_format(n->cpu_milli, x, 32),
+		    cpu_format(a->host.cpu_milli - a->cpu_used, y, 32),
+		    cpu_format(a->host.cpu_milli, z, 32));
 	}
 	if (n->memory && a->mem_used + n->memory > a->host.memory) {
 		*lacks |= K_MEM;

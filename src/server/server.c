@@ -608,8 +608,7 @@ static int admission_open(struct server *s)
 	char c[32], m[32];
 	slog(LOG_INFO, "admission: host capacity cpu %s, memory %s%s; priority ageing %s, "
 		       "reservations after %s",
-	     cpu % 1000 ? (snprintf(c, sizeof(c), "%.3g", cpu / 1000.0), c)
-			: (snprintf(c, sizeof(c), "%lld", (long long)cpu / 1000), c),
+	     cpu_format(cpu, c, sizeof(c)),
 	     size_format(mem, m, sizeof(m)),
 	     s->cfg.host_cpu_milli || s->cfg.host_memory ? " (config.yaml)" : "",
 	     duration_format(s->cfg.priority_ageing_ms, (char[32]){0}, 32),
