@@ -163,17 +163,21 @@ static bool reservations(struct why *w, const char *pool, bool declares)
 		char since[40];
 		cli_fmt_time(strtoll(f[3], NULL, 10), since, sizeof(since));
 		if (strcmp(f[0], w->ref.run.run_id) == 0 && strcmp(f[1], me) == 0) {
-			why_say(w, "it holds a reservation (%s) since %s: nothing else takes that until "
-				   "it fits",
-				f[2], since);
+			why_say(
+			    w,
+			    "it holds a reservation (%s) since %s: nothing else takes that until "
+			    "it fits",
+			    f[2], since);
 			continue;
 		}
 		bool pool_res = str_has_prefix(f[2], "pool '");
 		char want[160];
 		snprintf(want, sizeof(want), "pool '%s'", pool);
 		if ((pool_res && strcmp(f[2], want) == 0) || (!pool_res && declares)) {
-			why_say(w, "waiting: %s is reserved for %s in run %s, waiting longer (since %s)",
-				f[2], f[1], f[0], since);
+			why_say(
+			    w,
+			    "waiting: %s is reserved for %s in run %s, waiting longer (since %s)",
+			    f[2], f[1], f[0], since);
 			held = true;
 		}
 	}
@@ -216,14 +220,16 @@ void why_admission(struct why *w)
 	/* pool */
 	struct store_pool pool;
 	if (store_pool_get(w->st, t->pool, &pool) < 0) {
-		why_say(w, "waiting: pool '%s' does not exist: create it with 'gust pools set %s "
-			   "SLOTS' (or in config.yaml)",
+		why_say(w,
+			"waiting: pool '%s' does not exist: create it with 'gust pools set %s "
+			"SLOTS' (or in config.yaml)",
 			t->pool, t->pool);
 		blocked = true;
 	} else {
 		int64_t used = 0;
 		for (size_t i = 0; i < s.n_active; i++)
-			if (strcmp(s.active[i].pool ? s.active[i].pool : "default_pool", t->pool) == 0)
+			if (strcmp(s.active[i].pool ? s.active[i].pool : "default_pool", t->pool) ==
+			    0)
 				used += s.active[i].pool_slots ? s.active[i].pool_slots : 1;
 		struct buf by = {0};
 		holders(&s, t->pool, &by);
@@ -231,9 +237,9 @@ void why_admission(struct why *w)
 		char need[48] = "";
 		if (t->pool_slots > 1)
 			snprintf(need, sizeof(need), "needs %d slots; ", t->pool_slots);
-		why_say(w, "%spool '%s': %s%" PRId64 " of %d slots used%s%s%s", full ? "waiting: " : "",
-			t->pool, need, used, pool.slots, by.len ? " (by " : "",
-			by.len ? buf_str(&by) : "", by.len ? ")" : "");
+		why_say(w, "%spool '%s': %s%" PRId64 " of %d slots used%s%s%s",
+			full ? "waiting: " : "", t->pool, need, used, pool.slots,
+			by.len ? " (by " : "", by.len ? buf_str(&by) : "", by.len ? ")" : "");
 		buf_free(&by);
 		store_pool_free(&pool);
 		blocked |= full;
@@ -280,8 +286,9 @@ void why_admission(struct why *w)
 			uint64_t free_ = (uint64_t)v.f_bavail * v.f_frsize;
 			uint64_t avail = free_ > held ? free_ - held : 0;
 			bool short_ = avail < r->disk;
-			why_say(w, "%sneeds disk %s on %s, %s free after running tasks' reservations "
-				   "(%s free, %s declared by running tasks)",
+			why_say(w,
+				"%sneeds disk %s on %s, %s free after running tasks' reservations "
+				"(%s free, %s declared by running tasks)",
 				short_ ? "waiting: " : "", size_human(r->disk, a, sizeof(a)), path,
 				size_human(avail, b, sizeof(b)), size_human(free_, c, sizeof(c)),
 				size_human(held, d, sizeof(d)));
@@ -311,7 +318,8 @@ int why_conflicts(struct why *w)
 		struct dag *other = cli_dag_from_store(w->st, runs[i].dag_id, runs[i].version);
 		if (other && conflicts_pair(w->dag, other)) {
 			char since[40], rel[40];
-			why_say(w, "run is queued: it conflicts with %s run %s (running since %s, %s)",
+			why_say(w,
+				"run is queued: it conflicts with %s run %s (running since %s, %s)",
 				runs[i].dag_id, runs[i].run_id,
 				cli_fmt_time(runs[i].started_at, since, sizeof(since)),
 				cli_fmt_relative(runs[i].started_at - w->now, rel, sizeof(rel)));

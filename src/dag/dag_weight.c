@@ -8,9 +8,10 @@
  * the targets in a mask are added by popcount when every task has the same priority (the
  * usual case) or by eight byte-indexed tables otherwise. Upstream is the mirror image.
  *
- * That costs O(n^2 / 64) word operations whatever the shape. Most DAGs reach little from each task, so first a
- * cheap upper bound on the number of (task, reachable task) pairs is taken (paths counted with
- * multiplicity); under a budget, a plain search from every task is cheaper and is used.
+ * That costs O(n^2 / 64) word operations whatever the shape. Most DAGs reach little from each task,
+ * so first a cheap upper bound on the number of (task, reachable task) pairs is taken (paths
+ * counted with multiplicity); under a budget, a plain search from every task is cheaper and is
+ * used.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -25,9 +26,9 @@
 
 struct reach {
 	const struct dag *d;
-	uint32_t *pos;	 /* topological position of each task */
-	uint64_t *mask;	 /* per task, WORDS words: targets of the current block it reaches */
-	bool uniform;	 /* every task has priority `prio` */
+	uint32_t *pos;	/* topological position of each task */
+	uint64_t *mask; /* per task, WORDS words: targets of the current block it reaches */
+	bool uniform;	/* every task has priority `prio` */
 	int64_t prio;
 	int64_t table[WORDS][8][256]; /* !uniform: priority sums of the block's targets by byte */
 };
@@ -40,7 +41,8 @@ static void build_tables(struct reach *r, uint32_t b, uint32_t e)
 			t[0] = 0;
 			for (int v = 1; v < 256; v++) {
 				int low = __builtin_ctz((unsigned)v);
-				uint32_t at = b + 64u * (uint32_t)w + 8u * (uint32_t)k + (uint32_t)low;
+				uint32_t at =
+				    b + 64u * (uint32_t)w + 8u * (uint32_t)k + (uint32_t)low;
 				int64_t p = at < e ? r->d->tasks[r->d->topo[at]].priority : 0;
 				t[v] = t[v & (v - 1)] + p;
 			}
@@ -63,8 +65,8 @@ static int64_t mask_sum(const struct reach *r, const uint64_t *m)
 }
 
 /* One task's mask from its neighbours' (those on the far side of the block are skipped). */
-static void merge(struct reach *r, uint32_t u, const uint32_t *off, const uint32_t *adj,
-		  uint32_t b, uint32_t e, bool down)
+static void merge(struct reach *r, uint32_t u, const uint32_t *off, const uint32_t *adj, uint32_t b,
+		  uint32_t e, bool down)
 {
 	uint64_t m[WORDS] = {0};
 	for (uint32_t k = off[u]; k < off[u + 1]; k++) {
@@ -184,7 +186,8 @@ void dag_compute_weights_with(struct dag *d, uint64_t pair_budget)
 			else
 				reach_sums(r, !up, sum);
 			for (uint32_t i = 0; i < n; i++)
-				if (d->tasks[i].weight_rule == (up ? WEIGHT_UPSTREAM : WEIGHT_DOWNSTREAM))
+				if (d->tasks[i].weight_rule ==
+				    (up ? WEIGHT_UPSTREAM : WEIGHT_DOWNSTREAM))
 					w[i] += sum[i];
 		}
 		free(sum);

@@ -37,10 +37,10 @@ struct entry {
 	struct lane *lane;
 	int32_t pos; /* in the lane's heap, or in the wide/res list */
 	enum where where;
-	uint64_t fsid;	 /* running: the filesystem its disk is held on */
-	unsigned lacks;	 /* reserver for resources: the kinds it lacked */
+	uint64_t fsid;	/* running: the filesystem its disk is held on */
+	unsigned lacks; /* reserver for resources: the kinds it lacked */
 	uint64_t lacks_fsid;
-	int64_t since;	 /* reserver: when the reservation began */
+	int64_t since; /* reserver: when the reservation began */
 };
 
 struct pheap {
@@ -53,8 +53,8 @@ struct lane {
 	struct pool *pool;
 	struct dagc *dag;
 	struct pheap heap; /* of struct entry */
-	int64_t vtime; /* not before: pushed one ageing step past `now` at each start */
-	int32_t pos;   /* in the pool's heap; -1 when out */
+	int64_t vtime;	   /* not before: pushed one ageing step past `now` at each start */
+	int32_t pos;	   /* in the pool's heap; -1 when out */
 	bool blocked;
 };
 
@@ -235,7 +235,8 @@ static bool lane_less(const struct admit *a, const void *x, const void *y)
 	int64_t rp = lane_rank(a, p), rq = lane_rank(a, q);
 	if (rp != rq)
 		return rp < rq;
-	return ((const struct entry *)p->heap.v[0])->seq < ((const struct entry *)q->heap.v[0])->seq;
+	return ((const struct entry *)p->heap.v[0])->seq <
+	       ((const struct entry *)q->heap.v[0])->seq;
 }
 
 static int32_t *lane_pos(void *x)
@@ -378,8 +379,8 @@ static void block_lane(struct admit *a, struct lane *l)
 {
 	struct dagc *d = l->dag;
 	l->blocked = true;
-	d->blocked = xrealloc_array(d->blocked, d->n_blocked + 1, sizeof(*d->blocked),
-				    &d->cap_blocked);
+	d->blocked =
+	    xrealloc_array(d->blocked, d->n_blocked + 1, sizeof(*d->blocked), &d->cap_blocked);
 	d->blocked[d->n_blocked++] = l;
 	lane_sync(a, l);
 }
@@ -424,17 +425,20 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 	if (why && size)
 		why[0] = 0;
 	if (n->cpu_milli > a->host.cpu_milli) {
-		snprintf(why, size,
-			 "declares cpu %s but the host has %s: it can never start (lower resources.cpu, "
-			 "or set host.cpu in config.yaml if the machine has more)",
-			 cpu_format(n->cpu_milli, x, sizeof(x)), cpu_format(a->host.cpu_milli, y, sizeof(y)));
+		snprintf(
+		    why, size,
+		    "declares cpu %s but the host has %s: it can never start (lower resources.cpu, "
+		    "or set host.cpu in config.yaml if the machine has more)",
+		    cpu_format(n->cpu_milli, x, sizeof(x)),
+		    cpu_format(a->host.cpu_milli, y, sizeof(y)));
 		return FIT_NEVER;
 	}
 	if (n->memory > a->host.memory) {
 		snprintf(why, size,
 			 "declares memory %s but the host has %s: it can never start (lower "
 			 "resources.memory, or set host.memory in config.yaml)",
-			 size_human(n->memory, x, sizeof(x)), size_human(a->host.memory, y, sizeof(y)));
+			 size_human(n->memory, x, sizeof(x)),
+			 size_human(a->host.memory, y, sizeof(y)));
 		return FIT_NEVER;
 	}
 	struct admit_disk dk = {0};
@@ -459,21 +463,22 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 		held = h ? *h : 0;
 	}
 	size_t len = 0;
-#define SAY(...)                                                                               \
-	do {                                                                                   \
-		if (why && len < size)                                                         \
-			len += (size_t)snprintf(why + len, size - len, __VA_ARGS__);           \
+#define SAY(...)                                                                                   \
+	do {                                                                                       \
+		if (why && len < size)                                                             \
+			len += (size_t)snprintf(why + len, size - len, __VA_ARGS__);               \
 	} while (0)
 	if (n->cpu_milli && a->cpu_used + n->cpu_milli > a->host.cpu_milli) {
 		*lacks |= K_CPU;
-		SAY("%sneeds cpu %s, %s of %s free", len ? "; " : "", cpu_format(n->cpu_milli, x, 32),
+		SAY("%sneeds cpu %s, %s of %s free", len ? "; " : "",
+		    cpu_format(n->cpu_milli, x, 32),
 		    cpu_format(a->host.cpu_milli - a->cpu_used, y, 32),
 		    cpu_format(a->host.cpu_milli, z, 32));
 	}
 	if (n->memory && a->mem_used + n->memory > a->host.memory) {
 		*lacks |= K_MEM;
-		SAY("%sneeds memory %s, %s of %s free", len ? "; " : "", size_human(n->memory, x, 32),
-		    size_human(a->host.memory - a->mem_used, y, 32),
+		SAY("%sneeds memory %s, %s of %s free", len ? "; " : "",
+		    size_human(n->memory, x, 32), size_human(a->host.memory - a->mem_used, y, 32),
 		    size_human(a->host.memory, z, 32));
 	}
 	if (n->disk) {
@@ -496,7 +501,8 @@ static enum fit res_fit(struct admit *a, const struct entry *e, unsigned *lacks,
 			clash |= K_DISK;
 		if (clash) {
 			*lacks = clash;
-			SAY("what it declares is reserved for a task waiting longer (id %" PRIu64 ")",
+			SAY("what it declares is reserved for a task waiting longer (id %" PRIu64
+			    ")",
 			    r->id);
 		}
 	}
@@ -871,10 +877,11 @@ enum admit_verdict admit_next(struct admit *a, int64_t now, struct admit_pick *r
 			}
 			struct pool *rp = e->lane->pool;
 			if (rp->slots > 0 && e->need.slots > rp->slots) { /* the pool shrank */
-				snprintf(ret->why, sizeof(ret->why),
-					 "needs %d slots of pool '%s', which has %d now: it can never "
-					 "start",
-					 e->need.slots, rp->name, rp->slots);
+				snprintf(
+				    ret->why, sizeof(ret->why),
+				    "needs %d slots of pool '%s', which has %d now: it can never "
+				    "start",
+				    e->need.slots, rp->name, rp->slots);
 				return never(a, e, ret);
 			}
 			if (try_reserver(a, e, now)) {
@@ -968,8 +975,8 @@ void admit_explain(struct admit *a, uint64_t id, int64_t now, struct buf *out)
 			   p->reserver == e ? "its pool" : "the resources it lacks");
 		break;
 	case W_WIDE:
-		buf_printf(out, "needs %d slots of pool '%s': %" PRId64 " of %d in use", e->need.slots,
-			   p->name, p->used, p->slots);
+		buf_printf(out, "needs %d slots of pool '%s': %" PRId64 " of %d in use",
+			   e->need.slots, p->name, p->used, p->slots);
 		break;
 	case W_RES:
 		res_fit(a, e, &lacks, &fsid, why, sizeof(why));
@@ -977,14 +984,14 @@ void admit_explain(struct admit *a, uint64_t id, int64_t now, struct buf *out)
 		break;
 	default:
 		if (p->slots < 0)
-			buf_printf(out, "pool '%s' does not exist (gust pools set %s SLOTS)", p->name,
-				   p->name);
+			buf_printf(out, "pool '%s' does not exist (gust pools set %s SLOTS)",
+				   p->name, p->name);
 		else if (e->lane->blocked)
 			buf_printf(out, "max_active_tasks %d reached for DAG %s", d->limit, d->id);
 		else if (p->reserver)
-			buf_printf(out, "pool '%s' is reserved for a task waiting longer (id %" PRIu64
-					")",
-				   p->name, p->reserver->id);
+			buf_printf(
+			    out, "pool '%s' is reserved for a task waiting longer (id %" PRIu64 ")",
+			    p->name, p->reserver->id);
 		else if (p->used >= p->slots)
 			buf_printf(out, "pool '%s': %" PRId64 " of %d slots used", p->name, p->used,
 				   p->slots);
@@ -1005,7 +1012,8 @@ void admit_reservations(const struct admit *a, struct buf *out)
 				   e->lane->pool->name, e->since);
 		} else {
 			buf_printf(out, "%" PRIu64 "\t%s%s%s\t%" PRId64 "\n", e->id,
-				   (e->lacks & K_CPU) ? "cpu " : "", (e->lacks & K_MEM) ? "memory " : "",
+				   (e->lacks & K_CPU) ? "cpu " : "",
+				   (e->lacks & K_MEM) ? "memory " : "",
 				   (e->lacks & K_DISK) ? "disk" : "", e->since);
 		}
 	}

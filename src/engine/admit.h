@@ -70,19 +70,19 @@ struct admit_host {
 };
 
 struct admit_config {
-	int parallelism;	   /* >= 1 */
-	int64_t ageing_ms;	   /* waiting worth one point of weight; > 0 */
-	int64_t reserve_after_ms;  /* >= 0 */
-	int64_t disk_recheck_ms;   /* how often disk waiters look again (disk frees by itself) */
+	int parallelism;	  /* >= 1 */
+	int64_t ageing_ms;	  /* waiting worth one point of weight; > 0 */
+	int64_t reserve_after_ms; /* >= 0 */
+	int64_t disk_recheck_ms;  /* how often disk waiters look again (disk frees by itself) */
 };
 
 /* What an instance takes while it runs. Strings are borrowed: they must outlive the entry
  * (the DAG's arena does). */
 struct admit_need {
-	uint32_t dag;	    /* admit_dag() */
-	uint32_t pool;	    /* admit_pool() */
-	int32_t slots;	    /* pool_slots, >= 1 */
-	int64_t cpu_milli;  /* 0: none declared */
+	uint32_t dag;	   /* admit_dag() */
+	uint32_t pool;	   /* admit_pool() */
+	int32_t slots;	   /* pool_slots, >= 1 */
+	int64_t cpu_milli; /* 0: none declared */
 	uint64_t memory;
 	uint64_t disk;
 	const char *disk_path; /* where disk is needed; required when disk > 0 */
@@ -137,8 +137,8 @@ int64_t admit_next_wakeup(const struct admit *a);
 
 /* Counts, for listings and tests. */
 struct admit_stats {
-	size_t waiting;	 /* in lanes, set aside, or holding a reservation */
-	size_t running;	 /* holding what they need */
+	size_t waiting; /* in lanes, set aside, or holding a reservation */
+	size_t running; /* holding what they need */
 	size_t set_aside;
 	size_t reservations;
 };

@@ -21,10 +21,10 @@
 struct conflicts {
 	struct strmap names; /* DAG id or listed name -> index into the arrays */
 	struct conflict_name {
-		uint32_t running; /* running runs of the DAG of that id */
-		uint32_t listed;  /* listings of the name by running runs' DAGs */
+		uint32_t running;   /* running runs of the DAG of that id */
+		uint32_t listed;    /* listings of the name by running runs' DAGs */
 		const char *lister; /* the first DAG seen listing it (for messages) */
-	} *v;
+	} * v;
 	size_t n, cap;
 };
 

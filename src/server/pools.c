@@ -16,8 +16,8 @@ int pools_apply_config(const struct config *c, struct store *st, int64_t now)
 		const struct config_pool *p = &c->pools[i];
 		int e = store_pool_set(st, NULL, p->name, p->slots, p->description, true, now);
 		if (e < 0) {
-			slog(LOG_ERROR, "pools: cannot write pool '%s' from config.yaml: %s", p->name,
-			     store_errmsg(st));
+			slog(LOG_ERROR, "pools: cannot write pool '%s' from config.yaml: %s",
+			     p->name, store_errmsg(st));
 			return e;
 		}
 	}
@@ -42,7 +42,8 @@ void pools_load(struct admit *a, struct store *st)
 	}
 	/* Pools the admitter knows that the store no longer has. */
 	for (uint32_t k = 0; k < admit_pool_count(a); k++)
-		if (!strmap_get(&listed, admit_pool_name(a, k), NULL) && admit_pool_slots(a, k) >= 0)
+		if (!strmap_get(&listed, admit_pool_name(a, k), NULL) &&
+		    admit_pool_slots(a, k) >= 0)
 			admit_pool_set(a, k, -1);
 	strmap_free(&listed);
 	for (size_t i = 0; i < n; i++)

@@ -309,8 +309,8 @@ TEST(admit_disk_counts_running_reservations_per_filesystem)
 	ASSERT_INT_EQ(next(a, 0), 1);
 	ASSERT_INT_EQ(next(a, 0), 3); /* another filesystem */
 	ASSERT_INT_EQ(next(a, 0), 0);
-	ASSERT_STR_CONTAINS(explain(a, 2),
-			    "needs disk 50G on /a/data, 40G free after running tasks' reservations");
+	ASSERT_STR_CONTAINS(
+	    explain(a, 2), "needs disk 50G on /a/data, 40G free after running tasks' reservations");
 	/* Disk frees by itself (someone deleted files): looked at again after disk_recheck. */
 	ASSERT_INT_EQ(admit_next_wakeup(a), 2000);
 	fk.free[0] = 120 * G;
@@ -339,10 +339,10 @@ TEST(admit_never_fits_fails_at_once)
 	admit_add(a, 5, &nodisk, 1, 0, 0);
 	struct admit_pick pk;
 	const char *want[] = {
-		"declares cpu 16 but the host has 8",
-		"declares memory 32G but the host has 16G",
-		"declares disk 300G on /c, a filesystem of 200G",
-		"needs 5 slots of pool 'p', which has 4: it can never start (gust pools set p 5",
+	    "declares cpu 16 but the host has 8",
+	    "declares memory 32G but the host has 16G",
+	    "declares disk 300G on /c, a filesystem of 200G",
+	    "needs 5 slots of pool 'p', which has 4: it can never start (gust pools set p 5",
 	};
 	for (int i = 0; i < 4; i++) {
 		ASSERT_INT_EQ(admit_next(a, 0, &pk), ADMIT_NEVER);

@@ -29,15 +29,16 @@ static int64_t W(struct dag *d, const char *task)
  *   a -> c -> d -> e      (d is reached twice from a: counted once) */
 TEST(weight_rules_on_a_diamond)
 {
-	struct dag *d = load("id: w\n"
-			     "tasks:\n"
-			     "  a: {run: 'true'}\n"
-			     "  b: {run: 'true', depends: a, priority: 10}\n"
-			     "  c: {run: 'true', depends: a}\n"
-			     "  d: {run: 'true', depends: [b, c]}\n"
-			     "  e: {run: 'true', depends: d}\n"
-			     "  up: {run: 'true', depends: e, weight_rule: upstream}\n"
-			     "  abs: {run: 'true', depends: a, weight_rule: absolute, priority: 7}\n");
+	struct dag *d =
+	    load("id: w\n"
+		 "tasks:\n"
+		 "  a: {run: 'true'}\n"
+		 "  b: {run: 'true', depends: a, priority: 10}\n"
+		 "  c: {run: 'true', depends: a}\n"
+		 "  d: {run: 'true', depends: [b, c]}\n"
+		 "  e: {run: 'true', depends: d}\n"
+		 "  up: {run: 'true', depends: e, weight_rule: upstream}\n"
+		 "  abs: {run: 'true', depends: a, weight_rule: absolute, priority: 7}\n");
 	ASSERT(!d->weight);
 	dag_compute_weights(d);
 	ASSERT_INT_EQ(W(d, "a"), 1 + 10 + 1 + 1 + 1 + 1 + 7); /* b c d e up abs */
@@ -110,7 +111,7 @@ static void random_case(uint64_t seed, bool uniform, uint64_t budget)
 
 TEST(weight_matches_naive_reachability_uniform)
 {
-	random_case(7, true, 0);	  /* 256-target blocks */
+	random_case(7, true, 0);	/* 256-target blocks */
 	random_case(7, true, 1u << 30); /* a search from every task */
 }
 
