@@ -1139,83 +1139,13 @@ static void check_time_keys(struct loader *L)
 
 /* ---- input checks ------------------------------------------------------------------------ */
 
-/* Position of the first byte that is not valid UTF-8 (or NUL), or -1. */
-static long first_bad_byte(const char *s, size_t len, bool *ret_nul)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < len) {
-		unsigned c = p[i];
-		if (c == 0) {
-			*ret_nul = true;
-			return (long)i;
-		}
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t n;
-		unsigned min;
-		if ((c & 0xE0) == 0xC0) {
-			n = 1;
-			min = 0x80;
-			c &= 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			n = 2;
-			min = 0x800;
-			c &= 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			n = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else {
-			return (long)i;
-		}
-		for (size_t k = 1; k <= n; k++) {
-			if (i + k >= len || (p[i + k] & 0xC0) != 0x80)
-				return (long)i;
-			c = (c << 6) | (p[i + k] & 0x3F);
-		}
-		if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-			return (long)i;
-		i += n + 1;
-	}
-	return -1;
-}
-
-static void pos_of_offset(const char *s, size_t off, uint32_t *line, uint32_t *col)
-{
-	uint32_t l = 1, c = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (s[i] == '\n') {
-			l++;
-			c = 1;
-		} else {
-			c++;
-		}
-	}
-	*line = l;
-	*col = c;
-}
-
 int dag_load_buffer(const char *path, const char *text, size_t len, struct dag **ret,
 		    struct diag_list *diags)
 {
 	*ret = NULL;
 	size_t before = diags->n;
-	bool nul = false;
-	long bad = first_bad_byte(text, len, &nul);
-	if (bad >= 0) {
-		uint32_t line, col;
-		pos_of_offset(text, (size_t)bad, &line, &col);
-		if (nul)
-			diag_add(diags, line, col, "the file contains a NUL byte: is it a binary file?");
-		else
-			diag_add(diags, line, col,
-				 "the file is not valid UTF-8 (byte 0x%02x): save it as UTF-8",
-				 (unsigned char)text[bad]);
+	if (!ytree_text_ok(text, len, diags))
 		return -EINVAL;
-	}
 	struct arena a;
 	arena_init(&a);
 	struct dag *d = arena_alloc(&a, sizeof(*d));

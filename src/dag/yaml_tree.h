@@ -51,6 +51,9 @@ enum yscalar_kind { YS_NULL, YS_BOOL, YS_INT, YS_FLOAT, YS_STRING };
 /* Parse `len` bytes. Returns the root node (NULL for an empty document or on a syntax error);
  * syntax errors are appended to `diags`. */
 struct ynode *ytree_parse(struct arena *a, const char *text, size_t len, struct diag_list *diags);
+/* Is the text valid UTF-8 without NUL bytes? Else one diagnostic at the first bad byte. Call it
+ * before ytree_parse: libfyaml 0.7 can loop forever on a NUL inside a directive. */
+bool ytree_text_ok(const char *text, size_t len, struct diag_list *diags);
 
 /* Where byte `off` of scalar `n`'s text sits in the source `text`. Exact for plain and quoted
  * one-line scalars (escapes aside) and for block scalars (| and >). */

@@ -322,14 +322,19 @@ int config_load(struct config *c, const char *path, struct diag_list *diags)
 	size_t cap = 0;
 	ssize_t len = getdelim(&text, &cap, '\0', f);
 	fclose(f);
-	if (len < 0) {
-		free(text);
-		return 0; /* empty file */
-	}
+	int rc = len < 0 ? 0 /* empty file */ : config_load_buffer(c, text, (size_t)len, diags);
+	free(text);
+	return rc;
+}
+
+int config_load_buffer(struct config *c, const char *text, size_t len, struct diag_list *diags)
+{
 	size_t before = diags->n;
+	if (!ytree_text_ok(text, len, diags))
+		return -EINVAL;
 	struct arena a;
 	arena_init(&a);
-	struct ynode *root = ytree_parse(&a, text, (size_t)len, diags);
+	struct ynode *root = ytree_parse(&a, text, len, diags);
 	bool empty = root && root->type == YN_SCALAR && ynode_scalar_kind(root) == YS_NULL;
 	if (root && root->type != YN_MAP && !empty) {
 		diag_add(diags, root->line, root->col, "the config must be a mapping of settings");
@@ -349,6 +354,5 @@ int config_load(struct config *c, const char *path, struct diag_list *diags)
 			unknown_key(diags, k, "setting", "", names, ARRAY_SIZE(names));
 	}
 	arena_free(&a);
-	free(text);
 	return diags->n == before ? 0 : -EINVAL;
 }

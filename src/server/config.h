@@ -16,6 +16,7 @@
 #ifndef GUST_SERVER_CONFIG_H
 #define GUST_SERVER_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/diag.h"
@@ -41,6 +42,8 @@ struct config {
 void config_defaults(struct config *c);
 /* Read `path` if it exists (a missing file is fine). 0, or -EINVAL with problems in diags. */
 int config_load(struct config *c, const char *path, struct diag_list *diags);
+/* The same from memory (`diags` names the file). */
+int config_load_buffer(struct config *c, const char *text, size_t len, struct diag_list *diags);
 void config_free(struct config *c);
 /* The capacity declared resources are admitted against: the config's `host` values, else this
  * machine's (online cores x 1000, physical memory). Either pointer may be NULL. */

@@ -249,3 +249,23 @@ TEST(config_host_capacity_configured_or_detected)
 	config_host_capacity(&c, NULL, NULL);
 	config_free(&c);
 }
+
+/* A NUL byte (libfyaml 0.7 loops forever on one inside a directive: found by fuzz_config) and
+ * bytes that are not UTF-8 are refused before parsing, with their position. */
+TEST(config_refuses_nul_and_bad_utf8)
+{
+	static const char nul[] = "parallelism: 4\n%YAML: 10\0\0b: {x";
+	struct config c;
+	config_defaults(&c);
+	struct diag_list d;
+	diag_list_init(&d, "config.yaml");
+	ASSERT_INT_EQ(config_load_buffer(&c, nul, sizeof(nul) - 1, &d), -EINVAL);
+	ASSERT_INT_EQ(d.n, 1);
+	ASSERT_INT_EQ(d.items[0].line, 2);
+	ASSERT_INT_EQ(d.items[0].col, 10);
+	ASSERT_STR_CONTAINS(d.items[0].msg, "NUL byte");
+	diag_list_free(&d);
+	config_free(&c);
+	expect_problems("parallelism: \xff\n",
+			"1:14: the file is not valid UTF-8 (byte 0xff): save it as UTF-8\n");
+}
