@@ -14,9 +14,11 @@
  *                     22), created with O_EXCL before the task starts (if it exists already,
  *                     a restarted server claimed the folder with "0 0": the supervisor then
  *                     gives up without running the task): lets a restarted scheduler tell a
- *                     live supervisor from a recycled pid; then "TASKPID\n" once the task
- *                     runs: the task's session id, so that whoever finds the supervisor dead
- *                     can end what the task left running (exec/proctree.h)
+ *                     live supervisor from a recycled pid; then "TASKPID\n", written by the
+ *                     task's own process after setsid and before exec (so even a task that
+ *                     kills its supervisor at once is named): the task's session id, so that
+ *                     whoever finds the supervisor dead can end what the task left running
+ *                     (exec/proctree.h)
  *   DIR/outcome       JSON, written atomically (tmp + rename) when the attempt is over, i.e.
  *                     when no process of it is left (or, with leftovers: keep, when the main
  *                     process has exited and the log is closed)

@@ -195,6 +195,22 @@ static void sup_remove(struct local *l, struct lsup *s)
 	free(s);
 }
 
+/* The "TASKPID" line of DIR/supervisor, or 0. */
+static pid_t task_pid_from_file(const char *dir)
+{
+	char *path = xasprintf("%s/supervisor", dir);
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return 0;
+	char line[64];
+	long pid = 0;
+	if (fgets(line, sizeof(line), f) && fgets(line, sizeof(line), f))
+		pid = strtol(line, NULL, 10);
+	fclose(f);
+	return pid > 0 ? (pid_t)pid : 0;
+}
+
 /* Queue the FINISHED event of s from its outcome file (or as lost). */
 static void sup_report(struct local *l, struct lsup *s, bool have_status, int wstatus)
 {
@@ -229,7 +245,11 @@ static void sup_report(struct local *l, struct lsup *s, bool have_status, int ws
 		    xasprintf("supervisor is gone without recording an outcome (%s)", strerror(-r));
 	}
 	/* The task may still run, unsupervised: end its session now, so that a retry never
-	 * overlaps it. (Its supervisor, which would have granted a grace, is gone.) */
+	 * overlaps it. (Its supervisor, which would have granted a grace, is gone.) A task that
+	 * killed its supervisor before the "S" line went out is named in DIR/supervisor, which
+	 * the task itself writes before it runs. */
+	if (s->task_pid <= 0 && s->dir)
+		s->task_pid = task_pid_from_file(s->dir);
 	if (s->task_pid > 0) {
 		int killed = session_kill_all(s->task_pid, 5000);
 		if (killed != 0) {

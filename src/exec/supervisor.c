@@ -948,8 +948,10 @@ struct task_exec {
 	const char *workdir;
 	const char *path; /* PATH of envp, for the search */
 	int outw, errw;
+	int supfd; /* DIR/supervisor, or -1: the child appends "TASKPID\n" to it before exec */
 	/* Written by the vfork child on failure (it shares our memory until it execs). */
 	volatile int stage, err;
+	volatile int pid_written; /* the child wrote its pid line */
 };
 
 /* execve(), and when the file is a script without #!, /bin/sh FILE ARGS like execvp. */
@@ -1027,6 +1029,18 @@ static _Noreturn void task_fail(struct task_exec *te, int stage)
 __attribute__((noinline)) static _Noreturn void task_child(struct task_exec *te)
 {
 	setsid();
+	/* The task's session id goes to DIR/supervisor before the task can run: a task that
+	 * kills its supervisor at once must still be findable, so that whoever finds the
+	 * supervisor dead ends the session (a retry must never overlap it). */
+	if (te->supfd >= 0) {
+		char line[16], *p = line + sizeof(line);
+		*--p = '\n';
+		for (unsigned v = (unsigned)getpid(); p == line + sizeof(line) - 1 || v; v /= 10)
+			*--p = (char)('0' + v % 10);
+		size_t len = (size_t)(line + sizeof(line) - p);
+		if (write(te->supfd, p, len) == (ssize_t)len)
+			te->pid_written = 1;
+	}
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigaction(SIGPIPE, &dfl, NULL);
 	sigaction(SIGHUP, &dfl, NULL);
@@ -1142,7 +1156,8 @@ static void write_supervisor_file(struct sup *s)
 			   (unsigned long long)st.starttime);
 	/* O_EXCL: a restarted server that found no supervisor file claims the folder by creating
 	 * it first; then this (late) supervisor must not run the task. Exactly one side wins. */
-	s->supfd = openat(s->dirfd, "supervisor", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	s->supfd = openat(s->dirfd, "supervisor", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND,
+			  0644);
 	if (s->supfd < 0 && errno == EEXIST)
 		fatal(s, "%s/supervisor exists: the attempt was claimed by another process (a "
 			 "restarted server); not starting the task",
@@ -1152,12 +1167,12 @@ static void write_supervisor_file(struct sup *s)
 		fatal(s, "cannot write %s/supervisor: %s", s->dir, strerror(e));
 }
 
-static void supervisor_task_started(struct sup *s, pid_t pid)
+static void supervisor_task_started(struct sup *s, pid_t pid, bool written)
 {
 	char line[32];
 	int len = snprintf(line, sizeof(line), "%d\n", (int)pid);
 	if (s->supfd >= 0) {
-		int e = write_all(s->supfd, line, (size_t)len);
+		int e = written ? 0 : write_all(s->supfd, line, (size_t)len);
 		if (close(s->supfd) < 0 && !e)
 			e = errno;
 		s->supfd = -1;
@@ -1323,6 +1338,7 @@ _Noreturn void supervisor_run(const struct attempt_spec *spec, int event_fd, uns
 		fatal(s, "pipe: %s", strerror(errno));
 	te.outw = po[1];
 	te.errw = pe[1];
+	te.supfd = s->supfd;
 	o.started_at = real_ms();
 	s->start_mono = mono_ms();
 	if (!te.file) {
@@ -1342,7 +1358,7 @@ _Noreturn void supervisor_run(const struct attempt_spec *spec, int event_fd, uns
 	}
 	s->main_pid = pid;
 	s->have_children = true;
-	supervisor_task_started(s, pid);
+	supervisor_task_started(s, pid, te.pid_written);
 	send_ev(s, "S %d\n", (int)pid);
 	fcntl(po[0], F_SETFL, O_NONBLOCK);
 	fcntl(pe[0], F_SETFL, O_NONBLOCK);
