@@ -54,6 +54,8 @@ struct lane {
 	struct dagc *dag;
 	struct pheap heap; /* of struct entry */
 	int64_t vtime;	   /* not before: pushed one ageing step past `now` at each start */
+	int64_t rank;	   /* lane_rank() while it has entries, kept by lane_sync(), so that */
+	uint64_t head_seq; /* comparing lanes and pools never reads an entry (cache misses) */
 	int32_t pos;	   /* in the pool's heap; -1 when out */
 	bool blocked;
 };
@@ -231,12 +233,9 @@ static int64_t lane_rank(const struct admit *a, const struct lane *l)
 
 static bool lane_less(const struct admit *a, const void *x, const void *y)
 {
+	(void)a;
 	const struct lane *p = x, *q = y;
-	int64_t rp = lane_rank(a, p), rq = lane_rank(a, q);
-	if (rp != rq)
-		return rp < rq;
-	return ((const struct entry *)p->heap.v[0])->seq <
-	       ((const struct entry *)q->heap.v[0])->seq;
+	return p->rank != q->rank ? p->rank < q->rank : p->head_seq < q->head_seq;
 }
 
 static int32_t *lane_pos(void *x)
@@ -276,6 +275,10 @@ static void lane_sync(struct admit *a, struct lane *l)
 {
 	struct pool *p = l->pool;
 	bool want = l->heap.n > 0 && !l->blocked;
+	if (l->heap.n) {
+		l->rank = lane_rank(a, l);
+		l->head_seq = ((const struct entry *)l->heap.v[0])->seq;
+	}
 	if (want && l->pos < 0)
 		heap_push(a, &p->lanes, &lane_ops, l);
 	else if (!want && l->pos >= 0)
