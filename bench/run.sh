@@ -11,8 +11,8 @@
 # Environment:
 #   GUST=PATH          the binary to measure (default build/bench/gust; built with
 #                      `make O=build/bench -j2` if missing)
-#   BENCH_ADMIT=PATH   the admission benchmark (default build/bench/bench-admit; built with
-#                      `make O=build/bench -j2 bench` if missing)
+#   BENCH_ADMIT=PATH   the admission benchmark (default build/bench/bench-admit, brought up
+#                      to date with `make O=build/bench -j2 bench` first)
 #   BENCH_QUICK=1      small sizes (a smoke test of the harness, a few seconds)
 #   BENCH_DIAG=0       skip the diagnostic rows (tmpfs home, no zygote, executor alone)
 #   BENCH_W1_MAX_S=30  if one gust W1 run takes longer than this, it is not repeated
@@ -340,8 +340,8 @@ bench_admit() {
 	echo
 	echo "## admit"
 	echo
-	if [ ! -x "$ADMIT" ]; then
-		echo "building $ADMIT ..." >&2
+	if [ -z "${BENCH_ADMIT:-}" ]; then
+		# Always (make is incremental): a stale binary would measure old code.
 		make -C "$ROOT" O=build/bench -j2 bench >/dev/null || die "build failed"
 	fi
 	[ -x "$ADMIT" ] || die "no binary at $ADMIT"
