@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -736,4 +737,34 @@ bool cli_parse_int(const char *s, long min, long max, long *ret)
 		return false;
 	*ret = v;
 	return true;
+}
+
+int cli_home_options(const struct cli_cmd *cmd, int argc, char **argv, const char **home,
+		     bool *json)
+{
+	static const struct option with_json[] = {
+		{"json", no_argument, NULL, 'J'},
+		{"home", required_argument, NULL, 'H'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const struct option *opts = json ? with_json : with_json + 1;
+	*home = NULL;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'J':
+			*json = true;
+			break;
+		case 'H':
+			*home = optarg;
+			break;
+		case 'h':
+			return cli_help(cmd);
+		default:
+			return cli_usage_error(cmd, "bad option");
+		}
+	}
+	return -1;
 }

@@ -28,6 +28,13 @@ struct cli_cmd {
 int cli_help(const struct cli_cmd *cmd);
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * The options of the commands that take only --home DIR (and, with json != NULL, --json) and
+ * --help: parsed, with *home NULL when not given. Returns -1 to go on (operands from optind),
+ * else the exit code (help printed, or a usage error).
+ */
+int cli_home_options(const struct cli_cmd *cmd, int argc, char **argv, const char **home,
+		     bool *json);
 /* Is argv[i] -h or --help anywhere before a "--"? */
 bool cli_wants_help(int argc, char **argv);
 

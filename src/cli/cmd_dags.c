@@ -403,25 +403,10 @@ static const struct cli_cmd pause_cmd, unpause_cmd;
 
 static int set_paused(const struct cli_cmd *cmd, bool paused, int argc, char **argv)
 {
-	const char *home = NULL;
-	static const struct option opts[] = {
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			home = optarg;
-			break;
-		case 'h':
-			return cli_help(cmd);
-		default:
-			return cli_usage_error(cmd, "bad option");
-		}
-	}
+	const char *home;
+	int rc0 = cli_home_options(cmd, argc, argv, &home, NULL);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc - optind != 1)
 		return cli_usage_error(cmd, "name exactly one DAG id");
 	const char *id = argv[optind];

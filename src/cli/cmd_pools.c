@@ -210,30 +210,11 @@ static json_t *pool_json(const struct store_pool *p)
 
 static int cmd_pools_list(int argc, char **argv)
 {
-	const char *home = NULL;
+	const char *home;
 	bool json = false;
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'J'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'J':
-			json = true;
-			break;
-		case 'H':
-			home = optarg;
-			break;
-		case 'h':
-			return cli_help(&pools_list_cmd);
-		default:
-			return cli_usage_error(&pools_list_cmd, "bad option");
-		}
-	}
+	int rc0 = cli_home_options(&pools_list_cmd, argc, argv, &home, &json);
+	if (rc0 >= 0)
+		return rc0;
 	if (optind < argc)
 		return cli_usage_error(&pools_list_cmd, "unexpected argument '%s'", argv[optind]);
 	home = cli_home(home);
@@ -307,25 +288,10 @@ static const struct cli_cmd pools_delete_cmd;
 
 static int cmd_pools_delete(int argc, char **argv)
 {
-	const char *home = NULL;
-	static const struct option opts[] = {
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			home = optarg;
-			break;
-		case 'h':
-			return cli_help(&pools_delete_cmd);
-		default:
-			return cli_usage_error(&pools_delete_cmd, "bad option");
-		}
-	}
+	const char *home;
+	int rc0 = cli_home_options(&pools_delete_cmd, argc, argv, &home, NULL);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc - optind != 1)
 		return cli_usage_error(&pools_delete_cmd, "name exactly one pool");
 	const char *name = argv[optind];

@@ -168,30 +168,11 @@ static const struct cli_cmd runs_show_cmd;
 
 static int cmd_runs_show(int argc, char **argv)
 {
-	const char *home = NULL;
+	const char *home;
 	bool json = false;
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'J'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'J':
-			json = true;
-			break;
-		case 'H':
-			home = optarg;
-			break;
-		case 'h':
-			return cli_help(&runs_show_cmd);
-		default:
-			return cli_usage_error(&runs_show_cmd, "bad option");
-		}
-	}
+	int rc0 = cli_home_options(&runs_show_cmd, argc, argv, &home, &json);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc - optind != 1)
 		return cli_usage_error(&runs_show_cmd, "name exactly one run id");
 	const char *run_id = argv[optind];
@@ -305,25 +286,10 @@ static const struct cli_cmd runs_cancel_cmd;
 
 static int cmd_runs_cancel(int argc, char **argv)
 {
-	const char *home = NULL;
-	static const struct option opts[] = {
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			home = optarg;
-			break;
-		case 'h':
-			return cli_help(&runs_cancel_cmd);
-		default:
-			return cli_usage_error(&runs_cancel_cmd, "bad option");
-		}
-	}
+	const char *home;
+	int rc0 = cli_home_options(&runs_cancel_cmd, argc, argv, &home, NULL);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc - optind != 1)
 		return cli_usage_error(&runs_cancel_cmd, "name exactly one run id");
 	const char *run_id = argv[optind];

@@ -40,30 +40,11 @@ static const struct cli_cmd tasks_list_cmd;
 
 static int cmd_tasks_list(int argc, char **argv)
 {
-	const char *home = NULL;
+	const char *home;
 	bool json = false;
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'J'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'J':
-			json = true;
-			break;
-		case 'H':
-			home = optarg;
-			break;
-		case 'h':
-			return cli_help(&tasks_list_cmd);
-		default:
-			return cli_usage_error(&tasks_list_cmd, "bad option");
-		}
-	}
+	int rc0 = cli_home_options(&tasks_list_cmd, argc, argv, &home, &json);
+	if (rc0 >= 0)
+		return rc0;
 	if (argc - optind != 1)
 		return cli_usage_error(&tasks_list_cmd, "name exactly one run id");
 	const char *run_id = argv[optind];
