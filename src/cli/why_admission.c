@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include "base/buf.h"
 #include "base/duration.h"
@@ -19,6 +17,7 @@
 #include "cli/why.h"
 #include "engine/conflicts.h"
 #include "server/config.h"
+#include "server/pools.h"
 
 struct snap {
 	struct config cfg;
@@ -129,11 +128,11 @@ static void holders(const struct snap *s, const char *pool, struct buf *out)
 	}
 }
 
-/* The filesystem of a disk path (0 when it cannot be examined). */
+/* The filesystem of a disk path, as the server's admission names it (0: cannot tell). */
 static uint64_t fs_of(const char *path)
 {
-	struct stat st;
-	return stat(path, &st) == 0 ? (uint64_t)st.st_dev + 1 : 0;
+	struct admit_disk dk;
+	return pools_host_disk(NULL, path, &dk) == 0 ? dk.fsid : 0;
 }
 
 /* Reservations the server holds (kv admission.reservations). Returns whether one holds this
@@ -271,19 +270,20 @@ void why_admission(struct why *w)
 	}
 	if (r->disk) {
 		const char *path = r->disk_path ? r->disk_path : w->home;
-		struct statvfs v;
-		if (statvfs(path, &v) < 0) {
+		struct admit_disk dk;
+		int e = pools_host_disk(NULL, path, &dk);
+		if (e < 0) {
 			why_say(w, "waiting: needs disk %s on %s, which cannot be examined: %s",
-				size_human(r->disk, a, sizeof(a)), path, strerror(errno));
+				size_human(r->disk, a, sizeof(a)), path, strerror(-e));
 			blocked = true;
 		} else {
-			uint64_t fs = fs_of(path), held = 0;
+			uint64_t fs = dk.fsid, held = 0;
 			for (size_t i = 0; i < s.n_active; i++) {
 				const struct store_ti *x = &s.active[i];
 				if (x->disk && fs_of(x->disk_path ? x->disk_path : w->home) == fs)
 					held += (uint64_t)x->disk;
 			}
-			uint64_t free_ = (uint64_t)v.f_bavail * v.f_frsize;
+			uint64_t free_ = dk.free;
 			uint64_t avail = free_ > held ? free_ - held : 0;
 			bool short_ = avail < r->disk;
 			why_say(w,
