@@ -10,7 +10,7 @@
 
 O ?= build
 CC ?= cc
-PKGS := libfyaml jansson icu-i18n icu-uc sqlite3
+PKGS := yaml-0.1 jansson icu-i18n icu-uc sqlite3
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))

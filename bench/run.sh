@@ -17,6 +17,9 @@
 #   BENCH_DIAG=0       skip the diagnostic rows (tmpfs home, no zygote, executor alone)
 #   BENCH_W1_MAX_S=30  if one gust W1 run takes longer than this, it is not repeated
 #   BENCH_SERVER_DIR=/work  where `server` makes its folder (not /tmp: slow file creation here)
+#   BENCH_SERVER_PARTS="midnight idle e2e"  which parts of `server` to run (default all)
+#   BENCH_DURABILITY="normal full"  `server` e2e: one server per durability (default normal)
+#   BENCH_E2E_REPS=3   `server` e2e repetitions
 #
 # Prints markdown tables. Sanity checks only (exit codes, counts); no timing assertions.
 set -eu
@@ -295,7 +298,7 @@ bench_exec_diag() {
 	lib="$(dirname "$GUST")/libgust.a"
 	if [ -f "$BENCH/exec_loop.c" ] && [ -f "$lib" ] &&
 		$CC -O2 -D_GNU_SOURCE -I"$ROOT/src" -o "$WORK/exec_loop" "$BENCH/exec_loop.c" "$lib" \
-			$(pkg-config --libs libfyaml jansson icu-i18n icu-uc) -lm 2>/dev/null; then
+			$(pkg-config --libs yaml-0.1 jansson icu-i18n icu-uc) -lm 2>/dev/null; then
 		for p in 1 2; do
 			n=$((p == 1 ? N_W2 / 2 : N_W2))
 			out=$(TMPDIR="$WORK" "$WORK/exec_loop" "$n" "$p" true) || die "exec_loop: $out"
@@ -321,7 +324,9 @@ bench_server() {
 	SRV=$(mktemp -d "$base/gust-bench-server-XXXXXX")
 	q=""
 	[ "$QUICK" = 1 ] && q=--quick
-	python3 -u "$BENCH/server_bench.py" "$GUST" "$SRV" $q || die "server benchmark failed"
+	# shellcheck disable=SC2086 # q and the parts are words
+	python3 -u "$BENCH/server_bench.py" "$GUST" "$SRV" $q ${BENCH_SERVER_PARTS:-} ||
+		die "server benchmark failed"
 }
 
 # ---------------------------------------------------------------- admit

@@ -3,7 +3,7 @@
 # nothing when everything is present. Run as root (or with sudo) on Debian 12.
 set -eu
 
-PKGS="gcc make pkg-config libfyaml-dev libjansson-dev libicu-dev libsqlite3-dev tzdata
+PKGS="gcc make pkg-config libyaml-dev libjansson-dev libicu-dev libsqlite3-dev tzdata
       clang libclang-rt-14-dev procps jq util-linux"
 
 missing=""

@@ -1,5 +1,5 @@
 /*
- * yaml_tree.c - builds a struct ynode tree from libfyaml events.
+ * yaml_tree.c - builds a struct ynode tree from libyaml events.
  *
  * A stack holds the open containers; each collects its children in a growable array that is
  * copied into the arena when the container closes. Mapping children alternate key, value; a
@@ -9,10 +9,10 @@
 #include "dag/yaml_tree.h"
 
 #include <errno.h>
-#include <libfyaml.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
 #include "base/strmap.h"
 #include "base/util.h"
@@ -38,39 +38,31 @@ struct builder {
 	bool failed;
 };
 
-static void mark_pos(struct fy_event *e, uint32_t *line, uint32_t *col)
+static void mark_pos(const yaml_mark_t *m, uint32_t *line, uint32_t *col)
 {
-	const struct fy_mark *m = fy_event_start_mark(e);
-	*line = m ? (uint32_t)m->line + 1 : 1;
-	*col = m ? (uint32_t)m->column + 1 : 1;
+	*line = (uint32_t)m->line + 1;
+	*col = (uint32_t)m->column + 1;
 }
 
-static struct ynode *node_new(struct builder *b, enum ynode_type t, struct fy_event *e)
+static struct ynode *node_new(struct builder *b, enum ynode_type t, const yaml_event_t *e)
 {
 	struct ynode *n = arena_alloc(b->a, sizeof(*n));
 	n->type = t;
 	n->weight = 1;
-	mark_pos(e, &n->line, &n->col);
+	mark_pos(&e->start_mark, &n->line, &n->col);
 	return n;
 }
 
-static const char *token_text(struct builder *b, struct fy_token *t, size_t *ret_len)
+static const char *ystr(const yaml_char_t *s)
 {
-	size_t len = 0;
-	const char *s = t ? fy_token_get_text(t, &len) : NULL;
-	if (!s) {
-		s = "";
-		len = 0;
-	}
-	*ret_len = len;
-	return arena_strndup(b->a, s, len);
+	return (const char *)s;
 }
 
 static void anchor_register(struct builder *b, const char *name, struct ynode *n)
 {
 	uint32_t idx = (uint32_t)b->n_anchor_nodes;
-	b->anchor_nodes =
-		xrealloc_array(b->anchor_nodes, idx + 1, sizeof(*b->anchor_nodes), &b->cap_anchor_nodes);
+	b->anchor_nodes = xrealloc_array(b->anchor_nodes, idx + 1, sizeof(*b->anchor_nodes),
+					 &b->cap_anchor_nodes);
 	b->anchor_nodes[b->n_anchor_nodes++] = n;
 	uint32_t old;
 	if (!strmap_put(&b->anchors, name, idx, &old))
@@ -92,10 +84,11 @@ static void attach(struct builder *b, struct ynode *n)
 	struct frame *f = &b->stack[b->depth - 1];
 	bool is_key = f->node->type == YN_MAP && f->n % 2 == 0;
 	if (is_key && n->type != YN_SCALAR) {
-		diag_add(b->diags, n->line, n->col,
-			 "mapping keys must be plain strings, not %s", ynode_describe(n));
+		diag_add(b->diags, n->line, n->col, "mapping keys must be plain strings, not %s",
+			 ynode_describe(n));
 		n = arena_alloc(b->a, sizeof(*n));
-		*n = (struct ynode){.type = YN_SCALAR, .line = f->node->line, .str = "", .weight = 1};
+		*n = (struct ynode){
+		    .type = YN_SCALAR, .line = f->node->line, .str = "", .weight = 1};
 	}
 	f->kids = xrealloc_array(f->kids, f->n + 1, sizeof(*f->kids), &f->cap);
 	f->kids[f->n++] = n;
@@ -109,17 +102,15 @@ static void attach(struct builder *b, struct ynode *n)
 	}
 }
 
-static void frame_push(struct builder *b, struct ynode *n, struct fy_token *anchor)
+static void frame_push(struct builder *b, struct ynode *n, const yaml_char_t *anchor)
 {
 	b->stack = xrealloc_array(b->stack, b->depth + 1, sizeof(*b->stack), &b->cap);
 	struct frame *f = &b->stack[b->depth++];
 	memset(f, 0, sizeof(*f));
 	f->node = n;
 	strmap_init(&f->keys);
-	if (anchor) {
-		size_t len;
-		f->anchor = token_text(b, anchor, &len);
-	}
+	if (anchor)
+		f->anchor = arena_strdup(b->a, ystr(anchor));
 }
 
 static void frame_pop(struct builder *b)
@@ -154,37 +145,29 @@ static void frame_pop(struct builder *b)
 	attach(b, n);
 }
 
-static void on_scalar(struct builder *b, struct fy_event *e)
+static void on_scalar(struct builder *b, const yaml_event_t *e)
 {
 	struct ynode *n = node_new(b, YN_SCALAR, e);
-	n->str = token_text(b, e->scalar.value, &n->len);
-	enum fy_scalar_style st = e->scalar.value ? fy_token_scalar_style(e->scalar.value)
-						  : FYSS_PLAIN;
-	n->plain = st == FYSS_PLAIN;
-	if (e->scalar.tag) {
-		size_t len;
-		const char *tag = token_text(b, e->scalar.tag, &len);
-		if (strcmp(tag, "tag:yaml.org,2002:str") == 0 || strcmp(tag, "!!str") == 0)
-			n->plain = false;
-	}
-	if (e->scalar.anchor) {
-		size_t len;
-		anchor_register(b, token_text(b, e->scalar.anchor, &len), n);
-	}
+	n->len = e->data.scalar.length;
+	n->str = arena_strndup(b->a, ystr(e->data.scalar.value), n->len);
+	n->plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	/* libyaml resolves '!!str' to its full form. */
+	const char *tag = ystr(e->data.scalar.tag);
+	if (tag && (strcmp(tag, "tag:yaml.org,2002:str") == 0 || strcmp(tag, "!!str") == 0))
+		n->plain = false;
+	if (e->data.scalar.anchor)
+		anchor_register(b, arena_strdup(b->a, ystr(e->data.scalar.anchor)), n);
 	attach(b, n);
 }
 
-static void on_alias(struct builder *b, struct fy_event *e)
+static void on_alias(struct builder *b, const yaml_event_t *e)
 {
-	size_t len;
-	const char *name = token_text(b, e->alias.anchor, &len);
+	const char *name = ystr(e->data.alias.anchor);
 	uint32_t idx;
 	if (!strmap_get(&b->anchors, name, &idx)) {
-		uint32_t line, col;
-		mark_pos(e, &line, &col);
-		diag_add(b->diags, line, col, "unknown alias '*%s' (define it first with '&%s')", name,
-			 name);
 		struct ynode *n = node_new(b, YN_SCALAR, e);
+		diag_add(b->diags, n->line, n->col,
+			 "unknown alias '*%s' (define it first with '&%s')", name, name);
 		n->str = "";
 		attach(b, n);
 		return;
@@ -192,77 +175,222 @@ static void on_alias(struct builder *b, struct fy_event *e)
 	attach(b, b->anchor_nodes[idx]);
 }
 
+/* Start of the source line `line` (1-based). */
+static const char *source_line(const char *text, size_t len, uint32_t line)
+{
+	const char *p = text, *end = text + len;
+	for (uint32_t l = 1; l < line && p < end; p++)
+		if (*p == '\n')
+			l++;
+	return p;
+}
+
+/* Characters (not continuation bytes) in s[from, to). */
+static uint32_t chars_between(const char *s, size_t from, size_t to)
+{
+	uint32_t n = 0;
+	for (size_t i = from; i < to; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return n;
+}
+
+/* The byte at line `line`, column `col` (1-based, columns in characters) of the source. */
+static const char *source_at(const char *text, size_t len, uint32_t line, uint32_t col)
+{
+	const char *p = source_line(text, len, line), *end = text + len;
+	for (uint32_t c = 1; c < col && p < end && *p != '\n'; c++)
+		do
+			p++;
+		while (p < end && ((unsigned char)*p & 0xC0) == 0x80);
+	return p;
+}
+
+/* Line and column (1-based) of byte `off` in `text`; columns count characters, as libyaml's
+ * marks do. */
+static void pos_of_offset(const char *s, size_t len, size_t off, uint32_t *line, uint32_t *col)
+{
+	uint32_t l = 1, c = 1;
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (s[i] == '\n') {
+			l++;
+			c = 1;
+		} else if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
+}
+
+/*
+ * libyaml's errors are a problem ("did not find expected key") and a context ("while parsing a
+ * block mapping") with a mark each. The ones people actually hit get a sentence that says what
+ * is wrong and what to do; the position is the more useful of the two marks. Anything else is
+ * reported as libyaml words it, with the context's position.
+ */
+struct yerr_rule {
+	const char *problem; /* prefix of libyaml's problem text */
+	const char *context; /* prefix of its context text, or NULL for any */
+	bool at_context;     /* report at the context mark instead of the problem mark */
+	const char *message;
+};
+
+static const struct yerr_rule yerr_rules[] = {
+    {"found character that cannot start any token", NULL, false, NULL}, /* see below */
+    {"found a tab character", NULL, false, "tab character may not be used as indentation"},
+    {"did not find expected key", "while parsing a block mapping", false,
+     "invalid indentation in mapping"},
+    {"did not find expected '-' indicator", NULL, false,
+     "invalid indentation in list: this line does not line up with the list's '-' items"},
+    {"did not find expected ',' or ']'", NULL, true, "flow sequence without a closing bracket"},
+    {"did not find expected ',' or '}'", NULL, true, "flow mapping without a closing brace"},
+    {"found unexpected end of stream", "while scanning a quoted scalar", true,
+     "quoted string without a closing quote"},
+    {"mapping values are not allowed", NULL, false,
+     "': ' is not allowed here: quote the value if it contains ': ', or check the "
+     "indentation"},
+    {"block sequence entries are not allowed", NULL, false,
+     "a '- ' list item is not allowed here: check the indentation"},
+    {"could not find expected ':'", NULL, true,
+     "a key without ':' (write 'key: value', or quote the text)"},
+    {"found unknown escape character", NULL, false,
+     "unknown escape in a double-quoted string: write \\\\ for a backslash, or use single "
+     "quotes"},
+    {"did not find expected node content", NULL, false, "a value is missing here"},
+    {"control characters are not allowed", NULL, false, NULL}, /* see below */
+};
+
+static bool prefix(const char *s, const char *p)
+{
+	return s && strncmp(s, p, strlen(p)) == 0;
+}
+
+static void report_error(const yaml_parser_t *p, const char *text, size_t len,
+			 struct diag_list *diags)
+{
+	const char *problem = p->problem ? p->problem : "invalid YAML";
+	uint32_t pl, pc, cl = 0, cc = 0;
+	if (p->error == YAML_READER_ERROR)
+		pos_of_offset(text, len, p->problem_offset, &pl, &pc);
+	else
+		mark_pos(&p->problem_mark, &pl, &pc);
+	if (p->context)
+		mark_pos(&p->context_mark, &cl, &cc);
+	if (p->error == YAML_MEMORY_ERROR) {
+		diag_add(diags, 1, 1, "YAML parser ran out of memory");
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(yerr_rules); i++) {
+		const struct yerr_rule *r = &yerr_rules[i];
+		if (!prefix(problem, r->problem) || (r->context && !prefix(p->context, r->context)))
+			continue;
+		uint32_t l = r->at_context && p->context ? cl : pl;
+		uint32_t c = r->at_context && p->context ? cc : pc;
+		if (i == 0) { /* which character: a tab, an indicator, or another */
+			const char *at = source_at(text, len, pl, pc);
+			char ch = at < text + len ? *at : 0;
+			if (ch == '\t')
+				diag_add(diags, l, c,
+					 "YAML syntax error: tab character may not be used as "
+					 "indentation");
+			else if (ch == '@' || ch == '`')
+				diag_add(diags, l, c,
+					 "YAML syntax error: '%c' is reserved in YAML and cannot "
+					 "start a value: quote the value",
+					 ch);
+			else
+				diag_add(diags, l, c,
+					 "YAML syntax error: this character cannot start a value: "
+					 "quote the value");
+		} else if (!r->message) {
+			diag_add(
+			    diags, l, c,
+			    "YAML syntax error: control character 0x%02X is not allowed in YAML: "
+			    "remove it, or write it as an escape in a double-quoted string",
+			    (unsigned)p->problem_value & 0xFFu);
+		} else {
+			diag_add(diags, l, c, "YAML syntax error: %s", r->message);
+		}
+		return;
+	}
+	if (p->context)
+		diag_add(diags, pl, pc, "YAML syntax error: %s (%s at line %u, column %u)", problem,
+			 p->context, cl, cc);
+	else
+		diag_add(diags, pl, pc, "YAML syntax error: %s", problem);
+}
+
+/* libyaml's scanner rechecks every open simple key on each token, so its time grows with the
+ * square of the nesting depth (20,000 levels: 1.7 s). No DAG needs more than a few levels;
+ * stopping at YTREE_MAX_DEPTH keeps any file linear. */
+static bool too_deep(struct builder *b, const yaml_event_t *e)
+{
+	if (b->depth < YTREE_MAX_DEPTH)
+		return false;
+	uint32_t line, col;
+	mark_pos(&e->start_mark, &line, &col);
+	diag_add(b->diags, line, col, "nesting deeper than %u levels of lists and mappings",
+		 YTREE_MAX_DEPTH);
+	b->failed = true;
+	return true;
+}
+
 struct ynode *ytree_parse(struct arena *a, const char *text, size_t len, struct diag_list *diags)
 {
-	struct fy_diag_cfg dc;
-	fy_diag_cfg_default(&dc);
-	dc.fp = NULL;
-	dc.output_fn = NULL;
-	struct fy_diag *fdiag = fy_diag_create(&dc);
-	if (!fdiag)
+	yaml_parser_t p;
+	if (!yaml_parser_initialize(&p))
 		die_oom();
-	fy_diag_set_collect_errors(fdiag, true);
-	struct fy_parse_cfg cfg = {
-		.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_ALLOW_DUPLICATE_KEYS |
-			 FYPCF_JSON_NONE,
-		.diag = fdiag,
-	};
-	struct fy_parser *p = fy_parser_create(&cfg);
-	if (!p)
-		die_oom();
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
 	struct builder b = {.a = a, .diags = diags};
 	strmap_init(&b.anchors);
-	/* fy_parser_set_string keeps a pointer: the text must outlive parsing (it does). */
-	fy_parser_set_string(p, text, len);
-	struct fy_event *e;
-	while (!b.failed && (e = fy_parser_parse(p))) {
-		switch (e->type) {
-		case FYET_DOCUMENT_START:
+	bool syntax_error = false, done = false;
+	while (!b.failed && !done) {
+		yaml_event_t e;
+		if (!yaml_parser_parse(&p, &e)) {
+			syntax_error = true;
+			report_error(&p, text, len, diags);
+			break;
+		}
+		switch (e.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
 			if (++b.docs == 2) {
 				uint32_t line, col;
-				mark_pos(e, &line, &col);
+				mark_pos(&e.start_mark, &line, &col);
 				diag_add(diags, line, col,
 					 "a second YAML document: a DAG file holds exactly one "
 					 "DAG (remove the '---' or split the file)");
 				b.failed = true;
 			}
 			break;
-		case FYET_MAPPING_START:
-			frame_push(&b, node_new(&b, YN_MAP, e), e->mapping_start.anchor);
+		case YAML_MAPPING_START_EVENT:
+			if (too_deep(&b, &e))
+				break;
+			frame_push(&b, node_new(&b, YN_MAP, &e), e.data.mapping_start.anchor);
 			break;
-		case FYET_SEQUENCE_START:
-			frame_push(&b, node_new(&b, YN_SEQ, e), e->sequence_start.anchor);
+		case YAML_SEQUENCE_START_EVENT:
+			if (too_deep(&b, &e))
+				break;
+			frame_push(&b, node_new(&b, YN_SEQ, &e), e.data.sequence_start.anchor);
 			break;
-		case FYET_MAPPING_END:
-		case FYET_SEQUENCE_END:
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
 			if (b.depth)
 				frame_pop(&b);
 			break;
-		case FYET_SCALAR:
-			on_scalar(&b, e);
+		case YAML_SCALAR_EVENT:
+			on_scalar(&b, &e);
 			break;
-		case FYET_ALIAS:
-			on_alias(&b, e);
+		case YAML_ALIAS_EVENT:
+			on_alias(&b, &e);
 			break;
 		default:
 			break;
 		}
-		fy_parser_event_free(p, e);
-	}
-	bool syntax_error = fy_parser_get_stream_error(p);
-	if (syntax_error) {
-		void *it = NULL;
-		struct fy_diag_error *de;
-		int reported = 0;
-		while ((de = fy_diag_errors_iterate(fdiag, &it))) {
-			if (reported++)
-				break; /* the first error is the one that matters; the rest cascade */
-			diag_add(diags, de->line > 0 ? (uint32_t)de->line : 1,
-				 de->column > 0 ? (uint32_t)de->column : 1, "YAML syntax error: %s",
-				 de->msg);
-		}
-		if (!reported)
-			diag_add(diags, 1, 1, "YAML syntax error");
+		yaml_event_delete(&e);
 	}
 	while (b.depth) {
 		struct frame *f = &b.stack[--b.depth];
@@ -272,8 +400,7 @@ struct ynode *ytree_parse(struct arena *a, const char *text, size_t len, struct 
 	free(b.stack);
 	free(b.anchor_nodes);
 	strmap_free(&b.anchors);
-	fy_parser_destroy(p);
-	fy_diag_destroy(fdiag);
+	yaml_parser_delete(&p);
 	if (syntax_error || b.failed)
 		return NULL;
 	if (b.root && b.root->weight > YTREE_MAX_EXPANDED) {
@@ -352,7 +479,8 @@ bool ynode_number(const struct ynode *n, double *ret)
 	const char *s = n->str;
 	if (!strcmp(s, ".inf") || !strcmp(s, "+.inf") || !strcmp(s, "-.inf") || !strcmp(s, ".nan"))
 		return false; /* not useful in a DAG file; treat as strings */
-	/* YAML 1.2 core float: [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
+	/* YAML 1.2 core float: [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+	 */
 	const char *p = s + (*s == '-' || *s == '+');
 	bool digits = false;
 	while (*p >= '0' && *p <= '9')
@@ -419,16 +547,6 @@ const char *ynode_describe(const struct ynode *n)
 	}
 }
 
-/* Start of the source line `line` (1-based). */
-static const char *source_line(const char *text, size_t len, uint32_t line)
-{
-	const char *p = text, *end = text + len;
-	for (uint32_t l = 1; l < line && p < end; p++)
-		if (*p == '\n')
-			l++;
-	return p;
-}
-
 void ytree_scalar_pos(const char *text, size_t len, const struct ynode *n, uint32_t off,
 		      uint32_t *ret_line, uint32_t *ret_col)
 {
@@ -438,11 +556,13 @@ void ytree_scalar_pos(const char *text, size_t len, const struct ynode *n, uint3
 			nl++;
 			line_start = i + 1;
 		}
-	const char *src = source_line(text, len, n->line) + (n->col - 1);
+	if (off > n->len)
+		off = (uint32_t)n->len;
+	const char *src = source_at(text, len, n->line, n->col);
 	bool block = src < text + len && (*src == '|' || *src == '>');
 	if (!block && nl == 0) {
 		*ret_line = n->line;
-		*ret_col = n->col + off + (n->plain ? 0 : 1);
+		*ret_col = n->col + chars_between(n->str, 0, off) + (n->plain ? 0 : 1);
 		return;
 	}
 	uint32_t line = n->line + nl + (block ? 1 : 0);
@@ -451,7 +571,7 @@ void ytree_scalar_pos(const char *text, size_t len, const struct ynode *n, uint3
 	while (ls + indent < end && ls[indent] == ' ')
 		indent++;
 	*ret_line = line;
-	*ret_col = indent + 1 + (off - line_start);
+	*ret_col = indent + 1 + chars_between(n->str, line_start, off);
 }
 
 /* Position of the first byte that is not valid UTF-8 (or NUL), or -1. */
@@ -498,21 +618,6 @@ static long first_bad_byte(const char *s, size_t len, bool *ret_nul)
 	return -1;
 }
 
-static void pos_of_offset(const char *s, size_t off, uint32_t *line, uint32_t *col)
-{
-	uint32_t l = 1, c = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (s[i] == '\n') {
-			l++;
-			c = 1;
-		} else {
-			c++;
-		}
-	}
-	*line = l;
-	*col = c;
-}
-
 bool ytree_text_ok(const char *text, size_t len, struct diag_list *diags)
 {
 	bool nul = false;
@@ -520,11 +625,12 @@ bool ytree_text_ok(const char *text, size_t len, struct diag_list *diags)
 	if (bad < 0)
 		return true;
 	uint32_t line, col;
-	pos_of_offset(text, (size_t)bad, &line, &col);
+	pos_of_offset(text, len, (size_t)bad, &line, &col);
 	if (nul)
 		diag_add(diags, line, col, "the file contains a NUL byte: is it a binary file?");
 	else
-		diag_add(diags, line, col, "the file is not valid UTF-8 (byte 0x%02x): save it as UTF-8",
+		diag_add(diags, line, col,
+			 "the file is not valid UTF-8 (byte 0x%02x): save it as UTF-8",
 			 (unsigned char)text[bad]);
 	return false;
 }

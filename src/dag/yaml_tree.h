@@ -1,15 +1,17 @@
 /*
  * yaml_tree.h - a YAML document as a small tree of nodes that remember where they came from.
  *
- * libfyaml's event parser does the YAML; this module keeps, for every node, the line and column
- * where it starts, so that every validation message can point at the offending key or value.
+ * libyaml's event parser does the YAML (ADR 0006); this module keeps, for every node, the line and
+ * column where it starts (columns in characters), so that every validation message can point at the offending key or value.
  * The tree lives in the caller's arena. Rules it enforces on the way:
  *   - exactly one document; a second one is an error;
  *   - duplicate keys in a mapping are reported at the second occurrence, naming the first
  *     ("duplicate key 'x' (first at line 4)"); the later value is dropped;
  *   - only scalar keys;
  *   - aliases (*a) point at the anchored node; a document whose aliases would expand past
- *     YTREE_MAX_EXPANDED nodes ("billion laughs") is refused.
+ *     YTREE_MAX_EXPANDED nodes ("billion laughs") is refused;
+ *   - at most YTREE_MAX_DEPTH levels of nesting (libyaml's time grows with the square of it).
+ * Syntax errors get a sentence that says what to do for the common cases (see yerr_rules).
  * Scalars keep their text and whether they were plain (unquoted): `123` is a number, `"123"` a
  * string, following YAML 1.2's core schema (see ynode_scalar_kind()).
  */
@@ -24,6 +26,7 @@
 #include "base/diag.h"
 
 #define YTREE_MAX_EXPANDED (8u * 1000 * 1000)
+#define YTREE_MAX_DEPTH 500u
 
 enum ynode_type { YN_SCALAR, YN_MAP, YN_SEQ };
 
@@ -52,7 +55,7 @@ enum yscalar_kind { YS_NULL, YS_BOOL, YS_INT, YS_FLOAT, YS_STRING };
  * syntax errors are appended to `diags`. */
 struct ynode *ytree_parse(struct arena *a, const char *text, size_t len, struct diag_list *diags);
 /* Is the text valid UTF-8 without NUL bytes? Else one diagnostic at the first bad byte. Call it
- * before ytree_parse: libfyaml 0.7 can loop forever on a NUL inside a directive. */
+ * before ytree_parse, which assumes UTF-8 and gives a vaguer message for a NUL. */
 bool ytree_text_ok(const char *text, size_t len, struct diag_list *diags);
 
 /* Where byte `off` of scalar `n`'s text sits in the source `text`. Exact for plain and quoted

@@ -59,6 +59,7 @@ TEST(config_defaults_and_missing_file)
 	ASSERT_INT_EQ(c.host_memory, 0);
 	ASSERT_INT_EQ(c.priority_ageing_ms, 30000);
 	ASSERT_INT_EQ(c.reserve_after_ms, 600000);
+	ASSERT_INT_EQ(c.durability, STORE_DURABILITY_NORMAL);
 	struct diag_list d;
 	diag_list_init(&d, "x");
 	ASSERT_INT_EQ(config_load(&c, "/nonexistent-gust/config.yaml", &d), 0);
@@ -91,7 +92,8 @@ TEST(config_every_setting)
 			   "    description: ~\n"
 			   "host: {cpu: 2.5, memory: 16G}\n"
 			   "priority_ageing: 1m\n"
-			   "reserve_after: 0\n",
+			   "reserve_after: 0\n"
+			   "durability: full\n",
 			   &problems),
 		      0);
 	ASSERT_STR_EQ(problems, "");
@@ -115,6 +117,7 @@ TEST(config_every_setting)
 	ASSERT_INT_EQ(c.host_memory, 16ULL << 30);
 	ASSERT_INT_EQ(c.priority_ageing_ms, 60000);
 	ASSERT_INT_EQ(c.reserve_after_ms, 0);
+	ASSERT_INT_EQ(c.durability, STORE_DURABILITY_FULL);
 
 	/* Loading again replaces the pools; `pools:` with nothing declares none. */
 	ASSERT_INT_EQ(load(&c, "pools: {a: 1}\nhost: {cpu: 0.0001}\n", &problems), 0);
@@ -128,6 +131,9 @@ TEST(config_every_setting)
 	ASSERT_INT_EQ(load(&c, "pools: {}\n", &problems), 0);
 	free(problems);
 	ASSERT_INT_EQ(c.n_pools, 0);
+	ASSERT_INT_EQ(load(&c, "durability: \"normal\"\n", &problems), 0);
+	free(problems);
+	ASSERT_INT_EQ(c.durability, STORE_DURABILITY_NORMAL);
 	config_free(&c);
 	ASSERT(c.pools == NULL && c.dags_dir == NULL);
 }
@@ -142,7 +148,43 @@ TEST(config_unknown_settings_have_hints)
 			"'priority_ageing'?)\n");
 	expect_problems("colour: red\n",
 			"1:1: unknown setting 'colour' (use parallelism, retention, dags, pools, "
-			"host, priority_ageing or reserve_after)\n");
+			"host, priority_ageing, reserve_after or durability)\n");
+	expect_problems("durabilty: full\n",
+			"1:1: unknown setting 'durabilty' (did you mean 'durability'?)\n");
+}
+
+TEST(config_bad_durability)
+{
+	expect_problems("durability: ful\n", "1:13: bad durability 'ful' (did you mean 'full'?)\n");
+	expect_problems("durability: FULL\n", /* values are lower case, as everywhere */
+			"1:13: bad durability 'FULL': use normal (a commit survives a crash of "
+			"the server) or full (and a power loss: every commit is synced to the "
+			"disk)\n");
+	expect_problems("durability: fsync\n",
+			"1:13: bad durability 'fsync': use normal (a commit survives a crash of "
+			"the server) or full (and a power loss: every commit is synced to the "
+			"disk)\n");
+	expect_problems("durability: recorded\n",
+			"1:13: bad durability 'recorded': use normal (a commit survives a crash "
+			"of the server) or full (and a power loss: every commit is synced to the "
+			"disk)\n");
+	expect_problems("durability: [full]\n",
+			"1:13: 'durability' must be normal or full, got a list\n");
+	expect_problems("durability: {level: full}\n",
+			"1:13: 'durability' must be normal or full, got a mapping\n");
+	/* A bad value leaves the setting as it was. */
+	struct config c;
+	config_defaults(&c);
+	char *got = NULL;
+	ASSERT_INT_EQ(load(&c, "durability:\n", &got), -EINVAL);
+	ASSERT_STR_CONTAINS(got, ": 'durability' must be normal or full, got nothing (null)\n");
+	free(got);
+	ASSERT_INT_EQ(c.durability, STORE_DURABILITY_NORMAL);
+	c.durability = STORE_DURABILITY_FULL;
+	ASSERT_INT_EQ(load(&c, "durability: off\n", &got), -EINVAL);
+	ASSERT_INT_EQ(c.durability, STORE_DURABILITY_FULL);
+	free(got);
+	config_free(&c);
 }
 
 TEST(config_bad_pools)
@@ -166,7 +208,7 @@ TEST(config_bad_pools)
 			"got 1000001\n"
 			"6:9: the slots of pool 'text' must be a whole number from 0 to 1000000, "
 			"got many\n"
-			"7:12: the slots of pool 'quoted' must be a whole number from 0 to "
+			"7:11: the slots of pool 'quoted' must be a whole number from 0 to "
 			"1000000, got \"4\"\n"
 			"8:9: the slots of pool 'list' must be a whole number from 0 to 1000000, "
 			"got a list\n");
@@ -228,7 +270,7 @@ TEST(config_bad_host_and_durations)
 			"h, d or w)\n"
 			"4:1: duplicate key 'priority_ageing' (first at line 1)\n");
 	expect_problems("reserve_after:\n",
-			"1:1: 'reserve_after' must be a duration like 10m, got nothing (null)\n");
+			"1:15: 'reserve_after' must be a duration like 10m, got nothing (null)\n");
 }
 
 TEST(config_host_capacity_configured_or_detected)
@@ -250,8 +292,9 @@ TEST(config_host_capacity_configured_or_detected)
 	config_free(&c);
 }
 
-/* A NUL byte (libfyaml 0.7 loops forever on one inside a directive: found by fuzz_config) and
- * bytes that are not UTF-8 are refused before parsing, with their position. */
+/* A NUL byte (libfyaml 0.7, our parser before libyaml, looped forever on one inside a directive:
+ * found by fuzz_config) and bytes that are not UTF-8 are refused before parsing, with their
+ * position. */
 TEST(config_refuses_nul_and_bad_utf8)
 {
 	static const char nul[] = "parallelism: 4\n%YAML: 10\0\0b: {x";
