@@ -183,6 +183,8 @@ int cli_store_open(const char *home, bool create, struct store **ret)
 		}
 	}
 	char *msg = NULL;
+	/* With the durability the last server start recorded (store.h): the CLI's own commits
+	 * (trigger, pause, pools, cancel, clear) are as durable as the server's. */
 	int e = store_open(db, ret, &msg);
 	if (e < 0) {
 		fprintf(stderr, "gust: %s\n", msg ? msg : "cannot open the store");

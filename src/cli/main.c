@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "exec/zygote.h"
+#include "server/dagproc.h"
 
 #ifndef GUST_VERSION
 #define GUST_VERSION "0.1.0"
@@ -53,6 +54,7 @@ static const struct {
 int main(int argc, char **argv)
 {
 	zygote_hook(argc, argv); /* `gust __zygote FD`: the local executor's helper (exec/zygote.h) */
+	dagproc_hook(argc, argv); /* `gust __dag-processor ...`: the server's parser (dagproc.h) */
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		fputs(usage, argc < 2 ? stderr : stdout);

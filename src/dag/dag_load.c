@@ -1139,8 +1139,21 @@ static void check_time_keys(struct loader *L)
 
 /* ---- input checks ------------------------------------------------------------------------ */
 
+static struct ynode *parse_yaml(struct arena *a, const char *text, size_t len,
+				struct diag_list *diags, void *ctx)
+{
+	(void)ctx;
+	return ytree_parse(a, text, len, diags);
+}
+
 int dag_load_buffer(const char *path, const char *text, size_t len, struct dag **ret,
 		    struct diag_list *diags)
+{
+	return dag_load_with(path, text, len, parse_yaml, NULL, ret, diags);
+}
+
+int dag_load_with(const char *path, const char *text, size_t len, dag_parse_fn parse, void *ctx,
+		  struct dag **ret, struct diag_list *diags)
 {
 	*ret = NULL;
 	size_t before = diags->n;
@@ -1157,7 +1170,7 @@ int dag_load_buffer(const char *path, const char *text, size_t len, struct dag *
 	d->max_active_runs = 1;
 	d->max_active_tasks = 16;
 
-	struct ynode *root = ytree_parse(L.a, text, len, diags);
+	struct ynode *root = parse(L.a, text, len, diags, ctx);
 	if (diags->n == before)
 		load_root(&L, root);
 	check_time_keys(&L);

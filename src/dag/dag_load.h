@@ -27,6 +27,16 @@ int dag_load_file(const char *path, struct dag **ret, struct diag_list *diags);
 int dag_load_buffer(const char *path, const char *text, size_t len, struct dag **ret,
 		    struct diag_list *diags);
 
+/* The same with another source of the YAML tree: `parse` returns the root (allocated in `a`, the
+ * DAG's arena) or NULL with problems in diags. The server passes a decoder of the DAG processor's
+ * message (server/dagproc.h), so it never runs the YAML parser itself. `text` is still the file's
+ * bytes: positions inside scalars are computed from it. */
+struct ynode;
+typedef struct ynode *(*dag_parse_fn)(struct arena *a, const char *text, size_t len,
+				      struct diag_list *diags, void *ctx);
+int dag_load_with(const char *path, const char *text, size_t len, dag_parse_fn parse, void *ctx,
+		  struct dag **ret, struct diag_list *diags);
+
 /* Is `s` a valid DAG or task id ([A-Za-z0-9_][A-Za-z0-9_.-]*, at most 200 bytes)? */
 bool dag_id_valid(const char *s);
 /* A pool name: the same characters as an id, at most 100 of them (the store's rule too). */

@@ -228,6 +228,26 @@ static void pos_of_offset(const char *s, size_t len, size_t off, uint32_t *line,
  * is wrong and what to do; the position is the more useful of the two marks. Anything else is
  * reported as libyaml words it, with the context's position.
  */
+/* libyaml's mark at the end of a file that ends with a newline is the line after the last: say
+ * "the end of the last line" instead of a line the editor does not show. */
+static void clamp_to_text(const char *text, size_t len, uint32_t *line, uint32_t *col)
+{
+	uint32_t lines = 1;
+	size_t last = 0;
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n' && i + 1 < len) {
+			lines++;
+			last = i + 1;
+		}
+	if (*line <= lines)
+		return;
+	*line = lines;
+	size_t end = last;
+	while (end < len && text[end] != '\n')
+		end++;
+	*col = chars_between(text, last, end) + 1;
+}
+
 struct yerr_rule {
 	const char *problem; /* prefix of libyaml's problem text */
 	const char *context; /* prefix of its context text, or NULL for any */
@@ -276,6 +296,8 @@ static void report_error(const yaml_parser_t *p, const char *text, size_t len,
 		mark_pos(&p->problem_mark, &pl, &pc);
 	if (p->context)
 		mark_pos(&p->context_mark, &cl, &cc);
+	clamp_to_text(text, len, &pl, &pc);
+	clamp_to_text(text, len, &cl, &cc);
 	if (p->error == YAML_MEMORY_ERROR) {
 		diag_add(diags, 1, 1, "YAML parser ran out of memory");
 		return;

@@ -32,6 +32,9 @@ void config_defaults(struct config *c)
 	c->host_memory = 0;
 	c->priority_ageing_ms = 30 * 1000;
 	c->reserve_after_ms = 10 * 60 * 1000;
+	c->durability = STORE_DURABILITY_NORMAL;
+	c->parse_timeout_ms = 30 * 1000;
+	c->parse_memory = 2048ull << 20;
 }
 
 static void free_pools(struct config *c)
@@ -159,10 +162,61 @@ static void set_reserve_after(struct config *c, const struct ynode *v, struct di
 	want_duration(d, v, "reserve_after", "10m", &c->reserve_after_ms);
 }
 
+/* The DAG processor's limits per file (server/dagproc.h). */
+static void set_parse_timeout(struct config *c, const struct ynode *v, struct diag_list *d)
+{
+	int64_t ms;
+	if (!want_duration(d, v, "parse_timeout", "30s", &ms))
+		return;
+	if (ms < 1000)
+		diag_add(d, v->line, v->col, "'parse_timeout' must be at least 1s");
+	else
+		c->parse_timeout_ms = ms;
+}
+
+static void set_parse_memory(struct config *c, const struct ynode *v, struct diag_list *d)
+{
+	const char *why = NULL;
+	uint64_t bytes;
+	if (v->type != YN_SCALAR || ynode_scalar_kind(v) == YS_NULL)
+		diag_add(d, v->line, v->col, "'parse_memory' must be a size like 2G, got %s",
+			 ynode_describe(v));
+	else if (size_parse(v->str, &bytes, &why) < 0)
+		diag_add(d, v->line, v->col, "bad size '%s' for 'parse_memory': %s", v->str, why);
+	else if (bytes < (64u << 20))
+		diag_add(d, v->line, v->col, "'parse_memory' must be at least 64M");
+	else
+		c->parse_memory = bytes;
+}
+
+static const char *const durability_values[] = {"normal", "full"};
+
+static void set_durability(struct config *c, const struct ynode *v, struct diag_list *d)
+{
+	enum store_durability x;
+	if (v->type != YN_SCALAR || ynode_scalar_kind(v) == YS_NULL) {
+		diag_add(d, v->line, v->col, "'durability' must be normal or full, got %s",
+			 ynode_describe(v));
+	} else if (store_durability_parse(v->str, &x) < 0) {
+		const char *hint =
+		    closest_word(v->str, durability_values, ARRAY_SIZE(durability_values));
+		if (hint)
+			diag_add(d, v->line, v->col, "bad durability '%.100s' (did you mean '%s'?)",
+				 v->str, hint);
+		else
+			diag_add(d, v->line, v->col,
+				 "bad durability '%.100s': use normal (a commit survives a crash "
+				 "of the server) or full (and a power loss: every commit is synced "
+				 "to the disk)",
+				 v->str);
+	} else {
+		c->durability = x;
+	}
+}
+
 /* pools: NAME: SLOTS, or NAME: {slots: N, description: TEXT} */
 
-static bool pool_slots(const struct ynode *v, const char *name, struct diag_list *d,
-		       int32_t *ret)
+static bool pool_slots(const struct ynode *v, const char *name, struct diag_list *d, int32_t *ret)
 {
 	int64_t x;
 	if (!ynode_int(v, &x) || x < 0 || x > STORE_POOL_SLOTS_MAX) {
@@ -304,13 +358,16 @@ static const struct {
 	const char *key;
 	void (*fn)(struct config *c, const struct ynode *v, struct diag_list *d);
 } settings[] = {
-	{"parallelism", set_parallelism},
-	{"retention", set_retention},
-	{"dags", set_dags},
-	{"pools", set_pools},
-	{"host", set_host},
-	{"priority_ageing", set_priority_ageing},
-	{"reserve_after", set_reserve_after},
+    {"parallelism", set_parallelism},
+    {"retention", set_retention},
+    {"dags", set_dags},
+    {"pools", set_pools},
+    {"host", set_host},
+    {"priority_ageing", set_priority_ageing},
+    {"reserve_after", set_reserve_after},
+    {"durability", set_durability},
+    {"parse_timeout", set_parse_timeout},
+    {"parse_memory", set_parse_memory},
 };
 
 int config_load(struct config *c, const char *path, struct diag_list *diags)
@@ -335,6 +392,14 @@ int config_load_buffer(struct config *c, const char *text, size_t len, struct di
 	struct arena a;
 	arena_init(&a);
 	struct ynode *root = ytree_parse(&a, text, len, diags);
+	config_load_tree(c, root, diags);
+	arena_free(&a);
+	return diags->n == before ? 0 : -EINVAL;
+}
+
+int config_load_tree(struct config *c, const struct ynode *root, struct diag_list *diags)
+{
+	size_t before = diags->n;
 	bool empty = root && root->type == YN_SCALAR && ynode_scalar_kind(root) == YS_NULL;
 	if (root && root->type != YN_MAP && !empty) {
 		diag_add(diags, root->line, root->col, "the config must be a mapping of settings");
@@ -353,6 +418,5 @@ int config_load_buffer(struct config *c, const char *text, size_t len, struct di
 		else
 			unknown_key(diags, k, "setting", "", names, ARRAY_SIZE(names));
 	}
-	arena_free(&a);
 	return diags->n == before ? 0 : -EINVAL;
 }

@@ -10,6 +10,9 @@
  *   host: {cpu: 8, memory: 16G}   # capacity for declared resources (default: this machine)
  *   priority_ageing: 30s   # each this much waiting counts as one more point of priority
  *   reserve_after: 10m     # a task that does not fit for this long gets what it needs reserved
+ *   durability: normal     # or full: every commit is synced to the disk (store/store.h)
+ *   parse_timeout: 30s     # the DAG processor's time per file (server/dagproc.h)
+ *   parse_memory: 2G       # and its memory
  *
  * Unknown keys and bad values are errors with FILE:LINE:COL, like DAG files.
  */
@@ -20,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/diag.h"
+#include "store/store.h"
 
 struct config_pool {
 	char *name;
@@ -30,13 +34,16 @@ struct config_pool {
 struct config {
 	int parallelism;
 	int64_t retention_ms;
-	char *dags_dir; /* NULL: default */
+	char *dags_dir;		   /* NULL: default */
 	struct config_pool *pools; /* in file order */
 	size_t n_pools;
-	int64_t host_cpu_milli;	  /* 0: the machine's online cores x 1000 */
-	uint64_t host_memory;	  /* 0: the machine's physical memory */
-	int64_t priority_ageing_ms; /* default 30 s */
-	int64_t reserve_after_ms;   /* default 10 min */
+	int64_t host_cpu_milli;		  /* 0: the machine's online cores x 1000 */
+	uint64_t host_memory;		  /* 0: the machine's physical memory */
+	int64_t priority_ageing_ms;	  /* default 30 s */
+	int64_t reserve_after_ms;	  /* default 10 min */
+	enum store_durability durability; /* default NORMAL; never RECORDED */
+	int64_t parse_timeout_ms;	  /* default 30 s */
+	uint64_t parse_memory;		  /* default 2 GiB */
 };
 
 void config_defaults(struct config *c);
@@ -44,6 +51,9 @@ void config_defaults(struct config *c);
 int config_load(struct config *c, const char *path, struct diag_list *diags);
 /* The same from memory (`diags` names the file). */
 int config_load_buffer(struct config *c, const char *text, size_t len, struct diag_list *diags);
+/* The same from a parsed tree (the DAG processor's, server/dagproc.h); NULL is an empty file. */
+struct ynode;
+int config_load_tree(struct config *c, const struct ynode *root, struct diag_list *diags);
 void config_free(struct config *c);
 /* The capacity declared resources are admitted against: the config's `host` values, else this
  * machine's (online cores x 1000, physical memory). Either pointer may be NULL. */

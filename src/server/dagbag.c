@@ -22,6 +22,7 @@
 #include "base/hash.h"
 #include "base/util.h"
 #include "dag/dag_load.h"
+#include "server/dagproc.h"
 #include "server/log.h"
 #include "store/store.h"
 
@@ -83,8 +84,8 @@ static void mark_changed(struct dagbag *b, size_t idx)
 	for (size_t k = 0; k < b->n_changed; k++)
 		if (b->changed[k] == idx)
 			return;
-	b->changed = xrealloc_array(b->changed, b->n_changed + 1, sizeof(*b->changed),
-				    &b->cap_changed);
+	b->changed =
+	    xrealloc_array(b->changed, b->n_changed + 1, sizeof(*b->changed), &b->cap_changed);
 	b->changed[b->n_changed++] = idx;
 }
 
@@ -119,7 +120,8 @@ static struct dag_entry *entry_for_file(struct dagbag *b, const char *file, size
 
 static char *read_file(const char *path, size_t *ret_len, int *ret_err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named x.yaml must not block the loop in open(). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		*ret_err = errno;
 		return NULL;
@@ -170,7 +172,8 @@ static void set_broken(struct dagbag *b, struct dag_entry *e, struct store *st, 
 	(void)b;
 }
 
-/* (Re)load one file. */
+/* (Re)load one file: read it here (bounded, non-blocking) and hand it to the DAG processor;
+ * apply_job() does the rest when the answer is back. */
 static void load_file(struct dagbag *b, struct store *st, const char *file, int64_t now)
 {
 	size_t idx;
@@ -179,62 +182,92 @@ static void load_file(struct dagbag *b, struct store *st, const char *file, int6
 	int err = 0;
 	char *text = read_file(file, &len, &err);
 	if (!text) {
-		char *msg = xasprintf("%s: error: cannot read: %s", file, strerror(err));
+		char *msg = err == EFBIG ? xasprintf("%s: error: the file is larger than %u MB",
+						     file, DAG_MAX_FILE_BYTES / (1024 * 1024))
+			    : err == EINVAL
+				? xasprintf("%s: error: not a regular file", file)
+				: xasprintf("%s: error: cannot read: %s", file, strerror(err));
 		slog(LOG_WARN, "dagbag: %s", msg);
+		e->hash = 0;
 		set_broken(b, e, st, msg, now);
 		free(msg);
 		return;
 	}
 	uint64_t h = hash_fnv1a64(text, len);
-	if (e->hash == h && (e->cur || e->broken)) {
+	if (e->hash == h && (e->cur || e->broken || e->pending)) {
 		free(text);
 		return; /* same content as last time */
 	}
 	e->hash = h;
-	struct diag_list diags;
-	diag_list_init(&diags, file);
-	struct dag *d = NULL;
-	dag_load_buffer(file, text, len, &d, &diags);
-	if (d) {
-		uint32_t other;
-		if (strmap_get(&b->by_id, d->id, &other) && other != idx) {
-			diag_add(&diags, 1, 1, "DAG id '%s' is already defined in %s", d->id,
-				 b->entries[other]->file);
-			dag_free(d);
-			d = NULL;
-		}
-	}
-	if (!d) {
-		diag_sort(&diags);
-		struct buf msg = BUF_INIT;
+	e->pending++;
+	dagproc_submit(b->proc, dagproc_job_new(DAGPROC_DAG, file, text, len, h));
+}
+
+static void report_broken(struct dagbag *b, struct dag_entry *e, struct store *st,
+			  struct diag_list *diags, const char *failure, int64_t now)
+{
+	struct buf msg = BUF_INIT;
+	if (failure) {
+		buf_printf(&msg, "%s: error: broken: %s", e->file, failure);
+	} else {
+		diag_sort(diags);
 		char *p = NULL;
 		size_t sz = 0;
 		FILE *f = open_memstream(&p, &sz);
 		if (f) {
-			diag_print(&diags, f);
+			diag_print(diags, f);
 			fclose(f);
 			buf_append(&msg, p, sz);
 			free(p);
 		}
 		if (msg.len && msg.data[msg.len - 1] == '\n')
 			msg.data[--msg.len] = '\0';
-		slog(LOG_WARN, "dagbag: %s is broken (%zu problem%s); %s", file, diags.n,
-		     diags.n == 1 ? "" : "s",
+	}
+	if (failure)
+		slog(LOG_WARN, "dagbag: %s is broken: %s; %s", e->file, failure,
 		     e->cur ? "the last good version stays in use" : "no DAG loaded");
-		set_broken(b, e, st, buf_str(&msg), now);
-		buf_free(&msg);
-		diag_list_free(&diags);
-		free(text);
+	else
+		slog(LOG_WARN, "dagbag: %s is broken (%zu problem%s); %s", e->file, diags->n,
+		     diags->n == 1 ? "" : "s",
+		     e->cur ? "the last good version stays in use" : "no DAG loaded");
+	set_broken(b, e, st, buf_str(&msg), now);
+	buf_free(&msg);
+}
+
+/* The processor's answer for one file. */
+static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j, int64_t now)
+{
+	uint32_t idx;
+	if (!strmap_get(&b->by_file, j->path, &idx))
+		return;
+	struct dag_entry *e = b->entries[idx];
+	e->pending--;
+	if (e->hash != j->tag)
+		return; /* the file changed (or went) since: a newer answer is coming, or none */
+	const char *file = e->file;
+	struct dag *d = j->dag;
+	j->dag = NULL;
+	if (d) {
+		uint32_t other;
+		if (strmap_get(&b->by_id, d->id, &other) && other != idx) {
+			diag_add(&j->diags, 1, 1, "DAG id '%s' is already defined in %s", d->id,
+				 b->entries[other]->file);
+			dag_free(d);
+			d = NULL;
+		}
+	}
+	if (!d) {
+		report_broken(b, e, st, &j->diags, j->failure, now);
 		return;
 	}
-	diag_list_free(&diags);
 	char hash_hex[17];
-	snprintf(hash_hex, sizeof(hash_hex), "%016llx", (unsigned long long)h);
+	snprintf(hash_hex, sizeof(hash_hex), "%016llx", (unsigned long long)j->tag);
 	int64_t version = 0;
-	int r = store_dag_loaded(st, NULL, d->id, file, hash_hex, text, d->schedule, now, &version);
-	free(text);
+	int r =
+	    store_dag_loaded(st, NULL, d->id, file, hash_hex, j->text, d->schedule, now, &version);
 	if (r < 0) {
-		slog(LOG_ERROR, "dagbag: cannot record %s in the store: %s", file, store_errmsg(st));
+		slog(LOG_ERROR, "dagbag: cannot record %s in the store: %s", file,
+		     store_errmsg(st));
 		dag_free(d);
 		return;
 	}
@@ -265,9 +298,29 @@ static void load_file(struct dagbag *b, struct store *st, const char *file, int6
 		strmap_put(&b->by_id, e->dag_id, (uint32_t)idx, NULL);
 	mark_changed(b, idx);
 	if (!was_current)
-		slog(LOG_INFO, "dagbag: loaded %s: DAG '%s' version %lld, %u task%s, schedule %s",
+		slog(LOG_INFO,
+		     "dagbag: loaded %s: DAG '%s' version %lld, %u task%s, schedule %s (parsed in "
+		     "%lld ms, compiled in %lld ms)",
 		     file, v->dag->id, (long long)v->version, v->dag->n_tasks,
-		     v->dag->n_tasks == 1 ? "" : "s", v->dag->schedule ? v->dag->schedule : "none");
+		     v->dag->n_tasks == 1 ? "" : "s", v->dag->schedule ? v->dag->schedule : "none",
+		     (long long)j->parse_ms, (long long)j->load_ms);
+}
+
+void dagbag_on_processed(struct dagbag *b, struct store *st, int64_t now, bool wait_all)
+{
+	for (;;) {
+		struct dagproc_job *j = dagproc_take(b->proc, wait_all);
+		if (!j)
+			return;
+		while (j) {
+			struct dagproc_job *next = j->next;
+			apply_job(b, st, j, now);
+			dagproc_job_free(j);
+			j = next;
+		}
+		if (!wait_all)
+			return;
+	}
 }
 
 static void remove_file(struct dagbag *b, struct store *st, const char *file, int64_t now)
@@ -277,8 +330,9 @@ static void remove_file(struct dagbag *b, struct store *st, const char *file, in
 		return;
 	struct dag_entry *e = b->entries[idx];
 	if (e->dag_id) {
-		slog(LOG_INFO, "dagbag: %s was removed: DAG '%s' is no longer scheduled (its history "
-			       "stays)",
+		slog(LOG_INFO,
+		     "dagbag: %s was removed: DAG '%s' is no longer scheduled (its history "
+		     "stays)",
 		     file, e->dag_id);
 		store_dag_deleted(st, NULL, e->dag_id, now);
 	}
@@ -305,7 +359,7 @@ static void watch_dir(struct dagbag *b, const char *dir)
 {
 	int wd = inotify_add_watch(b->inotify_fd, dir,
 				   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-					   IN_CREATE | IN_DELETE_SELF | IN_ONLYDIR);
+				       IN_CREATE | IN_DELETE_SELF | IN_ONLYDIR);
 	if (wd < 0) {
 		slog(LOG_WARN, "dagbag: cannot watch %s: %s", dir, strerror(errno));
 		return;
@@ -313,8 +367,8 @@ static void watch_dir(struct dagbag *b, const char *dir)
 	for (size_t i = 0; i < b->n_watches; i++)
 		if (b->watches[i].wd == wd)
 			return;
-	b->watches = xrealloc_array(b->watches, b->n_watches + 1, sizeof(*b->watches),
-				    &b->cap_watches);
+	b->watches =
+	    xrealloc_array(b->watches, b->n_watches + 1, sizeof(*b->watches), &b->cap_watches);
 	b->watches[b->n_watches++] = (struct dag_watch){wd, xstrdup(dir)};
 }
 
@@ -351,9 +405,10 @@ static void scan_dir(struct dagbag *b, struct store *st, const char *dir, int de
 	free(names);
 }
 
-int dagbag_open(struct dagbag *b, const char *dir)
+int dagbag_open(struct dagbag *b, const char *dir, struct dagproc *proc)
 {
 	memset(b, 0, sizeof(*b));
+	b->proc = proc;
 	strmap_init(&b->by_file);
 	strmap_init(&b->by_id);
 	size_t len = strlen(dir);
@@ -419,8 +474,8 @@ void dagbag_on_events(struct dagbag *b, struct store *st, int64_t now)
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW) {
-				slog(LOG_WARN, "dagbag: too many file events at once: rescanning %s",
-				     b->dir);
+				slog(LOG_WARN,
+				     "dagbag: too many file events at once: rescanning %s", b->dir);
 				dagbag_scan(b, st, now);
 				continue;
 			}

@@ -6,6 +6,9 @@
  * content of a DAG is a version (numbered by the store); a run keeps a reference to the version
  * it started with (struct dagver), so editing a file never changes a run in progress.
  *
+ * Files are parsed by the DAG processor (dagproc.h), never in the server's own process; the
+ * loop applies the answers as they come back (dagbag_on_processed).
+ *
  * A file that does not load is recorded with its errors and changes nothing else: the DAG's
  * last good version stays current and keeps its schedule. Two files that declare the same DAG
  * id: the second is broken ("DAG id 'x' is already defined in FILE").
@@ -40,15 +43,19 @@ struct dagver *dagver_from_source(const char *dag_id, const char *source, int64_
 
 struct dag_entry {
 	char *file;
-	char *dag_id;	     /* NULL while the file never loaded */
-	uint64_t hash;	     /* of the content last read */
-	struct dagver *cur;  /* the current good version, or NULL */
+	char *dag_id;	    /* NULL while the file never loaded */
+	uint64_t hash;	    /* of the content last read */
+	struct dagver *cur; /* the current good version, or NULL */
 	bool broken;
-	int64_t timer_gen;   /* bumped when the schedule changes (stale timer entries) */
+	int pending;	   /* answers of the DAG processor still to come */
+	int64_t timer_gen; /* bumped when the schedule changes (stale timer entries) */
 };
+
+struct dagproc;
 
 struct dagbag {
 	char *dir;
+	struct dagproc *proc;
 	int inotify_fd;
 	struct dag_entry **entries;
 	size_t n, cap;
@@ -58,20 +65,23 @@ struct dagbag {
 	struct dag_watch {
 		int wd;
 		char *dir;
-	} *watches;
+	} * watches;
 	size_t n_watches, cap_watches;
 	/* entries whose schedule changed since the last dagbag_take_changed() */
 	size_t *changed;
 	size_t n_changed, cap_changed;
 };
 
-/* Start watching `dir` (it must exist). 0 or a negative errno. */
-int dagbag_open(struct dagbag *b, const char *dir);
+/* Start watching `dir` (it must exist), parsing through `proc`. 0 or a negative errno. */
+int dagbag_open(struct dagbag *b, const char *dir, struct dagproc *proc);
 void dagbag_close(struct dagbag *b);
-/* Load every file now (at start). Problems are logged and recorded in the store. */
+/* Send every file to the DAG processor (at start; then dagbag_on_processed with wait_all). */
 void dagbag_scan(struct dagbag *b, struct store *st, int64_t now);
 /* Handle pending inotify events (call when inotify_fd is readable). */
 void dagbag_on_events(struct dagbag *b, struct store *st, int64_t now);
+/* Apply the processor's answers (call when dagproc_fd is readable); with wait_all, until none
+ * is pending. Problems are logged and recorded in the store. */
+void dagbag_on_processed(struct dagbag *b, struct store *st, int64_t now, bool wait_all);
 struct dag_entry *dagbag_get(struct dagbag *b, const char *dag_id);
 /* Indexes of entries whose current version changed (loaded, replaced or removed). */
 size_t dagbag_take_changed(struct dagbag *b, size_t **ret);

@@ -41,6 +41,7 @@
 #include "exec/proctree.h"
 #include "server/config.h"
 #include "server/dagbag.h"
+#include "server/dagproc.h"
 #include "server/log.h"
 #include "server/pools.h"
 #include "store/store.h"
@@ -109,6 +110,7 @@ struct server {
 	struct store *st;
 	struct executor *ex;
 	struct dagbag bag;
+	struct dagproc proc; /* parses DAG files and config.yaml in its own process */
 	int ep, sfd, tfd, lockfd;
 	bool stop, drain;
 
@@ -1434,6 +1436,43 @@ static int take_lock(struct server *s)
 	return 0;
 }
 
+/* config.yaml, parsed by the DAG processor like a DAG file: a file that crashes the parser is
+ * an error at start, not a crash of the server. A missing file is the defaults. */
+static int load_config(struct server *s, const char *path, struct diag_list *diags)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t len = getdelim(&text, &cap, '\0', f);
+	bool more = len >= 0 && fgetc(f) != EOF; /* a NUL inside: the processor reports it */
+	fclose(f);
+	if (len < 0) {
+		free(text);
+		return 0; /* empty */
+	}
+	if (more) {
+		diag_add(diags, 0, 0, "the file contains a NUL byte: is it a binary file?");
+		free(text);
+		return -EINVAL;
+	}
+	dagproc_submit(&s->proc, dagproc_job_new(DAGPROC_CONFIG, path, text, (size_t)len, 0));
+	struct dagproc_job *j = dagproc_take(&s->proc, true);
+	int rc = 0;
+	if (j->failure) {
+		diag_add(diags, 0, 0, "broken: %s", j->failure);
+		rc = -EINVAL;
+	} else {
+		for (size_t i = 0; i < j->diags.n; i++)
+			diag_add(diags, j->diags.items[i].line, j->diags.items[i].col, "%s",
+				 j->diags.items[i].msg);
+		rc = config_load_tree(&s->cfg, j->tree, diags) < 0 || j->diags.n ? -EINVAL : 0;
+	}
+	dagproc_job_free(j);
+	return rc;
+}
+
 int server_main(const struct server_opts *o)
 {
 	struct server S;
@@ -1458,7 +1497,13 @@ int server_main(const struct server_opts *o)
 	char *cfg_path = xasprintf("%s/config.yaml", s->home);
 	struct diag_list diags;
 	diag_list_init(&diags, cfg_path);
-	if (config_load(&s->cfg, cfg_path, &diags) < 0) {
+	struct dagproc_limits lim;
+	dagproc_limits_default(&lim);
+	if (dagproc_start(&s->proc, &lim) < 0) {
+		fprintf(stderr, "gust: cannot start the DAG processor's thread\n");
+		goto out;
+	}
+	if (load_config(s, cfg_path, &diags) < 0) {
 		diag_print(&diags, stderr);
 		diag_list_free(&diags);
 		free(cfg_path);
@@ -1466,6 +1511,15 @@ int server_main(const struct server_opts *o)
 	}
 	diag_list_free(&diags);
 	free(cfg_path);
+	if (s->cfg.parse_timeout_ms != lim.time_ms || s->cfg.parse_memory != lim.memory) {
+		dagproc_stop(&s->proc);
+		lim.time_ms = s->cfg.parse_timeout_ms;
+		lim.memory = s->cfg.parse_memory;
+		if (dagproc_start(&s->proc, &lim) < 0) {
+			fprintf(stderr, "gust: cannot start the DAG processor's thread\n");
+			goto out;
+		}
+	}
 	if (o->parallelism)
 		s->cfg.parallelism = o->parallelism;
 	const char *dags = o->dags_dir ? o->dags_dir : s->cfg.dags_dir;
@@ -1486,7 +1540,8 @@ int server_main(const struct server_opts *o)
 
 	char *db = xasprintf("%s/gust.db", s->home);
 	char *msg = NULL;
-	if (store_open(db, &s->st, &msg) < 0) {
+	struct store_options so = {.durability = s->cfg.durability};
+	if (store_open_with(db, &so, &s->st, &msg) < 0) {
 		fprintf(stderr, "gust: %s\n", msg ? msg : "cannot open the store");
 		free(msg);
 		free(db);
@@ -1514,7 +1569,7 @@ int server_main(const struct server_opts *o)
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	s->ex = local_executor_new();
-	int e = dagbag_open(&s->bag, dags);
+	int e = dagbag_open(&s->bag, dags, &s->proc);
 	if (e < 0) {
 		fprintf(stderr, "gust: cannot watch the DAG folder %s: %s\n", dags, strerror(-e));
 		goto out;
@@ -1524,7 +1579,8 @@ int server_main(const struct server_opts *o)
 		goto out;
 	}
 	struct epoll_event ev = {.events = EPOLLIN};
-	int fds[] = {s->sfd, s->tfd, executor_fd(s->ex), s->bag.inotify_fd};
+	int fds[] = {s->sfd, s->tfd, executor_fd(s->ex), s->bag.inotify_fd,
+		     dagproc_fd(&s->proc)};
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		ev.data.fd = fds[i];
 		epoll_ctl(s->ep, EPOLL_CTL_ADD, fds[i], &ev);
@@ -1532,10 +1588,14 @@ int server_main(const struct server_opts *o)
 
 	s->started = now_ms(s);
 	char when[40];
-	slog(LOG_INFO, "server: starting on %s (pid %d), DAGs from %s, parallelism %d, clock %s%s",
+	slog(LOG_INFO,
+	     "server: starting on %s (pid %d), DAGs from %s, parallelism %d, durability %s, "
+	     "clock %s%s",
 	     s->home, (int)getpid(), dags, s->cfg.parallelism,
+	     store_durability_name(s->cfg.durability),
 	     time_format_utc(s->started, when, sizeof(when)), o->now ? " (--now)" : "");
 	dagbag_scan(&s->bag, s->st, s->started);
+	dagbag_on_processed(&s->bag, s->st, s->started, true); /* before runs need their DAGs */
 	restore_runs(s, s->started);
 	resolve_live_attempts(s, s->started);
 	/* What the CLI left while no server ran: queued runs, cancel/clear/wake commands. */
@@ -1584,6 +1644,8 @@ int server_main(const struct server_opts *o)
 				(void)r;
 			} else if (fd == s->bag.inotify_fd) {
 				dagbag_on_events(&s->bag, s->st, now_ms(s));
+			} else if (fd == dagproc_fd(&s->proc)) {
+				dagbag_on_processed(&s->bag, s->st, now_ms(s), false);
 			}
 		}
 	}
@@ -1603,6 +1665,7 @@ out:
 	free(s->reservations);
 	if (s->ex)
 		executor_destroy(s->ex);
+	dagproc_stop(&s->proc);
 	dagbag_close(&s->bag);
 	if (s->st)
 		store_close(s->st);

@@ -50,17 +50,54 @@ struct store_tx;
 /* ---- opening ------------------------------------------------------------------------------ */
 
 /*
+ * Durability: when a commit is safe (config.yaml `durability:`, docs/server.md "Durability").
+ *
+ *   NORMAL  a commit survives a crash of any process (kill -9 of the server or the CLI) as
+ *           soon as it returns; a power loss or a crash of the operating system may lose the
+ *           last commits (always the newest ones, never one in the middle), never corrupt the
+ *           store. SQLite: synchronous=NORMAL in WAL mode (the log is synced at checkpoints).
+ *   FULL    a commit is on the disk when it returns, so it survives a power loss too.
+ *           SQLite: synchronous=FULL (the log is synced at every commit: one fsync each).
+ *
+ * It is a setting of each handle, and every process that writes should use the same one: the
+ * server chooses (store_open_with and its config's value), which records it in the store; every
+ * handle opened later with STORE_DURABILITY_RECORDED (store_open: the CLI's) uses the recorded
+ * one, NORMAL when none was recorded.
+ */
+enum store_durability {
+	STORE_DURABILITY_RECORDED, /* opening only: the one recorded in the store */
+	STORE_DURABILITY_NORMAL,
+	STORE_DURABILITY_FULL,
+};
+/* "recorded", "normal", "full". */
+const char *store_durability_name(enum store_durability d);
+/* "normal" or "full": 0 and *ret; anything else (NULL too): -EINVAL. */
+int store_durability_parse(const char *name, enum store_durability *ret);
+
+struct store_options {
+	/* RECORDED (0): the store's recorded durability. NORMAL or FULL: this one, recorded in
+	 * the store (kv key "store.durability") for the handles opened after. */
+	enum store_durability durability;
+};
+
+/*
  * Open (creating if needed) the store at `url`: a SQLite file path for now (":memory:" for a
  * private in-memory store). The folder must exist (-ENOENT otherwise: the caller creates
- * GUST_HOME). Applies pending migrations in one transaction. A database with a higher schema
- * version than this binary knows is refused with -EPROTO. On failure returns a negative errno
- * and a malloc'd sentence in *ret_msg (if ret_msg is not NULL).
+ * GUST_HOME). Applies pending migrations in one transaction, then the durability of `opts`
+ * (NULL: all defaults). A database with a higher schema version than this binary knows is
+ * refused with -EPROTO. On failure returns a negative errno and a malloc'd sentence in
+ * *ret_msg (if ret_msg is not NULL).
  *
- * SQLite: WAL journal, synchronous=NORMAL (a commit survives a crash of the process; a power
- * loss may lose the last commits, never corrupt the file), foreign keys on, a busy timeout of
- * 5 s. A handle is used by one thread at a time; other processes open their own.
+ * SQLite: WAL journal, synchronous as above, foreign keys on, a busy timeout of 5 s. A handle
+ * is used by one thread at a time; other processes open their own.
  */
+int store_open_with(const char *url, const struct store_options *opts, struct store **ret,
+		    char **ret_msg);
+/* store_open_with(url, NULL, ...): the recorded durability. */
 int store_open(const char *url, struct store **ret, char **ret_msg);
+/* The durability in force on this handle, read back from the backend (SQLite: PRAGMA
+ * synchronous, 1 NORMAL, 2 FULL; any other value: -EIO). */
+int store_durability(struct store *s, enum store_durability *ret);
 /* Rolls back an open transaction. NULL is allowed. */
 void store_close(struct store *s);
 /* The last error's text (valid until the next call on this store). */
@@ -297,6 +334,8 @@ int store_pool_get(struct store *s, const char *name, struct store_pool *ret);
 int store_pool_list(struct store *s, struct store_pool **ret, size_t *ret_n);
 
 /* ---- key-value settings (server state such as the clock offset) ------------------------- */
+
+/* Keys starting with "store." are the store's own (store.durability). */
 
 /* value NULL deletes the key. */
 int store_kv_set(struct store *s, struct store_tx *tx, const char *key, const char *value);

@@ -3,7 +3,8 @@
  *
  * One struct store is one SQLite connection in WAL mode (readers never wait for the writer, and
  * a commit is one append to the log: synchronous=NORMAL makes it durable against a crash of the
- * process, and against a power loss up to the last checkpoint). Every SQL statement is written
+ * process, and against a power loss up to the last checkpoint; synchronous=FULL, durability
+ * full, syncs the log at every commit). Every SQL statement is written
  * once, in the STATEMENTS table below, prepared on first use and kept for the life of the
  * handle; after each use it is reset at once, so that no statement keeps a read snapshot open.
  *
@@ -607,7 +608,101 @@ static int configure(struct store *s, char **ret_msg)
 	return 0;
 }
 
+/* ---- durability ---------------------------------------------------------------------------- */
+
+#define DURABILITY_KEY "store.durability"
+
+static const char *const durability_names[] = {
+    [STORE_DURABILITY_RECORDED] = "recorded",
+    [STORE_DURABILITY_NORMAL] = "normal",
+    [STORE_DURABILITY_FULL] = "full",
+};
+
+const char *store_durability_name(enum store_durability d)
+{
+	return (unsigned)d < ARRAY_SIZE(durability_names) ? durability_names[d] : "unknown";
+}
+
+int store_durability_parse(const char *name, enum store_durability *ret)
+{
+	if (name && strcmp(name, "normal") == 0)
+		*ret = STORE_DURABILITY_NORMAL;
+	else if (name && strcmp(name, "full") == 0)
+		*ret = STORE_DURABILITY_FULL;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* At open, after the migrations: the durability asked for (recorded for later opens), or the
+ * one recorded. PRAGMA synchronous cannot change inside a transaction; none is open here. */
+static int apply_durability(struct store *s, enum store_durability d, char **ret_msg)
+{
+	bool record = d != STORE_DURABILITY_RECORDED;
+	if (d != STORE_DURABILITY_RECORDED && d != STORE_DURABILITY_NORMAL &&
+	    d != STORE_DURABILITY_FULL) {
+		*ret_msg = xasprintf("cannot open the database at %s: unknown durability %d",
+				     s->path, (int)d);
+		return -EINVAL;
+	}
+	if (!record) {
+		char *v = NULL;
+		int r = store_kv_get(s, DURABILITY_KEY, &v);
+		if (r == -ENOENT) {
+			d = STORE_DURABILITY_NORMAL;
+		} else if (r < 0) {
+			*ret_msg = xasprintf("cannot read the database at %s: %s", s->path,
+					     store_errmsg(s));
+			return r;
+		} else if (store_durability_parse(v, &d) < 0) {
+			d = STORE_DURABILITY_FULL; /* a newer gust's word: take the safer side */
+		}
+		free(v);
+	}
+	int rc = pragma(s,
+			d == STORE_DURABILITY_FULL ? "PRAGMA synchronous = FULL"
+						   : "PRAGMA synchronous = NORMAL",
+			NULL, 0);
+	if (rc != SQLITE_OK) {
+		*ret_msg = xasprintf("cannot set durability %s on the database at %s: %s",
+				     store_durability_name(d), s->path, sqlite3_errmsg(s->db));
+		return errno_of(rc);
+	}
+	if (record) {
+		int r = store_kv_set(s, NULL, DURABILITY_KEY, store_durability_name(d));
+		if (r < 0) {
+			*ret_msg =
+			    xasprintf("cannot record durability %s in the database at %s: %s",
+				      store_durability_name(d), s->path, store_errmsg(s));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int store_durability(struct store *s, enum store_durability *ret)
+{
+	char buf[32];
+	int rc = pragma(s, "PRAGMA synchronous", buf, sizeof(buf));
+	if (rc != SQLITE_OK)
+		return sql_fail(s, rc, "reading PRAGMA synchronous");
+	if (strcmp(buf, "1") == 0)
+		*ret = STORE_DURABILITY_NORMAL;
+	else if (strcmp(buf, "2") == 0)
+		*ret = STORE_DURABILITY_FULL;
+	else
+		return fail(s, -EIO, "PRAGMA synchronous is %s, neither NORMAL (1) nor FULL (2)",
+			    buf);
+	return 0;
+}
+
 int store_open(const char *url, struct store **ret, char **ret_msg)
+{
+	return store_open_with(url, NULL, ret, ret_msg);
+}
+
+int store_open_with(const char *url, const struct store_options *opts, struct store **ret,
+		    char **ret_msg)
 {
 	char *msg = NULL;
 	if (!url || !*url) {
@@ -635,6 +730,9 @@ int store_open(const char *url, struct store **ret, char **ret_msg)
 		r = configure(s, &msg);
 		if (!r)
 			r = migrate(s, &msg);
+		if (!r)
+			r = apply_durability(s, opts ? opts->durability : STORE_DURABILITY_RECORDED,
+					     &msg);
 	}
 	if (r) {
 		store_close(s);

@@ -146,9 +146,10 @@ TEST(config_unknown_settings_have_hints)
 	expect_problems("priority_aging: 1m\n",
 			"1:1: unknown setting 'priority_aging' (did you mean "
 			"'priority_ageing'?)\n");
-	expect_problems("colour: red\n",
-			"1:1: unknown setting 'colour' (use parallelism, retention, dags, pools, "
-			"host, priority_ageing, reserve_after or durability)\n");
+	expect_problems(
+	    "colour: red\n",
+	    "1:1: unknown setting 'colour' (use parallelism, retention, dags, pools, "
+	    "host, priority_ageing, reserve_after, durability, parse_timeout or parse_memory)\n");
 	expect_problems("durabilty: full\n",
 			"1:1: unknown setting 'durabilty' (did you mean 'durability'?)\n");
 }

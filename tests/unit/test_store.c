@@ -254,6 +254,115 @@ TEST(store_open_in_memory)
 	store_close(s);
 }
 
+/* ---- durability ---------------------------------------------------------------------------- */
+
+static enum store_durability durability_of(struct store *s)
+{
+	enum store_durability d = STORE_DURABILITY_RECORDED;
+	int r = store_durability(s, &d);
+	if (r != 0)
+		test_fail(__FILE__, __LINE__, "store_durability: %d %s", r, store_errmsg(s));
+	return d;
+}
+
+static struct store *open_with_ok(const char *path, enum store_durability d)
+{
+	struct store *s = NULL;
+	char *msg = NULL;
+	struct store_options o = {.durability = d};
+	int r = store_open_with(path, &o, &s, &msg);
+	if (r != 0)
+		test_fail(__FILE__, __LINE__, "store_open_with(%s, %s): %d %s", path,
+			  store_durability_name(d), r, msg ? msg : "");
+	return s;
+}
+
+TEST(store_durability_names)
+{
+	enum store_durability d = STORE_DURABILITY_RECORDED;
+	ASSERT_INT_EQ(store_durability_parse("normal", &d), 0);
+	ASSERT_INT_EQ(d, STORE_DURABILITY_NORMAL);
+	ASSERT_INT_EQ(store_durability_parse("full", &d), 0);
+	ASSERT_INT_EQ(d, STORE_DURABILITY_FULL);
+	ASSERT_INT_EQ(store_durability_parse("FULL", &d), -EINVAL);
+	ASSERT_INT_EQ(store_durability_parse("recorded", &d), -EINVAL);
+	ASSERT_INT_EQ(store_durability_parse("", &d), -EINVAL);
+	ASSERT_INT_EQ(store_durability_parse(NULL, &d), -EINVAL);
+	ASSERT_INT_EQ(d, STORE_DURABILITY_FULL); /* untouched on failure */
+	ASSERT_STR_EQ(store_durability_name(STORE_DURABILITY_RECORDED), "recorded");
+	ASSERT_STR_EQ(store_durability_name(STORE_DURABILITY_NORMAL), "normal");
+	ASSERT_STR_EQ(store_durability_name(STORE_DURABILITY_FULL), "full");
+	ASSERT_STR_EQ(store_durability_name((enum store_durability)7), "unknown");
+}
+
+/* store_durability() reads PRAGMA synchronous back from the handle's own connection (the
+ * setting is per connection): 1 is NORMAL, 2 is FULL. */
+TEST(store_durability_is_in_force_and_followed_by_later_opens)
+{
+	struct fixture f = setup();
+	/* A store nobody chose for: NORMAL, and nothing recorded. */
+	ASSERT_INT_EQ(durability_of(f.s), STORE_DURABILITY_NORMAL);
+	char *v = NULL;
+	ASSERT_INT_EQ(store_kv_get(f.s, "store.durability", &v), -ENOENT);
+	store_close(f.s);
+
+	/* The server's open: FULL, recorded; commits work under it. */
+	f.s = open_with_ok(f.path, STORE_DURABILITY_FULL);
+	ASSERT_INT_EQ(durability_of(f.s), STORE_DURABILITY_FULL);
+	add_dag(f.s, "d");
+	v = raw_text(f.path, "SELECT value FROM kv WHERE key = 'store.durability'");
+	ASSERT_STR_EQ(v, "full");
+	free(v);
+	/* A CLI's open while the server runs, and after: it follows the record. */
+	struct store *cli = open_ok(f.path);
+	ASSERT_INT_EQ(durability_of(cli), STORE_DURABILITY_FULL);
+	add_run(cli, "r1", "d", STORE_RUN_MANUAL, 0, 5);
+	struct store_tx *tx = NULL;
+	ASSERT_INT_EQ(store_begin(cli, &tx), 0);
+	ASSERT_INT_EQ(durability_of(cli), STORE_DURABILITY_FULL); /* readable inside one too */
+	ASSERT_INT_EQ(store_commit(tx), 0);
+	store_close(cli);
+	store_close(f.s);
+	f.s = open_ok(f.path);
+	ASSERT_INT_EQ(durability_of(f.s), STORE_DURABILITY_FULL);
+	store_close(f.s);
+
+	/* Back to NORMAL: recorded too, so later opens follow. */
+	f.s = open_with_ok(f.path, STORE_DURABILITY_NORMAL);
+	ASSERT_INT_EQ(durability_of(f.s), STORE_DURABILITY_NORMAL);
+	cli = open_ok(f.path);
+	ASSERT_INT_EQ(durability_of(cli), STORE_DURABILITY_NORMAL);
+	store_close(cli);
+	/* An explicit RECORDED is what store_open does. */
+	cli = open_with_ok(f.path, STORE_DURABILITY_RECORDED);
+	ASSERT_INT_EQ(durability_of(cli), STORE_DURABILITY_NORMAL);
+	store_close(cli);
+	store_close(f.s);
+
+	/* A value this gust does not know (a newer one's): the safer side. */
+	raw_exec(f.path, "UPDATE kv SET value = 'extra' WHERE key = 'store.durability'");
+	f.s = open_ok(f.path);
+	ASSERT_INT_EQ(durability_of(f.s), STORE_DURABILITY_FULL);
+	store_close(f.s);
+
+	/* A bad option is refused with a sentence. */
+	struct store_options bad = {.durability = (enum store_durability)7};
+	char *msg = NULL;
+	struct store *s = NULL;
+	ASSERT_INT_EQ(store_open_with(f.path, &bad, &s, &msg), -EINVAL);
+	ASSERT(s == NULL);
+	ASSERT_STR_CONTAINS(msg, "unknown durability 7");
+	free(msg);
+
+	f.s = open_ok(f.path);
+	teardown(&f);
+
+	/* In memory too. */
+	s = open_with_ok(":memory:", STORE_DURABILITY_FULL);
+	ASSERT_INT_EQ(durability_of(s), STORE_DURABILITY_FULL);
+	store_close(s);
+}
+
 TEST(store_open_migrates_schema_1_to_pools)
 {
 	/* A database as the first gust left it, with a running TI. */

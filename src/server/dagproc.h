@@ -1,0 +1,101 @@
+/*
+ * dagproc.h - the DAG processor: DAG and config files parsed in a separate process.
+ *
+ * No file, however broken, may take the scheduler down (issue 9). The server never runs the
+ * YAML parser itself. A worker thread owns a small process, `gust __dag-processor` (exec'd
+ * from /proc/self/exe, so it shares nothing with the server but the binary), that reads one
+ * request at a time on its stdin (a file's path and bytes), parses and validates it, and answers
+ * on its stdout with the YAML tree or the located problems (dag/ytree_wire.h). The thread checks
+ * the answer while decoding it, loads and compiles the DAG from the decoded tree (dag_load_with),
+ * computes its weights, and hands the finished job to the loop through an eventfd: the loop only
+ * swaps pointers, so it never waits for parsing, whatever the file's size.
+ *
+ * Limits, each turned into a reason the file is reported broken with:
+ *   - CPU time per file (RLIMIT_CPU, raised by the processor before each file) and a wall-clock
+ *     deadline kept by the thread: "the parser ran out of time (limit 30 s)";
+ *   - memory: RLIMIT_AS (not under AddressSanitizer, which reserves terabytes of address space)
+ *     and the processor's resident size, read from /proc every 50 ms by the thread: "the parser
+ *     ran out of memory (limit 2048 MB)";
+ *   - a crash: "the parser crashed (signal 11: Segmentation fault)";
+ *   - files: RLIMIT_FSIZE 0 and RLIMIT_CORE 0 (it writes nothing; its stderr is /dev/null).
+ * After any of these the processor is killed and reaped, the next file starts a fresh one, and
+ * `restarts` counts it. Nothing else changes: the DAG's last good version stays current.
+ *
+ * For tests only: with GUST_TEST_PARSER_FAULTS=1 in its environment, the processor crashes,
+ * hangs or allocates without end on a file containing `gust-test-fault: crash|hang|memory`.
+ */
+#ifndef GUST_SERVER_DAGPROC_H
+#define GUST_SERVER_DAGPROC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/diag.h"
+#include "dag/dag.h"
+
+#define DAGPROC_ARG "__dag-processor"
+
+enum dagproc_kind { DAGPROC_DAG, DAGPROC_CONFIG };
+
+struct dagproc_job {
+	struct dagproc_job *next;
+	/* request (owned by the job) */
+	enum dagproc_kind kind;
+	char *path;
+	char *text;
+	size_t len;
+	uint64_t tag; /* the caller's: e.g. the content hash */
+	/* answer */
+	struct dag *dag;    /* DAGPROC_DAG and no problem: the compiled DAG (weights computed) */
+	struct ynode *tree; /* DAGPROC_CONFIG: the tree, in `arena` */
+	struct arena arena; /* DAGPROC_CONFIG's tree */
+	struct diag_list diags; /* located problems */
+	char *failure;		/* the processor failed on this file: why (then no dag/diags) */
+	int64_t parse_ms;	/* processor's answer time */
+	int64_t load_ms;	/* decode + load + weights in the thread */
+};
+
+struct dagproc_limits {
+	int64_t time_ms; /* per file; default 30 s */
+	uint64_t memory; /* bytes; default 2 GiB */
+};
+
+struct dagproc {
+	struct dagproc_limits lim;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct dagproc_job *todo, **todo_tail, *done, **done_tail;
+	size_t pending; /* submitted and not yet taken */
+	bool stop;
+	int efd; /* readable when jobs are done */
+	/* owned by the thread */
+	pid_t pid;
+	int to_fd, from_fd;
+	/* counters (written by the thread under mu) */
+	uint64_t restarts, files;
+};
+
+void dagproc_limits_default(struct dagproc_limits *l);
+int dagproc_start(struct dagproc *p, const struct dagproc_limits *lim);
+/* Stop the thread and the processor; jobs not taken are freed. */
+void dagproc_stop(struct dagproc *p);
+/* Queue a job (the processor takes ownership of `path` and `text`). */
+struct dagproc_job *dagproc_job_new(enum dagproc_kind kind, const char *path, char *text,
+				    size_t len, uint64_t tag);
+void dagproc_submit(struct dagproc *p, struct dagproc_job *j);
+/* The finished jobs in submission order (a list through ->next), or NULL; `wait` blocks until
+ * at least one is finished (when any is pending). */
+struct dagproc_job *dagproc_take(struct dagproc *p, bool wait);
+void dagproc_job_free(struct dagproc_job *j);
+int dagproc_fd(const struct dagproc *p);
+uint64_t dagproc_restarts(struct dagproc *p);
+
+/* If argv is `PROG __dag-processor MEMORY CPU_MS`, be the processor and never return. */
+void dagproc_hook(int argc, char **argv);
+
+#endif
