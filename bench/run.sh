@@ -5,7 +5,8 @@
 #   bench/run.sh exec        W1 wide / W2 chain / W3 fan-out fan-in, against make -j2
 #   bench/run.sh server      gust server: 1,000 DAGs due at midnight, idle CPU, W1/W2 via a run
 #   bench/run.sh admit       admission control alone: one step at 1k, 10k, 100k waiting
-#   bench/run.sh all         all four
+#   bench/run.sh loop        the server loop's longest turn while a 100,000-task DAG is re-parsed
+#   bench/run.sh all         all five
 #   bench/run.sh profile     hot spots: callgrind on validate, perf on exec (not in all)
 #
 # Environment:
@@ -486,14 +487,16 @@ exec) bench_exec ;;
 server) bench_server ;;
 admit) bench_admit ;;
 profile) bench_profile ;;
+loop) GUST="$GUST" N_BIG="$N_BIG" sh "$BENCH/loop_pause.sh" ;;
 all)
 	bench_validate
 	bench_exec
 	bench_server
 	bench_admit
+	GUST="$GUST" N_BIG="$N_BIG" sh "$BENCH/loop_pause.sh"
 	;;
 *)
-	echo "usage: bench/run.sh validate|exec|server|admit|all|profile" >&2
+	echo "usage: bench/run.sh validate|exec|server|admit|loop|all|profile" >&2
 	exit 2
 	;;
 esac

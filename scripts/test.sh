@@ -3,7 +3,8 @@
 #
 #   1. unit tests and end-to-end tests on a -Werror build
 #   2. the same again on an AddressSanitizer + UndefinedBehaviorSanitizer build
-#   3. each libFuzzer target for a bounded time (GUST_FUZZ_SECONDS, default 30)
+#   3. each libFuzzer target: its whole corpus replayed, then fuzzing for a bounded time
+#      (GUST_FUZZ_SECONDS, default 30)
 #
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 set -u
@@ -58,11 +59,18 @@ if make -s -j"$JOBS" fuzz; then
     name=$(basename "$bin")
     corpus="tests/fuzz/corpus/${name#fuzz_}"
     mkdir -p "$corpus" build/fuzz/work/"$name"
-    # New inputs go to a scratch folder; the checked-in corpus only seeds.
-    if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    # First the whole checked-in corpus, each input once (deterministic: a regression in any
+    # input found before fails here whatever the fuzzing below finds), then a bounded fuzzing
+    # run. New inputs go to a scratch folder; the checked-in corpus only seeds.
+    if ! "$bin" -runs=0 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build/fuzz/ "$corpus" \
+      >build/fuzz/"$name".replay.log 2>&1; then
+      echo "FAIL $name: replaying tests/fuzz/corpus/${name#fuzz_}: see build/fuzz/$name.replay.log"
+      tail -30 build/fuzz/"$name".replay.log
+      total_fail=$((total_fail + 1))
+    elif "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix=build/fuzz/ build/fuzz/work/"$name" "$corpus" \
       >build/fuzz/"$name".log 2>&1; then
-      echo "ok   $name ($(grep -oE 'stat::number_of_executed_units: [0-9]+' build/fuzz/"$name".log || tail -1 build/fuzz/"$name".log))"
+      echo "ok   $name (corpus of $(ls "$corpus" | wc -l) replayed; $(grep -oE 'stat::number_of_executed_units: [0-9]+' build/fuzz/"$name".log || tail -1 build/fuzz/"$name".log))"
       total_pass=$((total_pass + 1))
     else
       echo "FAIL $name: see build/fuzz/$name.log"

@@ -558,6 +558,14 @@ int dagproc_fd(const struct dagproc *p)
 	return p->efd;
 }
 
+uint64_t dagproc_files(struct dagproc *p)
+{
+	pthread_mutex_lock(&p->mu);
+	uint64_t r = p->files;
+	pthread_mutex_unlock(&p->mu);
+	return r;
+}
+
 uint64_t dagproc_restarts(struct dagproc *p)
 {
 	pthread_mutex_lock(&p->mu);

@@ -94,6 +94,7 @@ struct dagproc_job *dagproc_take(struct dagproc *p, bool wait);
 void dagproc_job_free(struct dagproc_job *j);
 int dagproc_fd(const struct dagproc *p);
 uint64_t dagproc_restarts(struct dagproc *p);
+uint64_t dagproc_files(struct dagproc *p);
 
 /* If argv is `PROG __dag-processor MEMORY CPU_MS`, be the processor and never return. */
 void dagproc_hook(int argc, char **argv);

@@ -1436,6 +1436,13 @@ static int take_lock(struct server *s)
 	return 0;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* config.yaml, parsed by the DAG processor like a DAG file: a file that crashes the parser is
  * an error at start, not a crash of the server. A missing file is the defaults. */
 static int load_config(struct server *s, const char *path, struct diag_list *diags)
@@ -1607,13 +1614,20 @@ int server_main(const struct server_opts *o)
 	slog(LOG_INFO, "server: ready: %zu DAG file%s, %zu active run%s", s->bag.n,
 	     s->bag.n == 1 ? "" : "s", s->n_runs, s->n_runs == 1 ? "" : "s");
 
+	/* The longest turn of the loop (from waking up to waiting again), reported at stop: what
+	 * a task start or a timer may have waited for (bench/run.sh loop measures it). */
+	int64_t longest_us = 0, woke_us = mono_us();
 	while (!s->stop) {
 		step(s);
 		if (s->drain && s->running == 0)
 			break;
 		arm_timerfd(s, now_ms(s));
+		int64_t turn = mono_us() - woke_us;
+		if (turn > longest_us)
+			longest_us = turn;
 		struct epoll_event got[16];
 		int n = epoll_wait(s->ep, got, 16, -1);
+		woke_us = mono_us();
 		if (n < 0 && errno != EINTR) {
 			slog(LOG_ERROR, "server: epoll_wait: %s", strerror(errno));
 			break;
@@ -1651,7 +1665,9 @@ int server_main(const struct server_opts *o)
 	}
 	commit_step(s);
 	rc = 0;
-	slog(LOG_INFO, "server: stopped");
+	slog(LOG_INFO, "server: stopped; longest loop turn %.1f ms; DAG processor: %llu files, %llu restarts",
+	     (double)longest_us / 1000.0, (unsigned long long)dagproc_files(&s->proc),
+	     (unsigned long long)dagproc_restarts(&s->proc));
 out:
 	for (size_t i = 0; i < s->n_runs; i++)
 		srun_free(s, s->runs[i]);
