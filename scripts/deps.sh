@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libyaml-dev libjansson-dev libicu-dev libsqlite3-dev tzdata
-      clang libclang-rt-14-dev procps jq util-linux"
+      clang libclang-rt-14-dev procps jq util-linux python3"
 
 missing=""
 for p in $PKGS; do
