@@ -188,7 +188,12 @@ SERVER_PID=""
 loaded=$(grep -c "INFO  dagbag: loaded " log || true)
 broken=$(grep -cE "WARN  dagbag: .* is broken" log || true)
 unreadable=$(grep -cE "WARN  dagbag: .*: error: " log || true)
-restarts=$(grep -i processor log | grep -ci restart || true)
+# The processor's restarts: the figure of the server's last line ("server: stopped; ... DAG
+# processor: N files, M restarts") if it has one, else the lines about restarts.
+stopline=$(grep "server: stopped" log | tail -1)
+restarts=$(echo "$stopline" | sed -n 's/.*processor: .* \([0-9][0-9]*\) restarts.*/\1/p')
+[ -n "$restarts" ] || restarts=$(grep -i processor log | grep -v "server: stopped" | grep -ci restart || true)
+turn=$(echo "$stopline" | sed -n 's/.*longest loop turn \([0-9.]* ms\).*/\1/p')
 failures=$(grep -cE "the parser (crashed|ran out of time|ran out of memory)" log || true)
 ops=$(tail -1 mutate.out | sed -n 's/^mutate: \([0-9]*\) operations.*/\1/p')
 byop=$(tail -1 mutate.out | sed -n 's/^mutate: [^:]*: \(.*\); .*/\1/p')
@@ -204,7 +209,8 @@ echo "|---|---|"
 echo "| generator | ${ops:-?} operations in $(((t_gen_end - t_gen) / 1000)) s (exit $gen_rc): ${byop:-?} |"
 echo "| files processed by the server (log lines) | $((loaded + broken + unreadable)): $loaded loaded, $broken broken, $unreadable unreadable / too big / not regular |"
 echo "| files present at the end: reported broken by \`dags list\` | $(j 'd["files"]["present"]') present, $(j 'd["files"]["broken"]') broken per \`dags validate\`; $(j 'd["files"]["reported"]') reported (same-id files, which validate accepts, included), $(j 'd["files"]["loaded"]') loaded, $(j 'd["files"]["unreported"]') unreported ($(j 'd["files"]["unseen"]') never seen) |"
-echo "| parser restarts (log lines with 'processor' and 'restart') | $restarts |"
+echo "| parser restarts (the server's stop line, else log lines with 'processor' and 'restart') | $restarts |"
+echo "| longest loop turn (the server's stop line) | ${turn:--} |"
 echo "| parser failures reported (crashed / out of time / out of memory) | $failures |"
 echo "| server uptime | $uptime_s s; alive at the end: $alive_txt; exit status after SIGTERM: $stop_rc |"
 echo "| server RSS (start / max / end) | $((rss_start / 1024)) / $((rss_max / 1024)) / $((${rss_end:-0} / 1024)) MB |"
