@@ -16,6 +16,9 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 _Noreturn void die_oom(void);
+/* CLOCK_MONOTONIC in milliseconds and microseconds: for deadlines and durations. */
+int64_t mono_ms(void);
+int64_t mono_us(void);
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 /* Grow *p to hold at least `need` elements of `size`, doubling; updates *cap. */

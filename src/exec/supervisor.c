@@ -118,13 +118,6 @@ struct sup {
 
 /* ---- small helpers ---- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t real_ms(void)
 {
 	struct timespec ts;

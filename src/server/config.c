@@ -19,6 +19,7 @@
 #include "base/duration.h"
 #include "base/util.h"
 #include "dag/yaml_tree.h"
+#include "server/dagproc.h"
 #include "store/store.h"
 
 void config_defaults(struct config *c)
@@ -33,8 +34,8 @@ void config_defaults(struct config *c)
 	c->priority_ageing_ms = 30 * 1000;
 	c->reserve_after_ms = 10 * 60 * 1000;
 	c->durability = STORE_DURABILITY_NORMAL;
-	c->parse_timeout_ms = 30 * 1000;
-	c->parse_memory = 2048ull << 20;
+	c->parse_timeout_ms = DAGPROC_DEFAULT_TIME_MS;
+	c->parse_memory = DAGPROC_DEFAULT_MEMORY;
 }
 
 static void free_pools(struct config *c)
@@ -370,16 +371,35 @@ static const struct {
     {"parse_memory", set_parse_memory},
 };
 
-int config_load(struct config *c, const char *path, struct diag_list *diags)
+int config_read(const char *path, char **ret_text, size_t *ret_len)
 {
+	*ret_text = NULL;
+	*ret_len = 0;
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? 0 : -errno;
 	char *text = NULL;
 	size_t cap = 0;
+	/* Up to and including a NUL, so that the UTF-8/NUL check reports it with its position. */
 	ssize_t len = getdelim(&text, &cap, '\0', f);
 	fclose(f);
-	int rc = len < 0 ? 0 /* empty file */ : config_load_buffer(c, text, (size_t)len, diags);
+	if (len <= 0) {
+		free(text);
+		return 0;
+	}
+	*ret_text = text;
+	*ret_len = (size_t)len;
+	return 1;
+}
+
+int config_load(struct config *c, const char *path, struct diag_list *diags)
+{
+	char *text;
+	size_t len;
+	int r = config_read(path, &text, &len);
+	if (r <= 0)
+		return r;
+	int rc = config_load_buffer(c, text, len, diags);
 	free(text);
 	return rc;
 }

@@ -49,6 +49,9 @@ struct config {
 void config_defaults(struct config *c);
 /* Read `path` if it exists (a missing file is fine). 0, or -EINVAL with problems in diags. */
 int config_load(struct config *c, const char *path, struct diag_list *diags);
+/* The file's bytes (malloc'd) up to its end or its first NUL (included): 1; a missing or empty
+ * file: 0 with *ret_text NULL; or a negative errno. */
+int config_read(const char *path, char **ret_text, size_t *ret_len);
 /* The same from memory (`diags` names the file). */
 int config_load_buffer(struct config *c, const char *text, size_t len, struct diag_list *diags);
 /* The same from a parsed tree (the DAG processor's, server/dagproc.h); NULL is an empty file. */

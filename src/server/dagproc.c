@@ -41,13 +41,6 @@
 
 extern char **environ;
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;
@@ -190,8 +183,8 @@ void dagproc_hook(int argc, char **argv)
 
 void dagproc_limits_default(struct dagproc_limits *l)
 {
-	l->time_ms = 30000;
-	l->memory = 2048ull << 20;
+	l->time_ms = DAGPROC_DEFAULT_TIME_MS;
+	l->memory = DAGPROC_DEFAULT_MEMORY;
 }
 
 static int spawn(struct dagproc *p)
@@ -414,14 +407,14 @@ static void *worker(void *arg)
 	struct dagproc *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->todo && !p->stop)
+		while (!p->queue && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stop)
 			break;
-		struct dagproc_job *j = p->todo;
-		p->todo = j->next;
-		if (!p->todo)
-			p->todo_tail = &p->todo;
+		struct dagproc_job *j = p->queue;
+		p->queue = j->next;
+		if (!p->queue)
+			p->queue_tail = &p->queue;
 		j->next = NULL;
 		pthread_mutex_unlock(&p->mu);
 		process(p, j);
@@ -451,7 +444,7 @@ int dagproc_start(struct dagproc *p, const struct dagproc_limits *lim)
 	memset(p, 0, sizeof(*p));
 	p->lim = *lim;
 	p->pid = -1;
-	p->todo_tail = &p->todo;
+	p->queue_tail = &p->queue;
 	p->done_tail = &p->done;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->efd < 0)
@@ -490,7 +483,7 @@ void dagproc_stop(struct dagproc *p)
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thread, NULL);
-	free_list(p->todo);
+	free_list(p->queue);
 	free_list(p->done);
 	close(p->efd);
 	pthread_mutex_destroy(&p->mu);
@@ -529,8 +522,8 @@ void dagproc_submit(struct dagproc *p, struct dagproc_job *j)
 {
 	j->next = NULL;
 	pthread_mutex_lock(&p->mu);
-	*p->todo_tail = j;
-	p->todo_tail = &j->next;
+	*p->queue_tail = j;
+	p->queue_tail = &j->next;
 	p->pending++;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);

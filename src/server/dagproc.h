@@ -58,9 +58,12 @@ struct dagproc_job {
 	int64_t load_ms;	/* decode + load + weights in the thread */
 };
 
+#define DAGPROC_DEFAULT_TIME_MS 30000
+#define DAGPROC_DEFAULT_MEMORY (2048ull << 20)
+
 struct dagproc_limits {
-	int64_t time_ms; /* per file; default 30 s */
-	uint64_t memory; /* bytes; default 2 GiB */
+	int64_t time_ms; /* per file; default DAGPROC_DEFAULT_TIME_MS */
+	uint64_t memory; /* bytes; default DAGPROC_DEFAULT_MEMORY */
 };
 
 struct dagproc {
@@ -69,7 +72,7 @@ struct dagproc {
 	bool started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct dagproc_job *todo, **todo_tail, *done, **done_tail;
+	struct dagproc_job *queue, **queue_tail, *done, **done_tail;
 	size_t pending; /* submitted and not yet taken */
 	bool stop;
 	int efd; /* readable when jobs are done */

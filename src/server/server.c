@@ -1436,35 +1436,16 @@ static int take_lock(struct server *s)
 	return 0;
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* config.yaml, parsed by the DAG processor like a DAG file: a file that crashes the parser is
  * an error at start, not a crash of the server. A missing file is the defaults. */
 static int load_config(struct server *s, const char *path, struct diag_list *diags)
 {
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	char *text = NULL;
-	size_t cap = 0;
-	ssize_t len = getdelim(&text, &cap, '\0', f);
-	bool more = len >= 0 && fgetc(f) != EOF; /* a NUL inside: the processor reports it */
-	fclose(f);
-	if (len < 0) {
-		free(text);
-		return 0; /* empty */
-	}
-	if (more) {
-		diag_add(diags, 0, 0, "the file contains a NUL byte: is it a binary file?");
-		free(text);
-		return -EINVAL;
-	}
-	dagproc_submit(&s->proc, dagproc_job_new(DAGPROC_CONFIG, path, text, (size_t)len, 0));
+	char *text;
+	size_t len;
+	int r = config_read(path, &text, &len);
+	if (r <= 0)
+		return r; /* missing or empty: the defaults; or unreadable */
+	dagproc_submit(&s->proc, dagproc_job_new(DAGPROC_CONFIG, path, text, len, 0));
 	struct dagproc_job *j = dagproc_take(&s->proc, true);
 	int rc = 0;
 	if (j->failure) {
