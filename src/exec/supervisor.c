@@ -59,7 +59,7 @@
 #define PREFIX_LEN 27 /* "2026-11-21T05:13:02.123Z O " */
 #define TAIL_MAX 1024 /* end of stderr kept for the exit-127 message */
 #define PROGRESS_MSG_MAX 200
-#define DRAIN_READS 64 /* at most 4 MiB read from a pipe after the end */
+#define DRAIN_READS 64	     /* at most 4 MiB read from a pipe after the end */
 #define PROGRESS_POLL_MS 250 /* see supervisor.h */
 
 extern char **environ;
@@ -86,7 +86,7 @@ struct sup {
 	const struct attempt_spec *spec;
 	char *dir; /* absolute */
 	int dirfd, evfd, epfd, sigfd, logfd;
-	int supfd; /* DIR/supervisor, open until the task's pid is appended */
+	int supfd;   /* DIR/supervisor, open until the task's pid is appended */
 	int log_err; /* errno of the first failed log write, 0 if none */
 	char *logbuf;
 	size_t loglen;
@@ -428,18 +428,38 @@ static void streams_drain(struct sup *s)
 
 /* ---- processes ---- */
 
-static void pidset_add(struct pidset *ps, pid_t p)
+/* Where P is in the sorted set, or where it would go; *found says which. */
+static size_t pidset_find(const struct pidset *ps, pid_t p, bool *found)
 {
 	size_t lo = 0, hi = ps->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (ps->v[mid] == p)
-			return;
+		if (ps->v[mid] == p) {
+			*found = true;
+			return mid;
+		}
 		if (ps->v[mid] < p)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	*found = false;
+	return lo;
+}
+
+static bool pidset_has(const struct pidset *ps, pid_t p)
+{
+	bool found;
+	pidset_find(ps, p, &found);
+	return found;
+}
+
+static void pidset_add(struct pidset *ps, pid_t p)
+{
+	bool found;
+	size_t lo = pidset_find(ps, p, &found);
+	if (found)
+		return;
 	ps->v = xrealloc_array(ps->v, ps->n + 1, sizeof(pid_t), &ps->cap);
 	memmove(ps->v + lo + 1, ps->v + lo, (ps->n - lo) * sizeof(pid_t));
 	ps->v[lo] = p;
@@ -515,14 +535,17 @@ static char proc_state(pid_t p)
 /* Signal every live descendant, then the task's process group (while its leader is unreaped,
  * so the pgid cannot have been recycled). The walk comes first: killing the group first would
  * reparent grandchildren while we walk, and the walk could miss them. Processes forked after
- * the walk are caught by the next one (callers repeat until no child is left). Returns how many
- * processes were signalled. */
-static int kill_all(struct sup *s, int sig)
+ * the walk are caught by the next one: callers repeat until no child is left, with ONLY_NEW
+ * during the grace period so that a process is sent SIGTERM once (a second TERM means "quit
+ * now" to some programs). Returns how many processes were signalled. */
+static int kill_all(struct sup *s, int sig, bool only_new)
 {
 	struct pidset d = {0};
 	descendants(&d);
 	int n = 0;
 	for (size_t i = 0; i < d.n; i++) {
+		if (only_new && pidset_has(&s->killed, d.v[i]))
+			continue;
 		char st = proc_state(d.v[i]);
 		if (st == 0 || st == 'Z' || st == 'X')
 			continue;
@@ -534,7 +557,7 @@ static int kill_all(struct sup *s, int sig)
 		}
 	}
 	free(d.v);
-	if (!s->main_reaped) {
+	if (!s->main_reaped && !only_new) {
 		kill(-s->main_pid, sig);
 		if (sig == SIGTERM)
 			kill(-s->main_pid, SIGCONT);
@@ -575,26 +598,29 @@ static void begin_kill(struct sup *s, enum reason why, bool immediate)
 	char why_text[96];
 	reason_text(s, why_text, sizeof(why_text));
 	if (immediate || s->spec->kill_grace_ms <= 0) {
-		int n = kill_all(s, SIGKILL);
+		int n = kill_all(s, SIGKILL, false);
 		log_note(s, "%s; sent SIGKILL to %d %s", why_text, n, plural(n));
 		s->phase = PH_KILL;
 		s->dl_grace = 0;
 		s->rekill_every = 50;
 		s->dl_rekill = mono_ms() + s->rekill_every;
 	} else if (s->phase == PH_RUN) {
-		int n = kill_all(s, SIGTERM);
+		int n = kill_all(s, SIGTERM, false);
 		char g[32];
 		fmt_duration(g, sizeof(g), s->spec->kill_grace_ms);
 		log_note(s, "%s; sent SIGTERM to %d %s, SIGKILL in %s", why_text, n, plural(n), g);
 		s->phase = PH_TERM;
 		s->dl_grace = mono_ms() + s->spec->kill_grace_ms;
+		/* Children forked while we walked get their TERM at the next walks. */
+		s->rekill_every = 50;
+		s->dl_rekill = mono_ms() + s->rekill_every;
 	}
 }
 
 static void grace_over(struct sup *s)
 {
 	s->dl_grace = 0;
-	int n = kill_all(s, SIGKILL);
+	int n = kill_all(s, SIGKILL, false);
 	if (n > 0)
 		log_note(s, "still running after the grace period; sent SIGKILL to %d %s", n,
 			 plural(n));
@@ -724,8 +750,7 @@ static bool progress_changed(struct sup *s)
 		return false;
 	}
 	bool same = st.st_ino == s->p_st.st_ino && st.st_dev == s->p_st.st_dev &&
-		    st.st_size == s->p_st.st_size &&
-		    st.st_mtim.tv_sec == s->p_st.st_mtim.tv_sec &&
+		    st.st_size == s->p_st.st_size && st.st_mtim.tv_sec == s->p_st.st_mtim.tv_sec &&
 		    st.st_mtim.tv_nsec == s->p_st.st_mtim.tv_nsec &&
 		    st.st_ctim.tv_sec == s->p_st.st_ctim.tv_sec &&
 		    st.st_ctim.tv_nsec == s->p_st.st_ctim.tv_nsec;
@@ -1149,11 +1174,12 @@ static void write_supervisor_file(struct sup *s)
 			   (unsigned long long)st.starttime);
 	/* O_EXCL: a restarted server that found no supervisor file claims the folder by creating
 	 * it first; then this (late) supervisor must not run the task. Exactly one side wins. */
-	s->supfd = openat(s->dirfd, "supervisor", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND,
-			  0644);
+	s->supfd = openat(s->dirfd, "supervisor",
+			  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND, 0644);
 	if (s->supfd < 0 && errno == EEXIST)
-		fatal(s, "%s/supervisor exists: the attempt was claimed by another process (a "
-			 "restarted server); not starting the task",
+		fatal(s,
+		      "%s/supervisor exists: the attempt was claimed by another process (a "
+		      "restarted server); not starting the task",
 		      s->dir);
 	int e = s->supfd < 0 ? errno : write_all(s->supfd, line, (size_t)len);
 	if (e)
@@ -1394,8 +1420,12 @@ _Noreturn void supervisor_run(const struct attempt_spec *spec, int event_fd, uns
 		}
 		if (s->dl_rekill && now >= s->dl_rekill) {
 			reap(s);
-			if (s->have_children)
-				kill_all(s, SIGKILL);
+			if (s->have_children) {
+				if (s->phase == PH_TERM)
+					kill_all(s, SIGTERM, true);
+				else
+					kill_all(s, SIGKILL, false);
+			}
 			if (s->rekill_every < 1000)
 				s->rekill_every *= 2;
 			s->dl_rekill = now + s->rekill_every;

@@ -530,6 +530,34 @@ TEST(supervisor_leftovers_are_ended)
 	free(mark);
 }
 
+/* A leftover that forks on SIGTERM: the new child was not there when TERM was sent, and must
+ * get its own TERM at once rather than the SIGKILL at the end of the grace period (CI once saw
+ * this race with a subshell forking while the first walk ran). */
+TEST(supervisor_leftovers_forked_during_term_get_term)
+{
+	char *dir = make_dir();
+	char *mark = new_marker();
+	char *cmd = xasprintf("setsid sh -c 'trap \"sleep 1000 & exit 0\" TERM; "
+			      "while :; do sleep 0.01; done; : %s' & sleep 0.2; echo bye",
+			      mark);
+	struct attempt_spec sp = shell_spec(dir, cmd);
+	sp.kill_grace_ms = 5000;
+	struct run r;
+	run_spec(&sp, &r, NULL);
+	ASSERT_INT_EQ(r.o.status, AS_SUCCESS);
+	ASSERT(r.o.killed >= 2);
+	ASSERT(r.secs < 4); /* the forked sleep got TERM, not the KILL 5 s later */
+	ASSERT_INT_EQ(marker_procs(mark, 0), 0);
+	char *log = read_file(dir, "log", NULL);
+	ASSERT(strstr(log, "still running after the grace period") == NULL);
+	free(log);
+	run_free(&r);
+	rm_rf(dir);
+	free(dir);
+	free(cmd);
+	free(mark);
+}
+
 TEST(supervisor_leftovers_kept)
 {
 	char *dir = make_dir();
@@ -930,10 +958,10 @@ TEST(supervisor_claimed_folder_does_not_run)
 	int st = 0;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	ASSERT(access(marker, F_OK) != 0);		  /* the task never ran */
-	ASSERT(access(claim, F_OK) == 0);		  /* the claim stays */
+	ASSERT(access(marker, F_OK) != 0); /* the task never ran */
+	ASSERT(access(claim, F_OK) == 0);  /* the claim stays */
 	char *outcome = xasprintf("%s/outcome", dir);
-	ASSERT(access(outcome, F_OK) != 0);		  /* and no outcome was written */
+	ASSERT(access(outcome, F_OK) != 0); /* and no outcome was written */
 	close(fd);
 	char *rm = xasprintf("rm -rf %s", dir);
 	ASSERT_INT_EQ(system(rm), 0);
