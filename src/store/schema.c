@@ -132,6 +132,21 @@ const char *const store_sqlite_migrations[] = {
      * SQLite to use it. */
     "CREATE INDEX task_instances_active ON task_instances(pool, state, pool_slots)\n"
     "  WHERE state IN ('scheduled', 'queued', 'running');\n",
+
+    /* 3: DAG sources apart from their versions, in parts (store_dag_source_put), so that a
+     * large file is written in short transactions, before the version that uses it. A source
+     * is known by its DAG and content hash, as versions are. */
+    "CREATE TABLE dag_sources (\n"
+    "  dag_id     TEXT NOT NULL,\n"
+    "  hash       TEXT NOT NULL,\n"
+    "  part       INTEGER NOT NULL,\n"
+    "  data       BLOB NOT NULL,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (dag_id, hash, part)\n"
+    ") STRICT;\n"
+    "INSERT INTO dag_sources (dag_id, hash, part, data, created_at)\n"
+    "  SELECT dag_id, hash, 0, CAST(source AS BLOB), created_at FROM dag_versions;\n"
+    "ALTER TABLE dag_versions DROP COLUMN source;\n",
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

@@ -107,6 +107,12 @@ int store_schema_version(struct store *s);
  * 5000 ms; 0 fails at once). */
 void store_set_busy_timeout(struct store *s, int ms);
 
+/* Checkpoint the write-ahead log from a thread of the store's own, with its own connection,
+ * instead of inside the commit that makes the log long: this handle's commits then never copy
+ * pages into the database file nor sync it (the server's loop must not wait for that). No-op
+ * in memory. 0 or a negative errno. Stopped by store_close. */
+int store_checkpoint_apart(struct store *s);
+
 /* Open a write transaction (SQLite: BEGIN IMMEDIATE, waiting up to the busy timeout for the
  * lock, -EBUSY after it). *ret lives inside `s`: it is valid until commit or rollback. */
 int store_begin(struct store *s, struct store_tx **ret);
@@ -124,13 +130,13 @@ bool store_changed(struct store *s);
 
 struct store_dag {
 	char *dag_id;
-	char *file;	   /* the file it was loaded from */
-	int64_t version;   /* current good version, 0 if it never loaded */
-	char *hash;	   /* content hash of that version */
-	char *schedule;	   /* NULL: manual only */
-	char *error;	   /* the current file's problems (diagnostic lines), NULL if it loads */
+	char *file;	 /* the file it was loaded from */
+	int64_t version; /* current good version, 0 if it never loaded */
+	char *hash;	 /* content hash of that version */
+	char *schedule;	 /* NULL: manual only */
+	char *error;	 /* the current file's problems (diagnostic lines), NULL if it loads */
 	bool paused;
-	bool deleted;	   /* the file is gone; history is kept */
+	bool deleted; /* the file is gone; history is kept */
 	int64_t updated_at;
 	int64_t last_logical; /* logical date of the newest scheduled run, 0 if none */
 };
@@ -145,6 +151,21 @@ void store_dag_free(struct store_dag *d);
 int store_dag_loaded(struct store *s, struct store_tx *tx, const char *dag_id, const char *file,
 		     const char *hash, const char *source, const char *schedule, int64_t now,
 		     int64_t *ret_version);
+/* The most bytes of a DAG's source written in one transaction (store_dag_source_put). */
+#define STORE_SOURCE_PART (256u * 1024)
+/*
+ * Store the source of a new version ahead of store_dag_loaded, from a connection other than the
+ * one that will record it (the server's DAG processor thread): in parts of STORE_SOURCE_PART
+ * bytes, each a transaction of its own, so that the write lock is never held long, however
+ * large the file. Nothing changes for readers until store_dag_loaded makes a version of it;
+ * store_dag_loaded writes the source itself (in its transaction) when it is not stored whole.
+ * No transaction may be open on `s`. Nothing is done if the source is stored already.
+ */
+int store_dag_source_put(struct store *s, const char *dag_id, const char *hash, const char *source,
+			 size_t len, int64_t now);
+/* Remove stored sources that no version uses and that were written before `before` (left by a
+ * DAG id that turned out to be taken, or by a crash between put and loaded). */
+int store_dag_sources_sweep(struct store *s, int64_t before, int *ret_n);
 /* Record that `file` (for `dag_id` if known) is broken: the last good version stays current.
  * With dag_id, the DAG's row is created if new (version 0) and its file set to `file`. Without
  * it, the DAG(s) last recorded from `file` get the error; -ENOENT if none (pass the default id,
@@ -171,9 +192,9 @@ struct store_run {
 	int64_t version;
 	enum store_run_kind kind;
 	int64_t logical_date;
-	char *state;	/* queued, running, success, failed, cancelled */
-	char *params;	/* JSON object */
-	char *message;	/* NULL or why it ended so */
+	char *state;   /* queued, running, success, failed, cancelled */
+	char *params;  /* JSON object */
+	char *message; /* NULL or why it ended so */
 	int64_t created_at, started_at, ended_at;
 };
 void store_run_free(struct store_run *r);
@@ -186,8 +207,8 @@ int store_run_create(struct store *s, struct store_tx *tx, const struct store_ru
 /* Set state and message (NULL clears it). started_at becomes `now` the first time the run is
  * running; ended_at becomes `now` in a finished state (success, failed, cancelled) and 0 in the
  * others. -EINVAL for an unknown state. */
-int store_run_set_state(struct store *s, struct store_tx *tx, const char *run_id,
-			const char *state, const char *message, int64_t now);
+int store_run_set_state(struct store *s, struct store_tx *tx, const char *run_id, const char *state,
+			const char *message, int64_t now);
 int store_run_get(struct store *s, const char *run_id, struct store_run *ret);
 
 struct store_run_filter {
@@ -211,8 +232,8 @@ struct store_ti {
 	int exit_code; /* -1 none */
 	int signal;    /* 0 none */
 	char *message;
-	char *output;	/* JSON or NULL */
-	char *item;	/* JSON or NULL */
+	char *output; /* JSON or NULL */
+	char *item;   /* JSON or NULL */
 	int progress_done, progress_total;
 	char *progress_msg;
 	/* What admission control knows of it (copied from the DAG's task when written). */
@@ -221,7 +242,7 @@ struct store_ti {
 	int64_t weight;	    /* priority after the weight rule */
 	int64_t cpu_milli;  /* declared resources; 0: none */
 	int64_t memory, disk;
-	char *disk_path;    /* NULL: none */
+	char *disk_path; /* NULL: none */
 };
 void store_ti_free(struct store_ti *t);
 
@@ -241,14 +262,14 @@ int store_ti_list_active(struct store *s, const char *pool, bool with_scheduled,
 /* ---- attempts ----------------------------------------------------------------------------- */
 
 struct store_attempt {
-	int64_t id;	  /* assigned by store_attempt_add */
+	int64_t id; /* assigned by store_attempt_add */
 	char *run_id;
 	char *task_id;
 	int32_t map_index;
 	int32_t try_number;
-	int32_t launch;	  /* 1; 2.. when a try was relaunched because its first launch never
-			     started (the server died between recording and starting it) */
-	char *dir;	  /* the attempt folder */
+	int32_t launch; /* 1; 2.. when a try was relaunched because its first launch never
+			   started (the server died between recording and starting it) */
+	char *dir;	/* the attempt folder */
 	int64_t queued_at;
 	int64_t ended_at; /* 0 while it may be live */
 	char *status;	  /* NULL while live; else the outcome status (or "not_started") */
@@ -265,8 +286,8 @@ int store_attempt_end(struct store *s, struct store_tx *tx, int64_t id, const ch
 /* Attempts not yet ended (any run), oldest first: what a restarted server must account for. */
 int store_attempt_list_live(struct store *s, struct store_attempt **ret, size_t *ret_n);
 /* Attempts of one task instance (map_index -1 when not mapped), by try then launch. */
-int store_attempt_list(struct store *s, const char *run_id, const char *task_id,
-		       int32_t map_index, struct store_attempt **ret, size_t *ret_n);
+int store_attempt_list(struct store *s, const char *run_id, const char *task_id, int32_t map_index,
+		       struct store_attempt **ret, size_t *ret_n);
 
 /* ---- commands from the CLI to a running server ------------------------------------------- */
 
@@ -296,7 +317,8 @@ int store_command_result(struct store *s, int64_t id, char **ret_result);
  * A pool is a named number of slots; a task takes pool_slots of its pool while it is queued or
  * running. `default_pool` (128 slots) exists in every store (the migration that added pools
  * created it) and cannot be deleted. Names: 1 to 100 letters, digits, '_', '-', '.', not
- * starting with '-' or '.' (-EINVAL otherwise); slots 0..1,000,000 (0 holds every task of the pool back).
+ * starting with '-' or '.' (-EINVAL otherwise); slots 0..1,000,000 (0 holds every task of the pool
+ * back).
  */
 #define STORE_DEFAULT_POOL "default_pool"
 #define STORE_POOL_NAME_MAX DAG_POOL_NAME_MAX
@@ -316,9 +338,9 @@ struct store_pool {
 	bool from_config;  /* written from config.yaml by the server */
 	int64_t updated_at;
 	/* From the task instances (by both get and list): */
-	int64_t used;	   /* slots held by queued and running TIs */
-	int64_t running;   /* TIs queued or running */
-	int64_t waiting;   /* TIs scheduled (ready, waiting to be admitted) */
+	int64_t used;	 /* slots held by queued and running TIs */
+	int64_t running; /* TIs queued or running */
+	int64_t waiting; /* TIs scheduled (ready, waiting to be admitted) */
 };
 void store_pool_free(struct store_pool *p);
 

@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "base/util.h"
 #include "store/schema.h"
 #include "store/store.h"
@@ -65,10 +68,18 @@
 	X(DAG_ENSURE, "INSERT INTO dags (dag_id, file, updated_at) VALUES (?1, ?2, ?3) "           \
 		      "ON CONFLICT (dag_id) DO NOTHING")                                           \
 	X(DAG_VERSION_BY_HASH, "SELECT version FROM dag_versions WHERE dag_id = ?1 AND hash = ?2") \
-	X(DAG_VERSION_ADD,                                                                         \
-	  "INSERT INTO dag_versions (dag_id, version, hash, source, created_at) "                  \
-	  "SELECT ?1, coalesce(max(version), 0) + 1, ?2, ?3, ?4 FROM dag_versions "                \
-	  "WHERE dag_id = ?1 RETURNING version")                                                   \
+	X(DAG_VERSION_ADD, "INSERT INTO dag_versions (dag_id, version, hash, created_at) "         \
+			   "SELECT ?1, coalesce(max(version), 0) + 1, ?2, ?3 FROM dag_versions "   \
+			   "WHERE dag_id = ?1 RETURNING version")                                  \
+	/* length() of a blob is read from the record header: no overflow page is loaded. */       \
+	X(DAG_SOURCE_STORED, "SELECT count(*), coalesce(sum(length(data)), 0) FROM dag_sources "   \
+			     "WHERE dag_id = ?1 AND hash = ?2")                                    \
+	X(DAG_SOURCE_CLEAR, "DELETE FROM dag_sources WHERE dag_id = ?1 AND hash = ?2")             \
+	X(DAG_SOURCE_PART, "INSERT OR REPLACE INTO dag_sources (dag_id, hash, part, data, "        \
+			   "created_at) VALUES (?1, ?2, ?3, ?4, ?5)")                              \
+	X(DAG_SOURCE_SWEEP,                                                                        \
+	  "DELETE FROM dag_sources WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM "           \
+	  "dag_versions v WHERE v.dag_id = dag_sources.dag_id AND v.hash = dag_sources.hash)")     \
 	X(DAG_SET_CURRENT, "UPDATE dags SET file = ?2, version = ?3, hash = ?4, schedule = ?5, "   \
 			   "error = NULL, deleted = 0, updated_at = ?6 WHERE dag_id = ?1")         \
 	X(DAG_BROKEN,                                                                              \
@@ -81,7 +92,9 @@
 	X(DAG_PAUSED, "UPDATE dags SET paused = ?2 WHERE dag_id = ?1")                             \
 	X(DAG_GET, "SELECT " DAG_COLS " FROM dags WHERE dag_id = ?1")                              \
 	X(DAG_LIST, "SELECT " DAG_COLS " FROM dags ORDER BY dag_id")                               \
-	X(DAG_SOURCE, "SELECT source FROM dag_versions WHERE dag_id = ?1 AND version = ?2")        \
+	X(DAG_SOURCE, "SELECT s.data FROM dag_versions v JOIN dag_sources s "                      \
+		      "ON s.dag_id = v.dag_id AND s.hash = v.hash "                                \
+		      "WHERE v.dag_id = ?1 AND v.version = ?2 ORDER BY s.part")                    \
 	X(DAG_LAST_LOGICAL, "UPDATE dags SET last_logical = ?2 WHERE dag_id = ?1")                 \
 	X(RUN_CREATE, "INSERT INTO runs (" RUN_COLS ") "                                           \
 		      "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', coalesce(?6, '{}'), ?7, ?8, 0, 0)")   \
@@ -136,7 +149,7 @@
 	  "description = CASE WHEN ?3 IS NULL THEN description ELSE excluded.description END, "    \
 	  "from_config = excluded.from_config, updated_at = excluded.updated_at")                  \
 	X(POOL_DELETE, "DELETE FROM pools WHERE name = ?1")                                        \
-	X(POOL_GET, "WITH u AS (" POOL_USAGE " AND pool = ?1 GROUP BY pool) "                     \
+	X(POOL_GET, "WITH u AS (" POOL_USAGE " AND pool = ?1 GROUP BY pool) "                      \
 		    "SELECT " POOL_COLS ", coalesce(used, 0), coalesce(running, 0), "              \
 		    "coalesce(waiting, 0) FROM pools LEFT JOIN u ON u.pool = name "                \
 		    "WHERE name = ?1")                                                             \
@@ -176,6 +189,7 @@ struct store {
 	int schema_version;
 	int64_t data_version;
 	char err[1024];
+	struct checkpointer *ck; /* store_checkpoint_apart(), or NULL */
 };
 
 #define S(x) ((x) ? (x) : "(null)")
@@ -747,10 +761,117 @@ int store_open_with(const char *url, const struct store_options *opts, struct st
 	return 0;
 }
 
+/* ---- checkpoints apart ----------------------------------------------------------------------- */
+
+/* WAL pages after which a checkpoint is asked for (SQLite's own default). */
+#define CHECKPOINT_PAGES 1000
+
+struct checkpointer {
+	sqlite3 *db; /* the thread's own connection */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool wanted, stop;
+};
+
+/* Called by SQLite after each commit on the store's connection, with the WAL's size in pages. */
+static int wal_committed(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)db;
+	(void)name;
+	struct checkpointer *c = arg;
+	if (pages >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&c->mu);
+		c->wanted = true;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	return SQLITE_OK;
+}
+
+static void *checkpoint_thread(void *arg)
+{
+	struct checkpointer *c = arg;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->wanted && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->wanted = false;
+		pthread_mutex_unlock(&c->mu);
+		/* PASSIVE: copies what no reader still needs, takes no write lock, never waits. A
+		 * failure is not fatal: the log only grows until the next checkpoint. */
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+int store_checkpoint_apart(struct store *s)
+{
+	if (s->ck || strcmp(s->path, ":memory:") == 0)
+		return 0;
+	struct checkpointer *c = xcalloc(1, sizeof(*c));
+	int rc =
+	    sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	/* A connection finds the log when it first reads: before that, a checkpoint does nothing.
+	 */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, "PRAGMA journal_mode", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int r = fail(s, errno_of(rc), "cannot open the database at %s for checkpoints: %s",
+			     s->path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		sqlite3_close(c->db);
+		free(c);
+		return r;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	/* The thread takes no signal: the caller's loop may read them all from a signalfd. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int e = pthread_create(&c->thread, NULL, checkpoint_thread, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		sqlite3_close(c->db);
+		free(c);
+		return fail(s, -e, "cannot start the checkpoint thread: %s", strerror(e));
+	}
+	s->ck = c;
+	/* Replaces SQLite's automatic checkpoint, which ran inside the commit that crossed the
+	 * threshold (copying pages to the database file and syncing it in the caller's time). */
+	sqlite3_wal_hook(s->db, wal_committed, c);
+	return 0;
+}
+
+static void checkpointer_stop(struct store *s)
+{
+	struct checkpointer *c = s->ck;
+	if (!c)
+		return;
+	sqlite3_wal_hook(s->db, NULL, NULL);
+	pthread_mutex_lock(&c->mu);
+	c->stop = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	sqlite3_close(c->db);
+	free(c);
+	s->ck = NULL;
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	checkpointer_stop(s);
 	if (s->tx_open)
 		store_rollback(&s->tx);
 	for (size_t i = 0; i < ST__COUNT; i++)
@@ -808,6 +929,90 @@ static void free_dag_row(void *row)
 	store_dag_free(row);
 }
 
+/* Whether the source (dag_id, hash) of LEN bytes is stored whole, in its parts. */
+static int source_stored(struct store *s, const char *dag_id, const char *hash, size_t len,
+			 bool *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_DAG_SOURCE_STORED, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, dag_id);
+	bind_text(s, st, 2, hash);
+	int rc = step(s, st);
+	if (rc == SQLITE_ROW) {
+		uint64_t parts = (uint64_t)col_int(st, 0), bytes = (uint64_t)col_int(st, 1);
+		uint64_t want = len ? (len + STORE_SOURCE_PART - 1) / STORE_SOURCE_PART : 1;
+		*ret = parts == want && bytes == len;
+	} else {
+		r = sql_fail(s, rc, "looking up the source of DAG '%s'", dag_id);
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Write the source in parts of STORE_SOURCE_PART bytes (an empty source is one empty part),
+ * replacing any left by an earlier try. Outside a transaction each part is a transaction of its
+ * own (so the write lock is held for one part at a time); inside one, they all join it. */
+static int put_parts(struct store *s, const char *dag_id, const char *hash, const char *source,
+		     size_t len, int64_t now)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_DAG_SOURCE_CLEAR, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, dag_id);
+	bind_text(s, st, 2, hash);
+	if ((r = exec_st(s, st, "replacing the source of DAG '%s'", dag_id)))
+		return r;
+	for (size_t off = 0, part = 0; !r && (off < len || part == 0);
+	     off += STORE_SOURCE_PART, part++) {
+		size_t n = len - off < STORE_SOURCE_PART ? len - off : STORE_SOURCE_PART;
+		if ((r = prep(s, ST_DAG_SOURCE_PART, &st)))
+			break;
+		bind_text(s, st, 1, dag_id);
+		bind_text(s, st, 2, hash);
+		bind_int(s, st, 3, (int64_t)part);
+		int rc = sqlite3_bind_blob64(st, 4, source + off, n, SQLITE_STATIC);
+		if (rc != SQLITE_OK && s->bind_rc == SQLITE_OK)
+			s->bind_rc = rc;
+		bind_int(s, st, 5, now);
+		r = exec_st(s, st, "storing the source of DAG '%s'", dag_id);
+	}
+	return r;
+}
+
+int store_dag_source_put(struct store *s, const char *dag_id, const char *hash, const char *source,
+			 size_t len, int64_t now)
+{
+	if (!dag_id || !hash || !source)
+		return fail(s, -EINVAL,
+			    "storing a DAG source: the id, hash and source are required");
+	if (s->tx_open)
+		return fail(s, -EINVAL,
+			    "storing the source of DAG '%s': a transaction is open "
+			    "(each part is written in a transaction of its own)",
+			    dag_id);
+	bool stored = false;
+	int r = source_stored(s, dag_id, hash, len, &stored);
+	if (r || stored)
+		return r;
+	return put_parts(s, dag_id, hash, source, len, now);
+}
+
+int store_dag_sources_sweep(struct store *s, int64_t before, int *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_DAG_SOURCE_SWEEP, &st);
+	if (r)
+		return r;
+	bind_int(s, st, 1, before);
+	r = exec_st(s, st, "removing DAG sources no version uses");
+	if (!r && ret_n)
+		*ret_n = sqlite3_changes(s->db);
+	return r;
+}
+
 int store_dag_loaded(struct store *s, struct store_tx *tx, const char *dag_id, const char *file,
 		     const char *hash, const char *source, const char *schedule, int64_t now,
 		     int64_t *ret_version)
@@ -837,11 +1042,17 @@ int store_dag_loaded(struct store *s, struct store_tx *tx, const char *dag_id, c
 			r = sql_fail(s, rc, "looking up a version of DAG '%s'", dag_id);
 		sqlite3_reset(st);
 	}
+	if (!r && version == 0) {
+		size_t len = strlen(source);
+		bool stored = false;
+		r = source_stored(s, dag_id, hash, len, &stored);
+		if (!r && !stored)
+			r = put_parts(s, dag_id, hash, source, len, now);
+	}
 	if (!r && version == 0 && !(r = prep(s, ST_DAG_VERSION_ADD, &st))) {
 		bind_text(s, st, 1, dag_id);
 		bind_text(s, st, 2, hash);
-		bind_text(s, st, 3, source);
-		bind_int(s, st, 4, now);
+		bind_int(s, st, 3, now);
 		int rc = step(s, st);
 		if (rc == SQLITE_ROW)
 			version = col_int(st, 0);
@@ -988,9 +1199,23 @@ int store_dag_version_source(struct store *s, const char *dag_id, int64_t versio
 		return r;
 	bind_text(s, st, 1, dag_id);
 	bind_int(s, st, 2, version);
-	char key[256];
-	snprintf(key, sizeof(key), "%s' version '%" PRId64, S(dag_id), version);
-	return get_text(s, st, ret, "DAG", key);
+	struct buf b = BUF_INIT;
+	int rc, rows = 0;
+	while ((rc = step(s, st)) == SQLITE_ROW) {
+		buf_append(&b, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		rows++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		r = sql_fail(s, rc, "reading DAG '%s' version %" PRId64, S(dag_id), version);
+	else if (rows == 0)
+		r = fail(s, -ENOENT, "no DAG '%s' version '%" PRId64 "'", S(dag_id), version);
+	if (r) {
+		buf_free(&b);
+		return r;
+	}
+	*ret = buf_detach(&b);
+	return 0;
 }
 
 /* ---- runs ---------------------------------------------------------------------------------- */

@@ -377,8 +377,8 @@ TEST(store_open_migrates_schema_1_to_pools)
 		       "INSERT INTO task_instances (run_id, task_id, map_index, state) "
 		       "VALUES ('r', 't', -1, 'running');");
 	struct store *s = open_ok(path);
-	ASSERT_INT_EQ(store_schema_version(s), 2);
-	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 2);
+	ASSERT_INT_EQ(store_schema_version(s), 3);
+	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 3);
 	/* The old row has the defaults, the default pool exists and counts it. */
 	struct store_ti t;
 	ASSERT_INT_EQ(store_ti_get(s, "r", "t", -1, &t), 0);
@@ -400,7 +400,7 @@ TEST(store_open_migrates_schema_1_to_pools)
 	store_pool_free(&p);
 	store_close(s);
 	char *uv = raw_text(path, "PRAGMA user_version");
-	ASSERT_STR_EQ(uv, "2");
+	ASSERT_STR_EQ(uv, "3");
 	free(uv);
 	/* The usage and the active listings read the partial index. */
 	char *plan = raw_plan(path, "SELECT pool, sum(pool_slots) FROM task_instances WHERE "
@@ -412,7 +412,140 @@ TEST(store_open_migrates_schema_1_to_pools)
 	free(dir);
 }
 
+TEST(store_open_migrates_schema_2_sources_apart)
+{
+	/* Versions of schema 2 kept their source in dag_versions: it moves to dag_sources. */
+	char *dir = xasprintf("%s/gust-store-XXXXXX", tmp_base());
+	ASSERT(mkdtemp(dir));
+	char *path = xasprintf("%s/gust.db", dir);
+	raw_exec(path, store_sqlite_migrations[0]);
+	raw_exec(path, store_sqlite_migrations[1]);
+	raw_exec(path, "PRAGMA user_version = 2;"
+		       "INSERT INTO dags (dag_id, version, hash) VALUES ('d', 2, 'h2');"
+		       "INSERT INTO dag_versions (dag_id, version, hash, source, created_at) "
+		       "VALUES ('d', 1, 'h1', 'tasks: {a: x}', 5), ('d', 2, 'h2', '', 6);");
+	struct store *s = open_ok(path);
+	ASSERT_INT_EQ(store_schema_version(s), 3);
+	char *src = NULL;
+	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), 0);
+	ASSERT_STR_EQ(src, "tasks: {a: x}");
+	free(src);
+	ASSERT_INT_EQ(store_dag_version_source(s, "d", 2, &src), 0);
+	ASSERT_STR_EQ(src, "");
+	free(src);
+	/* A new content still gets the next number. */
+	int64_t v = 0;
+	ASSERT_INT_EQ(store_dag_loaded(s, NULL, "d", "d.yaml", "h3", "tasks: {b: y}", NULL, 7, &v),
+		      0);
+	ASSERT_INT_EQ(v, 3);
+	store_close(s);
+	char *cols =
+	    raw_text(path, "SELECT group_concat(name) FROM pragma_table_info('dag_versions')");
+	ASSERT(strstr(cols, "source") == NULL);
+	free(cols);
+	rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
 /* ---- DAGs ---------------------------------------------------------------------------------- */
+
+/* With checkpoints apart, the log still reaches the database file: the thread copies it. */
+TEST(store_checkpoint_apart_copies_the_log)
+{
+	struct fixture f = setup();
+	ASSERT_INT_EQ(store_checkpoint_apart(f.s), 0);
+	ASSERT_INT_EQ(store_checkpoint_apart(f.s), 0); /* once is enough; twice is harmless */
+	size_t len = 6u << 20;
+	char *big = xmalloc(len + 1);
+	memset(big, 'x', len);
+	big[len] = '\0';
+	int64_t v = 0;
+	ASSERT_INT_EQ(store_dag_loaded(f.s, NULL, "d", "d.yaml", "h", big, NULL, 1, &v), 0);
+	struct stat sb = {0};
+	int64_t deadline = mono_ms() + 20000;
+	while ((stat(f.path, &sb) < 0 || sb.st_size < (off_t)len) && mono_ms() < deadline)
+		usleep(10000);
+	ASSERT(sb.st_size >= (off_t)len);
+	char *src = NULL;
+	ASSERT_INT_EQ(store_dag_version_source(f.s, "d", 1, &src), 0);
+	ASSERT(strlen(src) == len);
+	free(src);
+	free(big);
+	teardown(&f);
+
+	struct store *m = open_ok(":memory:");
+	ASSERT_INT_EQ(store_checkpoint_apart(m), 0);
+	store_close(m);
+}
+
+/* A source several parts long, stored ahead by one connection, recorded by another. */
+TEST(store_dag_source_put_in_parts)
+{
+	struct fixture f = setup();
+	struct store *s = f.s;
+	size_t len = 2 * STORE_SOURCE_PART + 1234;
+	char *big = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		big[i] = (char)('a' + (i * 7 + i / 4096) % 26);
+	big[len] = '\0';
+	struct store *w = open_ok(f.path);
+	ASSERT_INT_EQ(store_dag_source_put(w, "d", "hb", big, len, 100), 0);
+	char *n = raw_text(f.path, "SELECT count(*) FROM dag_sources WHERE hash = 'hb'");
+	ASSERT_STR_EQ(n, "3");
+	free(n);
+	/* Not a version yet: nothing to read. */
+	char *src = NULL;
+	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), -ENOENT);
+	/* Stored already: nothing is written again (created_at stays). */
+	ASSERT_INT_EQ(store_dag_source_put(w, "d", "hb", big, len, 200), 0);
+	n = raw_text(f.path, "SELECT min(created_at) FROM dag_sources WHERE hash = 'hb'");
+	ASSERT_STR_EQ(n, "100");
+	free(n);
+	int64_t v = 0;
+	ASSERT_INT_EQ(store_dag_loaded(s, NULL, "d", "d.yaml", "hb", big, NULL, 300, &v), 0);
+	ASSERT_INT_EQ(v, 1);
+	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), 0);
+	ASSERT_INT_EQ((int64_t)strlen(src), (int64_t)len);
+	ASSERT(memcmp(src, big, len) == 0);
+	free(src);
+
+	/* A put cut short (a crash between parts): the parts are written again, whole. */
+	raw_exec(f.path, "DELETE FROM dag_sources WHERE hash = 'hb' AND part = 1");
+	ASSERT_INT_EQ(store_dag_source_put(w, "d", "hb", big, len, 400), 0);
+	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), 0);
+	ASSERT(strlen(src) == len && memcmp(src, big, len) == 0);
+	free(src);
+	/* ... and store_dag_loaded completes a missing source itself, in its transaction. */
+	raw_exec(f.path, "DELETE FROM dag_sources WHERE hash = 'hc'");
+	ASSERT_INT_EQ(store_dag_source_put(w, "d", "hc", "abc", 3, 500), 0);
+	raw_exec(f.path, "UPDATE dag_sources SET data = CAST('ab' AS BLOB) WHERE hash = 'hc'");
+	ASSERT_INT_EQ(store_dag_loaded(s, NULL, "d", "d.yaml", "hc", "abc", NULL, 600, &v), 0);
+	ASSERT_INT_EQ(v, 2);
+	ASSERT_INT_EQ(store_dag_version_source(s, "d", 2, &src), 0);
+	ASSERT_STR_EQ(src, "abc");
+	free(src);
+
+	/* Not inside a transaction: each part must be its own. */
+	struct store_tx *tx;
+	ASSERT_INT_EQ(store_begin(w, &tx), 0);
+	ASSERT_INT_EQ(store_dag_source_put(w, "d", "hd", "x", 1, 700), -EINVAL);
+	ASSERT_STR_CONTAINS(store_errmsg(w), "a transaction is open");
+	store_rollback(tx);
+
+	/* Sources no version uses go, once old enough; used ones stay. */
+	ASSERT_INT_EQ(store_dag_source_put(w, "other", "hx", "x", 1, 800), 0);
+	int swept = -1;
+	ASSERT_INT_EQ(store_dag_sources_sweep(s, 800, &swept), 0);
+	ASSERT_INT_EQ(swept, 0);
+	ASSERT_INT_EQ(store_dag_sources_sweep(s, 801, &swept), 0);
+	ASSERT_INT_EQ(swept, 1);
+	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), 0);
+	free(src);
+	store_close(w);
+	free(big);
+	teardown(&f);
+}
 
 TEST(store_dag_versions_and_fields)
 {
@@ -874,8 +1007,8 @@ TEST(store_ti_admission_fields)
 }
 
 /* Upsert one TI of run `run` in `state`, in `pool` with `slots` slots. */
-static void put_ti(struct store *s, const char *run, const char *task, int map,
-		   const char *state, const char *pool, int slots)
+static void put_ti(struct store *s, const char *run, const char *task, int map, const char *state,
+		   const char *pool, int slots)
 {
 	struct store_ti t = {.run_id = (char *)run,
 			     .task_id = (char *)task,
@@ -904,8 +1037,7 @@ static char *ti_names(struct store_ti *tis, size_t n)
 	return out;
 }
 
-static void expect_active(struct store *s, const char *pool, bool with_scheduled,
-			  const char *want)
+static void expect_active(struct store *s, const char *pool, bool with_scheduled, const char *want)
 {
 	struct store_ti *tis = NULL;
 	size_t n = 0;
@@ -980,9 +1112,8 @@ TEST(store_pools_set_get_delete)
 	ASSERT(p.name == NULL && p.description == NULL);
 
 	/* Create, then update: NULL keeps the description, "" clears it. */
-	ASSERT_INT_EQ(store_pool_set(s, NULL, "warehouse", 3, "the warehouse's connections", true,
-				     100),
-		      0);
+	ASSERT_INT_EQ(
+	    store_pool_set(s, NULL, "warehouse", 3, "the warehouse's connections", true, 100), 0);
 	ASSERT_INT_EQ(store_pool_get(s, "warehouse", &p), 0);
 	ASSERT_INT_EQ(p.slots, 3);
 	ASSERT_STR_EQ(p.description, "the warehouse's connections");
