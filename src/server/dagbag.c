@@ -1,15 +1,17 @@
 /*
  * dagbag.c - the DAG folder, loaded and watched (see dagbag.h).
  *
- * Entries are kept per file (by_file) and per DAG id (by_id). A file's content is hashed
- * (FNV-1a, 64 bits): an unchanged hash is not reloaded, so touching a file costs one read. A
- * new good content asks the store for a version number and becomes a new dagver.
+ * Entries are kept per file (by_file) and per DAG id (by_id). The DAG processor's thread reads
+ * and hashes each file (FNV-1a, 64 bits): the content applied last is not parsed again, so
+ * touching a file costs one read, in that thread. A new good content has its source stored by
+ * the thread (store_source), then asks the store for a version number (apply_job, in the
+ * loop: a few rows) and becomes a new dagver. Each submission has a sequence number; only the
+ * answer to a file's last one is applied.
  */
 #include "server/dagbag.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +21,6 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
-#include "base/hash.h"
 #include "base/util.h"
 #include "dag/dag_load.h"
 #include "server/dagproc.h"
@@ -35,13 +36,23 @@ struct dagver *dagver_ref(struct dagver *v)
 	return v;
 }
 
+static void dagver_destroy(void *arg)
+{
+	struct dagver *v = arg;
+	schedule_free(v->sched);
+	dag_free(v->dag);
+	free(v);
+}
+
 void dagver_unref(struct dagver *v)
 {
 	if (!v || --v->refs > 0)
 		return;
-	schedule_free(v->sched);
-	dag_free(v->dag);
-	free(v);
+	/* Freeing a 100,000-task DAG takes milliseconds: the processor's thread does it. */
+	if (v->reclaim)
+		dagproc_dispose(v->reclaim, dagver_destroy, v);
+	else
+		dagver_destroy(v);
 }
 
 static struct dagver *dagver_new(struct dag *d, int64_t version, char **ret_msg)
@@ -118,39 +129,6 @@ static struct dag_entry *entry_for_file(struct dagbag *b, const char *file, size
 	return e;
 }
 
-static char *read_file(const char *path, size_t *ret_len, int *ret_err)
-{
-	/* O_NONBLOCK: a FIFO named x.yaml must not block the loop in open(). */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		*ret_err = errno;
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > DAG_MAX_FILE_BYTES) {
-		*ret_err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-		close(fd);
-		return NULL;
-	}
-	char *buf = xmalloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		if (got == (size_t)st.st_size)
-			break;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*ret_len = got;
-	return buf;
-}
-
 static void set_broken(struct dagbag *b, struct dag_entry *e, struct store *st, const char *error,
 		       int64_t now)
 {
@@ -172,35 +150,34 @@ static void set_broken(struct dagbag *b, struct dag_entry *e, struct store *st, 
 	(void)b;
 }
 
-/* (Re)load one file: read it here (bounded, non-blocking) and hand it to the DAG processor;
- * apply_job() does the rest when the answer is back. */
+/* (Re)load one file: the DAG processor's thread reads it (bounded, non-blocking), hashes it and,
+ * unless the content is the one applied last, parses it; apply_job() does the rest. */
 static void load_file(struct dagbag *b, struct store *st, const char *file, int64_t now)
 {
+	(void)st;
 	size_t idx;
 	struct dag_entry *e = entry_for_file(b, file, &idx);
-	size_t len = 0;
-	int err = 0;
-	char *text = read_file(file, &len, &err);
-	if (!text) {
-		char *msg = err == EFBIG ? xasprintf("%s: error: the file is larger than %u MB",
-						     file, DAG_MAX_FILE_BYTES / (1024 * 1024))
-			    : err == EINVAL
-				? xasprintf("%s: error: not a regular file", file)
-				: xasprintf("%s: error: cannot read: %s", file, strerror(err));
-		slog(LOG_WARN, "dagbag: %s", msg);
-		e->hash = 0;
-		set_broken(b, e, st, msg, now);
-		free(msg);
-		return;
-	}
-	uint64_t h = hash_fnv1a64(text, len);
-	if (e->hash == h && (e->cur || e->broken || e->pending)) {
-		free(text);
-		return; /* same content as last time */
-	}
-	e->hash = h;
 	e->pending++;
-	dagproc_submit(b->proc, dagproc_job_new(DAGPROC_DAG, file, text, len, h));
+	struct dagproc_job *j = dagproc_job_new(DAGPROC_DAG, file, NULL, 0, ++b->seq);
+	e->seq = j->tag;
+	j->known_hash = e->cur || e->broken ? e->hash : 0;
+	j->now = now;
+	dagproc_submit(b->proc, j);
+}
+
+/* The thread could not read the file (apply_job). */
+static void report_unreadable(struct dagbag *b, struct dag_entry *e, struct store *st, int err,
+			      int64_t now)
+{
+	char *msg = err == EFBIG ? xasprintf("%s: error: the file is larger than %u MB", e->file,
+					     DAG_MAX_FILE_BYTES / (1024 * 1024))
+		    : err == EINVAL
+			? xasprintf("%s: error: not a regular file", e->file)
+			: xasprintf("%s: error: cannot read: %s", e->file, strerror(err));
+	slog(LOG_WARN, "dagbag: %s", msg);
+	e->hash = 0;
+	set_broken(b, e, st, msg, now);
+	free(msg);
 }
 
 static void report_broken(struct dagbag *b, struct dag_entry *e, struct store *st,
@@ -234,6 +211,38 @@ static void report_broken(struct dagbag *b, struct dag_entry *e, struct store *s
 	buf_free(&msg);
 }
 
+#define SOURCE_SWEEP_EVERY_MS (10 * 60 * 1000)
+#define SOURCE_SWEEP_AGE_MS (60 * 60 * 1000)
+
+/* The store's name for a content hash: 16 hex digits. */
+static void hash_text(uint64_t h, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* In the processor's thread, for each file that compiled (dagproc_compiled_fn): its source goes
+ * to the store now, in parts, so that apply_job's store_dag_loaded only adds a few rows. */
+static void store_source(void *ctx, const struct dagproc_job *j)
+{
+	struct dagbag *b = ctx;
+	char hash_hex[17];
+	hash_text(j->hash, hash_hex);
+	if (store_dag_source_put(b->source_st, j->dag->id, hash_hex, j->text, j->len, j->now) < 0)
+		slog(LOG_WARN, "dagbag: cannot store the source of %s ahead (%s): the loop will",
+		     j->path, store_errmsg(b->source_st));
+	/* Sources that never became a version (a DAG id taken by another file; a crash between
+	 * here and apply_job), an hour old so as never to race apply_job; at most every 10 min. */
+	if (j->now - b->swept_at >= SOURCE_SWEEP_EVERY_MS) {
+		b->swept_at = j->now;
+		int n = 0;
+		if (store_dag_sources_sweep(b->source_st, j->now - SOURCE_SWEEP_AGE_MS, &n) < 0)
+			slog(LOG_WARN, "dagbag: %s", store_errmsg(b->source_st));
+		else if (n > 0)
+			slog(LOG_INFO, "dagbag: removed %d stored source part%s no version uses", n,
+			     n == 1 ? "" : "s");
+	}
+}
+
 /* The processor's answer for one file. */
 static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j, int64_t now)
 {
@@ -242,8 +251,15 @@ static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j,
 		return;
 	struct dag_entry *e = b->entries[idx];
 	e->pending--;
-	if (e->hash != j->tag)
+	if (e->seq != j->tag)
 		return; /* the file changed (or went) since: a newer answer is coming, or none */
+	if (j->read_errno) {
+		report_unreadable(b, e, st, j->read_errno, now);
+		return;
+	}
+	if (j->unchanged)
+		return; /* same content as the version (or the errors) in place */
+	e->hash = j->hash;
 	const char *file = e->file;
 	struct dag *d = j->dag;
 	j->dag = NULL;
@@ -261,8 +277,9 @@ static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j,
 		return;
 	}
 	char hash_hex[17];
-	snprintf(hash_hex, sizeof(hash_hex), "%016llx", (unsigned long long)j->tag);
+	hash_text(j->hash, hash_hex);
 	int64_t version = 0;
+	/* The source is stored already (store_source), unless that failed: then this writes it. */
 	int r =
 	    store_dag_loaded(st, NULL, d->id, file, hash_hex, j->text, d->schedule, now, &version);
 	if (r < 0) {
@@ -278,6 +295,7 @@ static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j,
 		free(msg);
 		return;
 	}
+	v->reclaim = b->proc;
 	bool renamed = e->dag_id && strcmp(e->dag_id, v->dag->id) != 0;
 	if (renamed) {
 		slog(LOG_INFO, "dagbag: %s now declares DAG '%s' instead of '%s'", file, v->dag->id,
@@ -405,10 +423,16 @@ static void scan_dir(struct dagbag *b, struct store *st, const char *dir, int de
 	free(names);
 }
 
-int dagbag_open(struct dagbag *b, const char *dir, struct dagproc *proc)
+int dagbag_open(struct dagbag *b, const char *dir, struct dagproc *proc, const char *db,
+		char **ret_msg)
 {
 	memset(b, 0, sizeof(*b));
+	b->inotify_fd = -1;
 	b->proc = proc;
+	int r = store_open(db, &b->source_st, ret_msg);
+	if (r < 0)
+		return r;
+	dagproc_on_compiled(proc, store_source, b);
 	strmap_init(&b->by_file);
 	strmap_init(&b->by_id);
 	size_t len = strlen(dir);
@@ -443,6 +467,7 @@ void dagbag_close(struct dagbag *b)
 	strmap_free(&b->by_id);
 	if (b->inotify_fd >= 0)
 		close(b->inotify_fd);
+	store_close(b->source_st); /* after dagproc_stop: the thread no longer uses it */
 	free(b->dir);
 	memset(b, 0, sizeof(*b));
 	b->inotify_fd = -1;

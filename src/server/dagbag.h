@@ -32,6 +32,7 @@ struct dagver {
 	struct schedule *sched; /* NULL: manual only */
 	int64_t version;
 	int refs;
+	struct dagproc *reclaim; /* set: the last unref frees it in that processor's thread */
 };
 
 struct dagver *dagver_ref(struct dagver *v);
@@ -44,7 +45,8 @@ struct dagver *dagver_from_source(const char *dag_id, const char *source, int64_
 struct dag_entry {
 	char *file;
 	char *dag_id;	    /* NULL while the file never loaded */
-	uint64_t hash;	    /* of the content last read */
+	uint64_t hash;	    /* of the content last applied (0: none) */
+	uint64_t seq;	    /* of the last job submitted for it: only its answer counts */
 	struct dagver *cur; /* the current good version, or NULL */
 	bool broken;
 	int pending;	   /* answers of the DAG processor still to come */
@@ -56,6 +58,11 @@ struct dagproc;
 struct dagbag {
 	char *dir;
 	struct dagproc *proc;
+	uint64_t seq; /* of the last job submitted */
+	/* The processor thread's own connection: it stores each compiled file's source there,
+	 * in short transactions, so that the loop's store_dag_loaded writes only a few rows. */
+	struct store *source_st;
+	int64_t swept_at; /* the thread's last store_dag_sources_sweep */
 	int inotify_fd;
 	struct dag_entry **entries;
 	size_t n, cap;
@@ -72,8 +79,11 @@ struct dagbag {
 	size_t n_changed, cap_changed;
 };
 
-/* Start watching `dir` (it must exist), parsing through `proc`. 0 or a negative errno. */
-int dagbag_open(struct dagbag *b, const char *dir, struct dagproc *proc);
+/* Start watching `dir` (it must exist), parsing through `proc`, whose thread stores sources in
+ * the store at `db` (opened here with the durability recorded there). 0 or a negative errno,
+ * with a message in *ret_msg for a store that does not open. */
+int dagbag_open(struct dagbag *b, const char *dir, struct dagproc *proc, const char *db,
+		char **ret_msg);
 void dagbag_close(struct dagbag *b);
 /* Send every file to the DAG processor (at start; then dagbag_on_processed with wait_all). */
 void dagbag_scan(struct dagbag *b, struct store *st, int64_t now);

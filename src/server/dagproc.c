@@ -19,11 +19,13 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/hash.h"
 #include "base/util.h"
 #include "dag/dag_load.h"
 #include "dag/yaml_tree.h"
@@ -367,8 +369,54 @@ static char *converse(struct dagproc *p, struct dagproc_job *j, size_t *ret_len)
 	return data;
 }
 
+/* A DAG file's bytes, or NULL with *ret_err: EFBIG, EINVAL (not a regular file) or errno. */
+static char *read_dag_file(const char *path, size_t *ret_len, int *ret_err)
+{
+	/* O_NONBLOCK: a FIFO named x.yaml must not block in open(). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		*ret_err = errno;
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > DAG_MAX_FILE_BYTES) {
+		*ret_err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		close(fd);
+		return NULL;
+	}
+	char *buf = xmalloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == (size_t)st.st_size)
+			break;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*ret_len = got;
+	return buf;
+}
+
 static void process(struct dagproc *p, struct dagproc_job *j)
 {
+	if (j->kind == DAGPROC_DAG) {
+		if (!j->text) {
+			j->text = read_dag_file(j->path, &j->len, &j->read_errno);
+			if (!j->text)
+				return;
+		}
+		j->hash = hash_fnv1a64(j->text, j->len);
+		if (j->known_hash && j->hash == j->known_hash) {
+			j->unchanged = true;
+			return;
+		}
+	}
 	int64_t t0 = mono_ms();
 	size_t n = 0;
 	char *data = converse(p, j, &n);
@@ -399,7 +447,26 @@ static void process(struct dagproc *p, struct dagproc_job *j)
 		free(reap(p, END_NONE));
 	}
 	free(data);
+	if (j->dag && p->compiled)
+		p->compiled(p->compiled_ctx, j);
 	j->load_ms = mono_ms() - t1;
+}
+
+/* Free what the loop handed over; called with mu held, returns with it held. */
+static void empty_trash(struct dagproc *p)
+{
+	while (p->trash) {
+		struct dagproc_trash *t = p->trash;
+		p->trash = NULL;
+		pthread_mutex_unlock(&p->mu);
+		while (t) {
+			struct dagproc_trash *next = t->next;
+			t->free_fn(t->ptr);
+			free(t);
+			t = next;
+		}
+		pthread_mutex_lock(&p->mu);
+	}
 }
 
 static void *worker(void *arg)
@@ -407,10 +474,13 @@ static void *worker(void *arg)
 	struct dagproc *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->queue && !p->stop)
+		while (!p->queue && !p->trash && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
+		empty_trash(p);
 		if (p->stop)
 			break;
+		if (!p->queue)
+			continue;
 		struct dagproc_job *j = p->queue;
 		p->queue = j->next;
 		if (!p->queue)
@@ -485,6 +555,9 @@ void dagproc_stop(struct dagproc *p)
 	pthread_join(p->thread, NULL);
 	free_list(p->queue);
 	free_list(p->done);
+	pthread_mutex_lock(&p->mu);
+	empty_trash(p);
+	pthread_mutex_unlock(&p->mu);
 	close(p->efd);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
@@ -498,7 +571,7 @@ struct dagproc_job *dagproc_job_new(enum dagproc_kind kind, const char *path, ch
 	j->kind = kind;
 	j->path = xstrdup(path);
 	j->text = text;
-	j->len = len;
+	j->len = text ? len : 0;
 	j->tag = tag;
 	arena_init(&j->arena);
 	diag_list_init(&j->diags, j->path);
@@ -525,6 +598,30 @@ void dagproc_submit(struct dagproc *p, struct dagproc_job *j)
 	*p->queue_tail = j;
 	p->queue_tail = &j->next;
 	p->pending++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void dagproc_on_compiled(struct dagproc *p, dagproc_compiled_fn *fn, void *ctx)
+{
+	pthread_mutex_lock(&p->mu);
+	p->compiled = fn;
+	p->compiled_ctx = ctx;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void dagproc_dispose(struct dagproc *p, void (*free_fn)(void *), void *ptr)
+{
+	if (!p->started) {
+		free_fn(ptr);
+		return;
+	}
+	struct dagproc_trash *t = xmalloc(sizeof(*t));
+	t->free_fn = free_fn;
+	t->ptr = ptr;
+	pthread_mutex_lock(&p->mu);
+	t->next = p->trash;
+	p->trash = t;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }

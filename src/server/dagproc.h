@@ -2,7 +2,8 @@
  * dagproc.h - the DAG processor: DAG and config files parsed in a separate process.
  *
  * No file, however broken, may take the scheduler down (issue 9). The server never runs the
- * YAML parser itself. A worker thread owns a small process, `gust __dag-processor` (exec'd
+ * YAML parser itself, nor reads a DAG file. A worker thread reads each file (bounded, without
+ * blocking on a FIFO) and hashes it, and owns a small process, `gust __dag-processor` (exec'd
  * from /proc/self/exe, so it shares nothing with the server but the binary), that reads one
  * request at a time on its stdin (a file's path and bytes), parses and validates it, and answers
  * on its stdout with the YAML tree or the located problems (dag/ytree_wire.h). The thread checks
@@ -45,10 +46,16 @@ struct dagproc_job {
 	/* request (owned by the job) */
 	enum dagproc_kind kind;
 	char *path;
-	char *text;
+	char *text; /* NULL: the thread reads `path` (a DAG file; see read_errno) */
 	size_t len;
-	uint64_t tag; /* the caller's: e.g. the content hash */
+	uint64_t tag;	     /* the caller's, e.g. a sequence number */
+	uint64_t known_hash; /* a DAG file read by the thread with this hash is not parsed */
+	int64_t now;	     /* the caller's clock when it submitted the job (ms) */
 	/* answer */
+	uint64_t hash;	    /* DAGPROC_DAG: the content's (FNV-1a 64) */
+	bool unchanged;	    /* the content hashed to known_hash: nothing else was done */
+	int read_errno;	    /* the thread could not read the file: EFBIG (too large), EINVAL (not
+			     * a regular file), or open's errno; nothing else was done */
 	struct dag *dag;    /* DAGPROC_DAG and no problem: the compiled DAG (weights computed) */
 	struct ynode *tree; /* DAGPROC_CONFIG: the tree, in `arena` */
 	struct arena arena; /* DAGPROC_CONFIG's tree */
@@ -60,6 +67,11 @@ struct dagproc_job {
 
 #define DAGPROC_DEFAULT_TIME_MS 30000
 #define DAGPROC_DEFAULT_MEMORY (2048ull << 20)
+
+/* Called by the thread for each DAG file that compiled, before the loop gets the job: work
+ * that must not be done in the loop (the bag stores the file's source from a store connection
+ * of the thread's own). It must not keep `j`. */
+typedef void dagproc_compiled_fn(void *ctx, const struct dagproc_job *j);
 
 struct dagproc_limits {
 	int64_t time_ms; /* per file; default DAGPROC_DEFAULT_TIME_MS */
@@ -81,16 +93,30 @@ struct dagproc {
 	int to_fd, from_fd;
 	/* counters (written by the thread under mu) */
 	uint64_t restarts, files;
+	dagproc_compiled_fn *compiled;
+	void *compiled_ctx;
+	/* things to free in the thread (dagproc_dispose), under mu */
+	struct dagproc_trash {
+		struct dagproc_trash *next;
+		void (*free_fn)(void *);
+		void *ptr;
+	} * trash;
 };
 
 void dagproc_limits_default(struct dagproc_limits *l);
 int dagproc_start(struct dagproc *p, const struct dagproc_limits *lim);
 /* Stop the thread and the processor; jobs not taken are freed. */
 void dagproc_stop(struct dagproc *p);
-/* Queue a job (the processor takes ownership of `path` and `text`). */
+/* A job for `path` (copied); it takes `text`, which may be NULL for a DAG file: the thread
+ * reads it then. */
 struct dagproc_job *dagproc_job_new(enum dagproc_kind kind, const char *path, char *text,
 				    size_t len, uint64_t tag);
 void dagproc_submit(struct dagproc *p, struct dagproc_job *j);
+/* Set the compiled hook (after dagproc_start, before the first dagproc_submit). */
+void dagproc_on_compiled(struct dagproc *p, dagproc_compiled_fn *fn, void *ctx);
+/* free_fn(ptr) in the thread, between files, so that the loop does not pay for freeing a large
+ * DAG; at once if the thread is not running. */
+void dagproc_dispose(struct dagproc *p, void (*free_fn)(void *), void *ptr);
 /* The finished jobs in submission order (a list through ->next), or NULL; `wait` blocks until
  * at least one is finished (when any is pending). */
 struct dagproc_job *dagproc_take(struct dagproc *p, bool wait);

@@ -1536,6 +1536,10 @@ int server_main(const struct server_opts *o)
 		goto out;
 	}
 	free(db);
+	/* The loop's commits must not checkpoint the log (copy pages, sync the file). */
+	if (store_checkpoint_apart(s->st) < 0)
+		slog(LOG_WARN, "server: %s; commits checkpoint the log themselves",
+		     store_errmsg(s->st));
 	s->logs_dir = xasprintf("%s/logs", s->home);
 	mkdir_p(s->logs_dir);
 
@@ -1557,9 +1561,17 @@ int server_main(const struct server_opts *o)
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	s->ex = local_executor_new();
-	int e = dagbag_open(&s->bag, dags, &s->proc);
+	char *db_msg = NULL;
+	db = xasprintf("%s/gust.db", s->home);
+	int e = dagbag_open(&s->bag, dags, &s->proc, db, &db_msg);
+	free(db);
 	if (e < 0) {
-		fprintf(stderr, "gust: cannot watch the DAG folder %s: %s\n", dags, strerror(-e));
+		if (db_msg)
+			fprintf(stderr, "gust: %s\n", db_msg);
+		else
+			fprintf(stderr, "gust: cannot watch the DAG folder %s: %s\n", dags,
+				strerror(-e));
+		free(db_msg);
 		goto out;
 	}
 	if (s->sfd < 0 || s->tfd < 0 || s->ep < 0 || !s->ex) {
