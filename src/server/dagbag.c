@@ -70,22 +70,27 @@ static struct dagver *dagver_new(struct dag *d, int64_t version, char **ret_msg)
 	return v;
 }
 
-struct dagver *dagver_from_source(const char *dag_id, const char *source, int64_t version,
-				  char **ret_msg)
+struct dagver *dagver_from_source(struct dagproc *proc, const char *dag_id, const char *source,
+				  int64_t version, char **ret_msg)
 {
 	char *name = xasprintf("%s.yaml", dag_id);
-	struct diag_list diags;
-	diag_list_init(&diags, name);
-	struct dag *d = NULL;
-	int r = dag_load_buffer(name, source, strlen(source), &d, &diags);
+	size_t len = strlen(source);
+	struct dagproc_job *j = dagproc_job_new(DAGPROC_DAG, name, xstrndup(source, len), len, 0);
 	free(name);
-	if (r < 0) {
-		*ret_msg = xstrdup(diags.n ? diags.items[0].msg : "does not load");
-		diag_list_free(&diags);
-		return NULL;
+	dagproc_call(proc, j);
+	struct dagver *v = NULL;
+	if (j->dag) {
+		v = dagver_new(j->dag, version, ret_msg);
+		j->dag = NULL;
+		if (v)
+			v->reclaim = proc;
+	} else {
+		*ret_msg = xstrdup(j->failure	? j->failure
+				   : j->diags.n ? j->diags.items[0].msg
+						: "does not load");
 	}
-	diag_list_free(&diags);
-	return dagver_new(d, version, ret_msg);
+	dagproc_job_free(j);
+	return v;
 }
 
 /* ---- entries ------------------------------------------------------------------------------ */

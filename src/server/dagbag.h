@@ -37,10 +37,12 @@ struct dagver {
 
 struct dagver *dagver_ref(struct dagver *v);
 void dagver_unref(struct dagver *v);
-/* Compile `source` (a stored version) into a dagver with one reference. NULL, and a message
- * in *ret_msg, if it no longer loads (e.g. a newer gust changed the language). */
-struct dagver *dagver_from_source(const char *dag_id, const char *source, int64_t version,
-				  char **ret_msg);
+struct dagproc;
+/* Compile `source` (a stored version) through the DAG processor, waiting for it, into a dagver
+ * with one reference. NULL, and a message in *ret_msg, if it no longer loads (e.g. a newer gust
+ * changed the language) or the processor failed on it. */
+struct dagver *dagver_from_source(struct dagproc *proc, const char *dag_id, const char *source,
+				  int64_t version, char **ret_msg);
 
 struct dag_entry {
 	char *file;
@@ -52,8 +54,6 @@ struct dag_entry {
 	int pending;	   /* answers of the DAG processor still to come */
 	int64_t timer_gen; /* bumped when the schedule changes (stale timer entries) */
 };
-
-struct dagproc;
 
 struct dagbag {
 	char *dir;

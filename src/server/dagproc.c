@@ -447,7 +447,7 @@ static void process(struct dagproc *p, struct dagproc_job *j)
 		free(reap(p, END_NONE));
 	}
 	free(data);
-	if (j->dag && p->compiled)
+	if (j->dag && p->compiled && !j->call)
 		p->compiled(p->compiled_ctx, j);
 	j->load_ms = mono_ms() - t1;
 }
@@ -490,6 +490,11 @@ static void *worker(void *arg)
 		process(p, j);
 		pthread_mutex_lock(&p->mu);
 		p->files++;
+		if (j->call) {
+			j->called = true;
+			pthread_cond_broadcast(&p->cv);
+			continue;
+		}
 		*p->done_tail = j;
 		p->done_tail = &j->next;
 		pthread_cond_broadcast(&p->cv);
@@ -600,6 +605,25 @@ void dagproc_submit(struct dagproc *p, struct dagproc_job *j)
 	p->pending++;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+void dagproc_call(struct dagproc *p, struct dagproc_job *j)
+{
+	if (!p->started) {
+		j->failure = xstrdup("the DAG processor is not running");
+		return;
+	}
+	j->call = true;
+	j->next = NULL;
+	pthread_mutex_lock(&p->mu);
+	*p->queue_tail = j;
+	p->queue_tail = &j->next;
+	pthread_cond_broadcast(&p->cv);
+	while (!j->called && !p->stop)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	if (!j->called && !j->failure)
+		j->failure = xstrdup("the DAG processor stopped");
 }
 
 void dagproc_on_compiled(struct dagproc *p, dagproc_compiled_fn *fn, void *ctx)

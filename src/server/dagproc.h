@@ -63,6 +63,8 @@ struct dagproc_job {
 	char *failure;		/* the processor failed on this file: why (then no dag/diags) */
 	int64_t parse_ms;	/* processor's answer time */
 	int64_t load_ms;	/* decode + load + weights in the thread */
+	/* dagproc_call: the caller waits for this job alone (it never reaches the done list) */
+	bool call, called;
 };
 
 #define DAGPROC_DEFAULT_TIME_MS 30000
@@ -112,6 +114,10 @@ void dagproc_stop(struct dagproc *p);
 struct dagproc_job *dagproc_job_new(enum dagproc_kind kind, const char *path, char *text,
 				    size_t len, uint64_t tag);
 void dagproc_submit(struct dagproc *p, struct dagproc_job *j);
+/* Process `j` and wait for it: after the jobs queued before it, and without going through the
+ * done list (for a stored version a restarted server must compile before it goes on). The
+ * compiled hook is not called. The caller keeps `j`. */
+void dagproc_call(struct dagproc *p, struct dagproc_job *j);
 /* Set the compiled hook (after dagproc_start, before the first dagproc_submit). */
 void dagproc_on_compiled(struct dagproc *p, dagproc_compiled_fn *fn, void *ctx);
 /* free_fn(ptr) in the thread, between files, so that the loop does not pay for freeing a large

@@ -267,7 +267,7 @@ static struct dagver *version_for(struct server *s, const char *dag_id, int64_t 
 		return NULL;
 	}
 	char *msg = NULL;
-	struct dagver *v = dagver_from_source(dag_id, src, version, &msg);
+	struct dagver *v = dagver_from_source(&s->proc, dag_id, src, version, &msg);
 	if (!v) {
 		slog(LOG_ERROR, "DAG '%s' version %lld no longer loads: %s", dag_id,
 		     (long long)version, msg ? msg : "?");

@@ -111,3 +111,29 @@ t_processor_big_dag_does_not_stall_the_loop() {
   server_alive || fail "server died"
   proc_stop
 }
+
+# A stored version the server must compile again (here to clear a task of a finished run made
+# with it) goes through the processor too: with a fault marker that the first server, run
+# without the test hook, parsed as a comment, the second server's processor crashes on it; the
+# clear is refused with the reason, and the server goes on with the current version.
+t_processor_compiles_stored_versions() {
+  mkdir -p dags home
+  printf '# gust-test-fault: crash\ntasks:\n  t: echo one\n' >dags/x.yaml
+  proc_start log --dags dags
+  r=$("$GUST" dags trigger x --home home)
+  wait_for 20 grep -q "run $r: success" log
+  proc_stop
+  printf 'tasks:\n  t: echo two\n' >dags/x.yaml
+  GUST_TEST_PARSER_FAULTS=1 proc_start log2 --dags dags
+  local out rc=0
+  out=$("$GUST" tasks clear "$r" t --home home 2>&1) || rc=$?
+  assert_eq "$rc" 1 "exit status of a clear whose version does not compile"
+  assert_contains "$out" "its DAG version cannot be loaded"
+  grep -q "DAG 'x' version 1 no longer loads: the parser crashed (signal " log2 ||
+    fail "no log line about the stored version: $(cat log2)"
+  server_alive || fail "server died"
+  r2=$("$GUST" dags trigger x --home home)
+  wait_for 20 grep -q "run $r2: success" log2
+  grep -q "O two" "home/logs/x/$r2/t/1/log" || fail "the new run did not use the current version"
+  proc_stop
+}
