@@ -10,7 +10,7 @@
 
 O ?= build
 CC ?= cc
-PKGS := yaml-0.1 jansson icu-i18n icu-uc sqlite3
+PKGS := yaml-0.1 jansson icu-i18n icu-uc sqlite3 libmicrohttpd libsodium libcurl
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
@@ -28,7 +28,8 @@ endif
 ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm $(LDLIBS)
 
-LIB_SRCS := $(wildcard src/base/*.c src/dag/*.c src/cron/*.c src/engine/*.c src/exec/*.c src/store/*.c src/server/*.c)
+LIB_SRCS := $(wildcard src/base/*.c src/dag/*.c src/cron/*.c src/engine/*.c src/exec/*.c src/store/*.c \
+	src/auth/*.c src/ops/*.c src/http/*.c src/server/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
