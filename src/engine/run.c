@@ -30,14 +30,14 @@ struct task_rt {
 	uint32_t *tis;
 	uint32_t n_tis;
 	size_t cap_tis;
-	uint32_t n_done;      /* TIs of this task in a done state */
-	uint32_t up_open;     /* upstream tasks not yet done */
-	uint32_t up_success;  /* upstream TIs that succeeded */
-	uint32_t up_failed;   /* ... failed or upstream_failed */
-	uint32_t up_skipped;  /* ... skipped */
-	bool decided;	      /* the trigger rule said run / skip / upstream_failed */
-	bool expanded;	      /* mapped task: list known */
-	bool done;	      /* every TI done */
+	uint32_t n_done;     /* TIs of this task in a done state */
+	uint32_t up_open;    /* upstream tasks not yet done */
+	uint32_t up_success; /* upstream TIs that succeeded */
+	uint32_t up_failed;  /* ... failed or upstream_failed */
+	uint32_t up_skipped; /* ... skipped */
+	bool decided;	     /* the trigger rule said run / skip / upstream_failed */
+	bool expanded;	     /* mapped task: list known */
+	bool done;	     /* every TI done */
 };
 
 struct run {
@@ -78,12 +78,12 @@ struct run {
 };
 
 static const char *const ti_state_names[TI__COUNT] = {
-	"none",	  "scheduled",	  "queued",	     "running", "success",
-	"failed", "up_for_retry", "upstream_failed", "skipped",
+    "none",   "scheduled",    "queued",		 "running", "success",
+    "failed", "up_for_retry", "upstream_failed", "skipped",
 };
 
 static const char *const run_state_names[RUN__COUNT] = {
-	"queued", "running", "success", "failed", "cancelled",
+    "queued", "running", "success", "failed", "cancelled",
 };
 
 const char *ti_state_name(enum ti_state s)
@@ -189,8 +189,8 @@ static void mark_changed(struct run *r, uint32_t i)
 	if (r->dirty[i])
 		return;
 	r->dirty[i] = 1;
-	r->changed = xrealloc_array(r->changed, r->n_changed + 1, sizeof(*r->changed),
-				    &r->cap_changed);
+	r->changed =
+	    xrealloc_array(r->changed, r->n_changed + 1, sizeof(*r->changed), &r->cap_changed);
 	r->changed[r->n_changed++] = i;
 }
 
@@ -368,9 +368,10 @@ static int render_lookup(void *ctx, const struct tref *ref, json_t **ret, char *
 		int32_t u = dag_task_index(r->dag, ref->name);
 		v = u >= 0 ? run_task_output(r, (uint32_t)u) : NULL;
 		if (!v) {
-			*ret_msg = xasprintf("outputs.%s: task '%s' produced no output (write JSON to "
-					     "$GUST_OUTPUT)",
-					     ref->name, ref->name);
+			*ret_msg =
+			    xasprintf("outputs.%s: task '%s' produced no output (write JSON to "
+				      "$GUST_OUTPUT)",
+				      ref->name, ref->name);
 			return -ENOENT;
 		}
 		keep(c, v);
@@ -381,10 +382,9 @@ static int render_lookup(void *ctx, const struct tref *ref, json_t **ret, char *
 		char *why = NULL;
 		json_t *x = template_json_path(v, ref->path, ref->n_path, &why);
 		if (!x) {
-			*ret_msg = xasprintf("%s%s%s: %s",
-					     ref->kind == TREF_ITEM ? "item" : "outputs.",
-					     ref->kind == TREF_ITEM ? "" : ref->name, "",
-					     why ? why : "not found");
+			*ret_msg = xasprintf(
+			    "%s%s%s: %s", ref->kind == TREF_ITEM ? "item" : "outputs.",
+			    ref->kind == TREF_ITEM ? "" : ref->name, "", why ? why : "not found");
 			free(why);
 			return -ENOENT;
 		}
@@ -448,15 +448,16 @@ static int render_plan(struct run *r, uint32_t i, struct attempt_plan *p, char *
 	p->keep_leftovers = task->leftovers == LEFTOVERS_KEEP;
 
 	if (task->run) {
-		if ((rc = template_render(task->run, TEMPLATE_SHELL, render_lookup, &c, &b, ret_msg)) < 0)
+		if ((rc = template_render(task->run, TEMPLATE_SHELL, render_lookup, &c, &b,
+					  ret_msg)) < 0)
 			goto out;
 		p->shell = buf_detach(&b);
 	} else if (task->argc) {
 		p->argv = xcalloc(task->argc + 1, sizeof(char *));
 		for (uint32_t k = 0; k < task->argc; k++) {
 			buf_reset(&b);
-			if ((rc = template_render(task->argv[k], TEMPLATE_TEXT, render_lookup, &c, &b,
-						  ret_msg)) < 0)
+			if ((rc = template_render(task->argv[k], TEMPLATE_TEXT, render_lookup, &c,
+						  &b, ret_msg)) < 0)
 				goto out;
 			if (memchr(buf_str(&b), '\0', b.len)) {
 				*ret_msg = xasprintf("argument %u contains a NUL byte", k + 1);
@@ -648,9 +649,9 @@ static void start_task(struct run *r, uint32_t task, int64_t now)
 		return;
 	}
 	if (n > RUN_MAX_MAP) {
-		fail_task_now(r, task,
-			      xasprintf("map: the list has %zu items; the limit is %d", n, RUN_MAX_MAP),
-			      now);
+		fail_task_now(
+		    r, task,
+		    xasprintf("map: the list has %zu items; the limit is %d", n, RUN_MAX_MAP), now);
 		json_decref(list);
 		return;
 	}
@@ -822,7 +823,8 @@ struct run *run_restore(const struct dag *d, const struct run_config *cfg, int64
 				break; /* an unmapped task has one instance */
 			if (has_instances && sv->map_index < 0)
 				continue;
-			uint32_t i = ti_add(r, t, d->tasks[t].map_kind == MAP_NONE ? -1 : sv->map_index);
+			uint32_t i =
+			    ti_add(r, t, d->tasks[t].map_kind == MAP_NONE ? -1 : sv->map_index);
 			struct ti *ti = &r->tis[i];
 			ti->state = sv->state;
 			ti->try_number = sv->try_number;
@@ -884,9 +886,8 @@ struct run *run_restore(const struct dag *d, const struct run_config *cfg, int64
 	}
 	for (uint32_t t = 0; t < d->n_tasks; t++) {
 		struct task_rt *rt = &r->tasks[t];
-		if (rt->n_done == rt->n_tis &&
-		    (d->tasks[t].map_kind == MAP_NONE || rt->expanded ||
-		     ti_state_done(r->tis[rt->tis[0]].state))) {
+		if (rt->n_done == rt->n_tis && (d->tasks[t].map_kind == MAP_NONE || rt->expanded ||
+						ti_state_done(r->tis[rt->tis[0]].state))) {
 			rt->done = true;
 			r->tasks_done++;
 			for (uint32_t e = d->down_off[t]; e < d->down_off[t + 1]; e++)
@@ -1109,8 +1110,8 @@ static int64_t retry_delay(const struct dag_task *task, int32_t try_number)
 	if (task->retry_backoff == BACKOFF_EXPONENTIAL) {
 		for (int32_t k = 1; k < try_number && delay < INT64_MAX / 4; k++)
 			delay *= 2;
-		int64_t cap = task->max_retry_delay_ms ? task->max_retry_delay_ms
-						       : 24LL * 3600 * 1000;
+		int64_t cap =
+		    task->max_retry_delay_ms ? task->max_retry_delay_ms : 24LL * 3600 * 1000;
 		if (delay > cap)
 			delay = cap;
 	} else if (task->max_retry_delay_ms && delay > task->max_retry_delay_ms) {
@@ -1145,10 +1146,11 @@ void run_on_finished(struct run *r, uint32_t i, struct attempt_outcome *o, int64
 		set_state(r, i, TI_UP_FOR_RETRY);
 		t->retry_at = now + delay;
 		retry_push(r, i);
-		ti_set_message(t, xasprintf("%s; try %d of %d in %s",
-					    o->message ? o->message : attempt_status_name(o->status),
-					    t->try_number + 1, task->retries + 1,
-					    duration_format(delay, d1, sizeof(d1))));
+		ti_set_message(t,
+			       xasprintf("%s; try %d of %d in %s",
+					 o->message ? o->message : attempt_status_name(o->status),
+					 t->try_number + 1, task->retries + 1,
+					 duration_format(delay, d1, sizeof(d1))));
 		if (delay == 0)
 			run_on_time(r, now);
 	} else {
@@ -1207,7 +1209,8 @@ void run_cancel(struct run *r, int64_t now, const char *why)
 	r->n_retry = 0; /* every up_for_retry TI ends below */
 	for (uint32_t i = 0; i < r->n_tis; i++) {
 		struct ti *t = &r->tis[i];
-		if (t->state == TI_NONE || t->state == TI_SCHEDULED || t->state == TI_UP_FOR_RETRY) {
+		if (t->state == TI_NONE || t->state == TI_SCHEDULED ||
+		    t->state == TI_UP_FOR_RETRY) {
 			ti_set_message(t, xasprintf("not run: %s", r->message));
 			ti_done(r, i, t->state == TI_UP_FOR_RETRY ? TI_FAILED : TI_SKIPPED, now);
 		}
@@ -1236,9 +1239,24 @@ static void ti_undone(struct run *r, uint32_t i)
 	}
 }
 
-int run_clear(struct run *r, uint32_t task, bool downstream, int64_t now)
+/* Is TI `i` of a task being cleared part of the clear? All of them, or the one asked for. */
+static bool clear_takes(const struct run *r, uint32_t task, uint32_t i, uint32_t target,
+			int32_t map_index)
+{
+	return task != target || map_index < 0 || r->tis[i].map_index == map_index;
+}
+
+int run_clear(struct run *r, uint32_t task, int32_t map_index, bool downstream, int64_t now)
 {
 	const struct dag *d = r->dag;
+	if (map_index >= 0) {
+		const struct task_rt *rt = &r->tasks[task];
+		bool found = false;
+		for (uint32_t j = 0; j < rt->n_tis && !found; j++)
+			found = r->tis[rt->tis[j]].map_index == map_index;
+		if (!found)
+			return -ENOENT;
+	}
 	/* The tasks to clear: `task`, and with downstream everything below it (BFS). */
 	unsigned char *sel = xcalloc(d->n_tasks, 1);
 	uint32_t *queue = xcalloc(d->n_tasks, sizeof(uint32_t));
@@ -1257,6 +1275,8 @@ int run_clear(struct run *r, uint32_t task, bool downstream, int64_t now)
 		struct task_rt *rt = &r->tasks[queue[k]];
 		for (uint32_t j = 0; j < rt->n_tis; j++) {
 			enum ti_state st = r->tis[rt->tis[j]].state;
+			if (!clear_takes(r, queue[k], rt->tis[j], task, map_index))
+				continue;
 			if (st == TI_QUEUED || st == TI_RUNNING) {
 				free(sel);
 				free(queue);
@@ -1279,6 +1299,8 @@ int run_clear(struct run *r, uint32_t task, bool downstream, int64_t now)
 		for (uint32_t j = 0; j < rt->n_tis; j++) {
 			uint32_t i = rt->tis[j];
 			struct ti *ti = &r->tis[i];
+			if (!clear_takes(r, t, i, task, map_index))
+				continue; /* another instance of the mapped task asked for */
 			if (ti->heap_pos >= 0)
 				continue; /* already scheduled: leave it */
 			if (ti_state_done(ti->state))
@@ -1355,9 +1377,10 @@ json_t *run_to_json(const struct run *r)
 		json_object_set_new(o, "signal", t->signal ? json_integer(t->signal) : json_null());
 		json_object_set_new(o, "duration_ms",
 				    t->started_at && t->ended_at
-					    ? json_integer(t->ended_at - t->started_at)
-					    : json_null());
-		json_object_set_new(o, "message", t->message ? json_string(t->message) : json_null());
+					? json_integer(t->ended_at - t->started_at)
+					: json_null());
+		json_object_set_new(o, "message",
+				    t->message ? json_string(t->message) : json_null());
 		json_object_set_new(o, "output", t->output ? json_incref(t->output) : json_null());
 		if (t->item)
 			json_object_set_new(o, "item", json_incref(t->item));
@@ -1372,8 +1395,8 @@ json_t *run_to_json(const struct run *r)
 	json_object_set_new(run, "state", json_string(run_state_name(r->state)));
 	json_object_set_new(run, "message", r->message ? json_string(r->message) : json_null());
 	json_object_set_new(run, "params", json_incref(r->params));
-	json_object_set_new(run, "duration_ms", r->ended_at ? json_integer(r->ended_at - r->started_at)
-							    : json_null());
+	json_object_set_new(run, "duration_ms",
+			    r->ended_at ? json_integer(r->ended_at - r->started_at) : json_null());
 	json_object_set_new(run, "tasks", tis);
 	return run;
 }

@@ -63,25 +63,25 @@ struct ti {
 	int32_t try_number; /* attempts begun so far */
 	int32_t try_base;   /* try_number when last cleared: retries count from here */
 	int64_t queued_at, started_at, ended_at; /* ms; 0: not yet */
-	int64_t retry_at;   /* up_for_retry: when the next try may start */
-	int exit_code;	    /* last attempt; -1 none */
+	int64_t retry_at;			 /* up_for_retry: when the next try may start */
+	int exit_code;				 /* last attempt; -1 none */
 	int signal;
 	enum attempt_status last_status;
-	char *message;	    /* malloc'd: why it is in this state */
-	json_t *output;	    /* owned */
-	json_t *item;	    /* owned: mapped item */
+	char *message;	/* malloc'd: why it is in this state */
+	json_t *output; /* owned */
+	json_t *item;	/* owned: mapped item */
 	int progress_done, progress_total;
 	char *progress_msg;
-	uint64_t seq;	    /* order of becoming scheduled, for fairness */
-	int32_t heap_pos;   /* -1 when not in the ready heap */
+	uint64_t seq;	  /* order of becoming scheduled, for fairness */
+	int32_t heap_pos; /* -1 when not in the ready heap */
 };
 
 /* What one attempt should run, rendered. All strings malloc'd; free with attempt_plan_free. */
 struct attempt_plan {
-	char *shell;	 /* or */
-	char **argv;	 /* NULL-terminated */
-	char **env;	 /* NULL-terminated "K=V": GUST_* and the task's env (not the base env) */
-	char *workdir;	 /* NULL: inherit */
+	char *shell;   /* or */
+	char **argv;   /* NULL-terminated */
+	char **env;    /* NULL-terminated "K=V": GUST_* and the task's env (not the base env) */
+	char *workdir; /* NULL: inherit */
 	int64_t timeout_ms, kill_grace_ms;
 	bool keep_leftovers;
 };
@@ -179,10 +179,12 @@ const char *run_message(const struct run *r);
 /*
  * Run task `task` again (Airflow's "clear"): its instances go back to waiting for their
  * upstreams (a mapped task keeps its instances and items) with a fresh retry budget; with
- * `downstream`, every task downstream of it too. A finished run becomes running again.
- * Instances queued or running are not touched (-EBUSY): cancel them first. 0 on success.
+ * map_index >= 0, only that instance of the mapped task (-ENOENT if it has none such); with
+ * `downstream`, every task downstream of it too, whole. A finished run becomes running again.
+ * Nothing is changed if an instance to clear is queued or running (-EBUSY): cancel it first.
+ * 0 on success.
  */
-int run_clear(struct run *r, uint32_t task, bool downstream, int64_t now);
+int run_clear(struct run *r, uint32_t task, int32_t map_index, bool downstream, int64_t now);
 
 /* The whole run as JSON (for --json and the API): {dag_id, run_id, state, tasks: [...]} */
 json_t *run_to_json(const struct run *r);

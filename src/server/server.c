@@ -895,7 +895,7 @@ static void drain_executor(struct server *s, int64_t now)
 }
 
 static const char *clear_task(struct server *s, const char *run_id, const char *task_id,
-			      bool downstream, int64_t now);
+			      int32_t map_index, bool downstream, int64_t now);
 
 /* ---- commands and CLI changes ------------------------------------------------------------ */
 
@@ -972,8 +972,14 @@ static void apply_commands(struct server *s, int64_t now)
 		} else if (strcmp(c->kind, "clear") == 0 && run_id) {
 			const char *task_id = json_string_value(json_object_get(args, "task_id"));
 			bool downstream = json_is_true(json_object_get(args, "downstream"));
-			const char *err = task_id ? clear_task(s, run_id, task_id, downstream, now)
-						  : "no task_id";
+			json_t *mi = json_object_get(args, "map_index");
+			int32_t map_index = json_is_integer(mi) && json_integer_value(mi) >= 0 &&
+						    json_integer_value(mi) <= INT32_MAX
+						? (int32_t)json_integer_value(mi)
+						: -1;
+			const char *err =
+			    task_id ? clear_task(s, run_id, task_id, map_index, downstream, now)
+				    : "no task_id";
 			store_command_done(s->st, NULL, c->id, err ? err : "ok");
 			if (err)
 				slog(LOG_WARN, "clear %s %s: %s", run_id, task_id ? task_id : "?", err);
@@ -1101,7 +1107,7 @@ static void restore_runs(struct server *s, int64_t now)
 
 /* `gust tasks clear`: run a task again (and its downstream), in an active or finished run. */
 static const char *clear_task(struct server *s, const char *run_id, const char *task_id,
-			      bool downstream, int64_t now)
+			      int32_t map_index, bool downstream, int64_t now)
 {
 	struct srun *r = srun_find(s, run_id);
 	if (!r) {
@@ -1123,9 +1129,11 @@ static const char *clear_task(struct server *s, const char *run_id, const char *
 	int32_t task = dag_task_index(r->ver->dag, task_id);
 	if (task < 0)
 		return "no such task in this run's DAG version";
-	int e = run_clear(r->run, (uint32_t)task, downstream, now);
+	int e = run_clear(r->run, (uint32_t)task, map_index, downstream, now);
 	if (e == -EBUSY)
 		return "busy: the task (or one downstream) is running; cancel it first";
+	if (e == -ENOENT)
+		return "no such instance of the mapped task";
 	if (e < 0)
 		return "cannot clear";
 	if (r->finished) {

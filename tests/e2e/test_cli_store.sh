@@ -316,3 +316,38 @@ YAML
   [ ! -e "$GUST_HOME/logs/daily/$d0" ] || fail "attempt folder of $d0 left"
   assert_eq "$("$GUST" runs list --json | jq -r '.[].run_id')" "$h" "runs left"
 }
+
+tries_of() { # RUN TASK: "map_index:try" of each instance, in order
+  "$GUST" tasks list "$1" --json |
+    jq -r --arg t "$2" '[.[] | select(.task_id == $t) | "\(.map_index // -1):\(.try_number)"] | join(" ")'
+}
+
+# `tasks clear RUN TASK --map-index I` runs that one instance again, not all of them (it
+# printed "cleared work[1]" and re-ran all three).
+t_tasks_clear_one_mapped_instance() {
+  export GUST_HOME=$PWD/home
+  mkdir -p "$GUST_HOME" dags
+  printf 'tasks:\n  work:\n    map: [a, b, c]\n    run: echo ${{ item }}\n  after:\n    depends: [work]\n    run: echo done\n' >dags/m.yaml
+  "$GUST" server --dags dags 2>log &
+  local spid=$!
+  wait_for 20 grep -q "server: ready" log
+  local r
+  r=$(trigger m)
+  wait_for 20 state_is "$r" success
+  "$GUST" tasks clear "$r" work --map-index 1 >out
+  assert_contains "$(cat out)" "cleared work[1] in run $r"
+  wait_for 20 state_is "$r" success
+  assert_eq "$(tries_of "$r" work)" "0:1 1:2 2:1" "tries of work after clearing work[1]"
+  assert_eq "$(tries_of "$r" after)" "-1:1" "after is not downstream-cleared"
+  # With --downstream: that instance and the whole of what follows.
+  "$GUST" tasks clear "$r" work --map-index 2 --downstream >out
+  wait_for 20 try_is "$r" after 2
+  wait_for 20 state_is "$r" success
+  assert_eq "$(tries_of "$r" work)" "0:1 1:2 2:2" "tries of work after clearing work[2]"
+  # An index the task does not have is refused by the CLI before the server sees it.
+  local rc=0
+  "$GUST" tasks clear "$r" work --map-index 9 >out 2>&1 || rc=$?
+  assert_eq "$rc" 2 "exit status for a map index out of range"
+  kill -TERM $spid
+  wait $spid || true
+}

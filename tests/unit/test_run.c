@@ -112,21 +112,21 @@ TEST(run_chain_succeeds_in_order)
  * succeed, fail, or be skipped (a map over an empty list). */
 TEST(run_trigger_rule_matrix)
 {
-	static const char *const rules[] = {"all_success", "all_failed",  "all_done",
-					    "one_success", "one_failed",  "none_failed",
+	static const char *const rules[] = {"all_success",  "all_failed", "all_done",
+					    "one_success",  "one_failed", "none_failed",
 					    "none_skipped", "always"};
 	/* mixes: SS, SF, FF, SK, KK */
 	static const char mixes[][3] = {"SS", "SF", "FF", "SK", "KK"};
 	/* expected downstream state: R ran (success), U upstream_failed, K skipped */
 	static const char *const expect[] = {
-		"RUUKK", /* all_success */
-		"KKRKK", /* all_failed */
-		"RRRRR", /* all_done */
-		"RRURK", /* one_success */
-		"KRRKK", /* one_failed */
-		"RUURR", /* none_failed */
-		"RRRKK", /* none_skipped */
-		"RRRRR", /* always */
+	    "RUUKK", /* all_success */
+	    "KKRKK", /* all_failed */
+	    "RRRRR", /* all_done */
+	    "RRURK", /* one_success */
+	    "KRRKK", /* one_failed */
+	    "RUURR", /* none_failed */
+	    "RRRKK", /* none_skipped */
+	    "RRRRR", /* always */
 	};
 	for (size_t ri = 0; ri < ARRAY_SIZE(rules); ri++) {
 		for (size_t mi = 0; mi < ARRAY_SIZE(mixes); mi++) {
@@ -214,9 +214,10 @@ TEST(run_retries_with_exponential_backoff)
 
 TEST(run_retry_on_exit_codes_limits_retries)
 {
-	struct dag *d = load("tasks:\n  a:\n    run: exit 3\n    retries: 5\n    retry_delay: 0s\n"
-			     "    retry_on_exit_codes: [75]\n  b:\n    run: exit 75\n    retries: 1\n"
-			     "    retry_delay: 0s\n    retry_on_exit_codes: [75]\n");
+	struct dag *d =
+	    load("tasks:\n  a:\n    run: exit 3\n    retries: 5\n    retry_delay: 0s\n"
+		 "    retry_on_exit_codes: [75]\n  b:\n    run: exit 75\n    retries: 1\n"
+		 "    retry_delay: 0s\n    retry_on_exit_codes: [75]\n");
 	struct run *r = start(d, 0);
 	struct attempt_plan p;
 	uint32_t a = (uint32_t)ti_of(r, "a", -1), b = (uint32_t)ti_of(r, "b", -1);
@@ -228,7 +229,7 @@ TEST(run_retry_on_exit_codes_limits_retries)
 	attempt_plan_free(&p);
 	finish(r, a, 3, 1);
 	finish(r, b, 75, 1);
-	ASSERT_INT_EQ(run_ti(r, a)->state, TI_FAILED); /* 3 is not retried */
+	ASSERT_INT_EQ(run_ti(r, a)->state, TI_FAILED);	  /* 3 is not retried */
 	ASSERT_INT_EQ(run_ti(r, b)->state, TI_SCHEDULED); /* 75 is, with no delay */
 	run_free(r);
 	dag_free(d);
@@ -236,8 +237,9 @@ TEST(run_retry_on_exit_codes_limits_retries)
 
 TEST(run_exec_failure_and_timeouts)
 {
-	struct dag *d = load("tasks:\n  a:\n    run: nosuch\n    retries: 2\n  b:\n    run: sleep 9\n"
-			     "    retries: 1\n    retry_delay: 0s\n");
+	struct dag *d =
+	    load("tasks:\n  a:\n    run: nosuch\n    retries: 2\n  b:\n    run: sleep 9\n"
+		 "    retries: 1\n    retry_delay: 0s\n");
 	struct run *r = start(d, 0);
 	struct attempt_plan p;
 	uint32_t a = (uint32_t)ti_of(r, "a", -1), b = (uint32_t)ti_of(r, "b", -1);
@@ -247,12 +249,14 @@ TEST(run_exec_failure_and_timeouts)
 	attempt_plan_free(&p);
 	run_begin_attempt(r, b, 0, &p);
 	attempt_plan_free(&p);
-	struct attempt_outcome o = {.status = AS_EXEC_FAILED, .exit_code = -1,
-				    .message = "command not found: nosuch"};
+	struct attempt_outcome o = {
+	    .status = AS_EXEC_FAILED, .exit_code = -1, .message = "command not found: nosuch"};
 	run_on_finished(r, a, &o, 1);
 	ASSERT_INT_EQ(run_ti(r, a)->state, TI_FAILED); /* not retried: it cannot start */
 	ASSERT_STR_CONTAINS(run_ti(r, a)->message, "not found");
-	struct attempt_outcome t = {.status = AS_TIMED_OUT, .exit_code = -1, .signal = 15,
+	struct attempt_outcome t = {.status = AS_TIMED_OUT,
+				    .exit_code = -1,
+				    .signal = 15,
 				    .message = "timed out after 2s; killed 3 processes"};
 	run_on_finished(r, b, &t, 1);
 	ASSERT_INT_EQ(run_ti(r, b)->state, TI_SCHEDULED); /* a timeout is a failure: retried */
@@ -262,9 +266,10 @@ TEST(run_exec_failure_and_timeouts)
 
 TEST(run_map_over_output_and_mapped_outputs)
 {
-	struct dag *d = load("tasks:\n  plan: echo\n  work:\n    depends: [plan]\n"
-			     "    map: ${{ outputs.plan }}\n    run: echo ${{ item.n }} ${{ map.index }}\n"
-			     "  join:\n    depends: [work]\n    run: echo ${{ outputs.work }}\n");
+	struct dag *d =
+	    load("tasks:\n  plan: echo\n  work:\n    depends: [plan]\n"
+		 "    map: ${{ outputs.plan }}\n    run: echo ${{ item.n }} ${{ map.index }}\n"
+		 "  join:\n    depends: [work]\n    run: echo ${{ outputs.work }}\n");
 	struct run *r = start(d, 0);
 	uint32_t plan = (uint32_t)run_pop_ready(r);
 	struct attempt_plan p;
@@ -302,10 +307,11 @@ TEST(run_map_over_output_and_mapped_outputs)
 
 TEST(run_empty_map_skips_and_propagates)
 {
-	struct dag *d = load("params:\n  files: {type: array, default: []}\ntasks:\n"
-			     "  each:\n    map: ${{ params.files }}\n    run: echo ${{ item }}\n"
-			     "  after:\n    depends: [each]\n    run: echo\n"
-			     "  teardown:\n    depends: [each]\n    trigger_rule: all_done\n    run: echo\n");
+	struct dag *d =
+	    load("params:\n  files: {type: array, default: []}\ntasks:\n"
+		 "  each:\n    map: ${{ params.files }}\n    run: echo ${{ item }}\n"
+		 "  after:\n    depends: [each]\n    run: echo\n"
+		 "  teardown:\n    depends: [each]\n    trigger_rule: all_done\n    run: echo\n");
 	struct run *r = start(d, 0);
 	ASSERT_INT_EQ(state_of(r, "each"), TI_SKIPPED);
 	ASSERT_STR_CONTAINS(run_ti(r, (uint32_t)ti_of(r, "each", -1))->message, "empty list");
@@ -460,9 +466,10 @@ TEST(run_long_chain_propagates_without_recursion)
 
 TEST(run_retries_come_due_in_time_order)
 {
-	struct dag *d = load("tasks:\n  slow:\n    run: exit 1\n    retries: 1\n    retry_delay: 30s\n"
-			     "  fast:\n    run: exit 1\n    retries: 1\n    retry_delay: 10s\n"
-			     "  mid:\n    run: exit 1\n    retries: 1\n    retry_delay: 20s\n");
+	struct dag *d =
+	    load("tasks:\n  slow:\n    run: exit 1\n    retries: 1\n    retry_delay: 30s\n"
+		 "  fast:\n    run: exit 1\n    retries: 1\n    retry_delay: 10s\n"
+		 "  mid:\n    run: exit 1\n    retries: 1\n    retry_delay: 20s\n");
 	struct run *r = start(d, 0);
 	struct attempt_plan p;
 	int64_t i;
@@ -492,19 +499,19 @@ static struct run *snapshot_restore(struct run *r, int64_t now)
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ti *t = run_ti(r, i);
 		sv[i] = (struct ti_saved){
-			.task_id = run_dag(r)->tasks[t->task].id,
-			.map_index = t->map_index,
-			.state = t->state,
-			.try_number = t->try_number,
-			.queued_at = t->queued_at,
-			.started_at = t->started_at,
-			.ended_at = t->ended_at,
-			.retry_at = t->retry_at,
-			.exit_code = t->exit_code,
-			.signal = t->signal,
-			.message = t->message,
-			.output = t->output,
-			.item = t->item,
+		    .task_id = run_dag(r)->tasks[t->task].id,
+		    .map_index = t->map_index,
+		    .state = t->state,
+		    .try_number = t->try_number,
+		    .queued_at = t->queued_at,
+		    .started_at = t->started_at,
+		    .ended_at = t->ended_at,
+		    .retry_at = t->retry_at,
+		    .exit_code = t->exit_code,
+		    .signal = t->signal,
+		    .message = t->message,
+		    .output = t->output,
+		    .item = t->item,
 		};
 	}
 	struct run_config cfg = {.run_id = run_id(r), .logical_date_ms = 0, .params = NULL};
@@ -565,13 +572,14 @@ static void drive_with_restarts(struct run **rp, const char *fail_first_try, boo
 
 TEST(run_restore_at_every_step_matches_uninterrupted)
 {
-	const char *yaml = "tasks:\n  plan: echo\n  work:\n    depends: [plan]\n"
-			   "    map: ${{ outputs.plan }}\n    run: echo ${{ item }}\n"
-			   "    retries: 1\n    retry_delay: 5s\n"
-			   "  flaky:\n    run: echo\n    retries: 2\n    retry_delay: 1s\n"
-			   "  bad:\n    run: exit 1\n"
-			   "  fallback:\n    depends: [bad]\n    trigger_rule: one_failed\n    run: echo\n"
-			   "  join:\n    depends: [work, flaky, fallback]\n    run: echo\n";
+	const char *yaml =
+	    "tasks:\n  plan: echo\n  work:\n    depends: [plan]\n"
+	    "    map: ${{ outputs.plan }}\n    run: echo ${{ item }}\n"
+	    "    retries: 1\n    retry_delay: 5s\n"
+	    "  flaky:\n    run: echo\n    retries: 2\n    retry_delay: 1s\n"
+	    "  bad:\n    run: exit 1\n"
+	    "  fallback:\n    depends: [bad]\n    trigger_rule: one_failed\n    run: echo\n"
+	    "  join:\n    depends: [work, flaky, fallback]\n    run: echo\n";
 	struct dag *d = load(yaml);
 	struct run *a = start(d, 0), *b = start(d, 0);
 	drive_with_restarts(&a, "flaky", false);
@@ -591,8 +599,8 @@ TEST(run_restore_at_every_step_matches_uninterrupted)
 		const struct ti *y = run_ti(b, (uint32_t)j);
 		if (x->state != y->state || x->try_number != y->try_number)
 			test_fail(__FILE__, __LINE__, "%s: %s try %d vs restored %s try %d", name,
-				  ti_state_name(x->state), x->try_number,
-				  ti_state_name(y->state), y->try_number);
+				  ti_state_name(x->state), x->try_number, ti_state_name(y->state),
+				  y->try_number);
 	}
 	run_free(a);
 	run_free(b);
@@ -610,7 +618,7 @@ TEST(run_clear_reruns_a_task_and_its_downstream)
 	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
 	ASSERT_INT_EQ(state_of(r, "c"), TI_UPSTREAM_FAILED);
 	/* Clear b alone: it runs again, downstream stays as it was until b decides it. */
-	ASSERT_INT_EQ(run_clear(r, (uint32_t)dag_task_index(d, "b"), true, 2), 0);
+	ASSERT_INT_EQ(run_clear(r, (uint32_t)dag_task_index(d, "b"), -1, true, 2), 0);
 	ASSERT_INT_EQ(run_get_state(r), RUN_RUNNING);
 	ASSERT_INT_EQ(state_of(r, "b"), TI_SCHEDULED);
 	ASSERT_INT_EQ(state_of(r, "c"), TI_NONE);
@@ -620,7 +628,7 @@ TEST(run_clear_reruns_a_task_and_its_downstream)
 	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "b", -1))->try_number, 2);
 	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->state, TI_SUCCESS);
 	/* Clear a mapped task after it ran: the same instances run again. */
-	ASSERT_INT_EQ(run_clear(r, (uint32_t)dag_task_index(d, "w"), false, 4), 0);
+	ASSERT_INT_EQ(run_clear(r, (uint32_t)dag_task_index(d, "w"), -1, false, 4), 0);
 	ASSERT_INT_EQ(run_ready_count(r), 2);
 	drive(r, NULL, 5);
 	ASSERT_INT_EQ(run_ti_count(r), 5);
@@ -630,15 +638,52 @@ TEST(run_clear_reruns_a_task_and_its_downstream)
 	dag_free(d);
 }
 
+/* `gust tasks clear RUN w --map-index 1` printed "cleared w[1]" and re-ran all three (issue 10). */
+TEST(run_clear_one_instance_of_a_mapped_task)
+{
+	struct dag *d = load("tasks:\n  w:\n    map: [1, 2, 3]\n    run: echo ${{ item }}\n"
+			     "  c:\n    depends: [w]\n    run: echo\n");
+	struct run *r = start(d, 0);
+	drive(r, NULL, 1);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	uint32_t w = (uint32_t)dag_task_index(d, "w");
+	ASSERT_INT_EQ(run_clear(r, w, 7, false, 2), -ENOENT); /* no such instance */
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);	      /* and nothing changed */
+	ASSERT_INT_EQ(run_clear(r, w, 1, false, 2), 0);
+	ASSERT_INT_EQ(run_get_state(r), RUN_RUNNING);
+	ASSERT_INT_EQ(run_ready_count(r), 1);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 0))->state, TI_SUCCESS);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->state, TI_SCHEDULED);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 2))->state, TI_SUCCESS);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_SUCCESS); /* not downstream: stays */
+	drive(r, NULL, 3);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 0))->try_number, 1);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->try_number, 2);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 2))->try_number, 1);
+	/* With downstream: the instance and all of c. */
+	ASSERT_INT_EQ(run_clear(r, w, 0, true, 4), 0);
+	ASSERT_INT_EQ(run_ready_count(r), 1);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_NONE);
+	drive(r, NULL, 5);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 0))->try_number, 2);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 2))->try_number, 1);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "c", -1))->try_number, 2);
+	run_free(r);
+	dag_free(d);
+}
+
 TEST(run_clear_gives_a_fresh_retry_budget)
 {
-	struct dag *d = load("tasks:\n  a:\n    run: exit 1\n    retries: 1\n    retry_delay: 0s\n");
+	struct dag *d =
+	    load("tasks:\n  a:\n    run: exit 1\n    retries: 1\n    retry_delay: 0s\n");
 	struct run *r = start(d, 0);
 	const char *fails[] = {"a", NULL};
 	drive(r, fails, 1);
 	ASSERT_INT_EQ(run_ti(r, 0)->try_number, 2);
 	ASSERT_INT_EQ(run_ti(r, 0)->state, TI_FAILED);
-	ASSERT_INT_EQ(run_clear(r, 0, false, 2), 0);
+	ASSERT_INT_EQ(run_clear(r, 0, -1, false, 2), 0);
 	drive(r, fails, 3);
 	ASSERT_INT_EQ(run_ti(r, 0)->try_number, 4); /* two more tries, not one */
 	run_free(r);
@@ -649,9 +694,9 @@ TEST(run_restore_ignores_a_mapped_tasks_stale_placeholder)
 {
 	struct dag *d = load("tasks:\n  w:\n    map: [1, 2]\n    run: echo ${{ item }}\n");
 	struct ti_saved sv[3] = {
-		{.task_id = "w", .map_index = -1, .state = TI_NONE, .exit_code = -1},
-		{.task_id = "w", .map_index = 0, .state = TI_SUCCESS, .try_number = 1},
-		{.task_id = "w", .map_index = 1, .state = TI_SCHEDULED},
+	    {.task_id = "w", .map_index = -1, .state = TI_NONE, .exit_code = -1},
+	    {.task_id = "w", .map_index = 0, .state = TI_SUCCESS, .try_number = 1},
+	    {.task_id = "w", .map_index = 1, .state = TI_SCHEDULED},
 	};
 	struct run_config cfg = {.run_id = "r", .params = NULL};
 	struct run *r = run_restore(d, &cfg, 0, sv, 3, 10);
