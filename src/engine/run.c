@@ -969,6 +969,23 @@ const char *run_message(const struct run *r)
 	return r->message;
 }
 
+int64_t run_logical_date(const struct run *r)
+{
+	return r->logical_date_ms;
+}
+
+const json_t *run_params(const struct run *r)
+{
+	return r->params;
+}
+
+void run_times(const struct run *r, int64_t *created, int64_t *started, int64_t *ended)
+{
+	*created = r->created_at;
+	*started = r->started_at;
+	*ended = r->ended_at;
+}
+
 bool run_is_cancelling(const struct run *r)
 {
 	return r->cancelling;

@@ -175,6 +175,10 @@ int64_t run_next_wakeup(const struct run *r);
 void run_cancel(struct run *r, int64_t now, const char *why);
 bool run_is_cancelling(const struct run *r);
 const char *run_message(const struct run *r);
+int64_t run_logical_date(const struct run *r);
+const json_t *run_params(const struct run *r);
+/* When the run was created, started and ended (ms; 0: not yet). */
+void run_times(const struct run *r, int64_t *created, int64_t *started, int64_t *ended);
 
 /*
  * Run task `task` again (Airflow's "clear"): its instances go back to waiting for their

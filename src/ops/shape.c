@@ -1,0 +1,222 @@
+/*
+ * shape.c - the JSON shape of each object (see shape.h).
+ */
+#include "ops/shape.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dag/dag.h"
+#include "dag/dag_time.h"
+#include "engine/run.h"
+
+json_t *ops_time_json(int64_t ms)
+{
+	if (!ms)
+		return json_null();
+	char s[40], b[48];
+	time_format_utc(ms, s, sizeof(s)); /* 2024-03-01T00:00:05Z */
+	size_t n = strlen(s);
+	if (n)
+		s[n - 1] = '\0';
+	int64_t frac = ms % 1000;
+	if (frac < 0)
+		frac += 1000;
+	snprintf(b, sizeof(b), "%s.%03lldZ", s, (long long)frac);
+	return json_string(b);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* Stored JSON text back to a value: null when absent, the text itself when unreadable. */
+static json_t *parsed(const char *text)
+{
+	if (!text)
+		return json_null();
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+	return v ? v : json_string(text);
+}
+
+static json_t *duration(int64_t started, int64_t ended, int64_t now)
+{
+	return started ? json_integer((ended ? ended : now) - started) : json_null();
+}
+
+static const char *run_kind_name(enum store_run_kind k)
+{
+	return k == STORE_RUN_MANUAL ? "manual" : "scheduled";
+}
+
+json_t *ops_run_json(const struct store_run *r, int64_t now)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "run_id", json_string(r->run_id));
+	json_object_set_new(o, "dag_id", json_string(r->dag_id));
+	json_object_set_new(o, "version", r->version ? json_integer(r->version) : json_null());
+	json_object_set_new(o, "kind", json_string(run_kind_name(r->kind)));
+	json_object_set_new(o, "state", json_string(r->state));
+	json_object_set_new(o, "logical_date", ops_time_json(r->logical_date));
+	json_object_set_new(o, "created_at", ops_time_json(r->created_at));
+	json_object_set_new(o, "started_at", ops_time_json(r->started_at));
+	json_object_set_new(o, "ended_at", ops_time_json(r->ended_at));
+	json_object_set_new(o, "duration_ms", duration(r->started_at, r->ended_at, now));
+	json_object_set_new(o, "params", r->params ? parsed(r->params) : json_object());
+	json_object_set_new(o, "message", str_or_null(r->message));
+	return o;
+}
+
+json_t *ops_ti_json(const struct store_ti *t, int64_t now)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "run_id", str_or_null(t->run_id));
+	json_object_set_new(o, "task_id", json_string(t->task_id));
+	json_object_set_new(o, "map_index",
+			    t->map_index >= 0 ? json_integer(t->map_index) : json_null());
+	json_object_set_new(o, "state", json_string(t->state));
+	json_object_set_new(o, "try_number", json_integer(t->try_number));
+	json_object_set_new(o, "queued_at", ops_time_json(t->queued_at));
+	json_object_set_new(o, "started_at", ops_time_json(t->started_at));
+	json_object_set_new(o, "ended_at", ops_time_json(t->ended_at));
+	json_object_set_new(o, "retry_at", ops_time_json(t->retry_at));
+	json_object_set_new(o, "duration_ms", duration(t->started_at, t->ended_at, now));
+	json_object_set_new(o, "exit_code",
+			    t->exit_code >= 0 ? json_integer(t->exit_code) : json_null());
+	json_object_set_new(o, "signal", t->signal > 0 ? json_integer(t->signal) : json_null());
+	json_object_set_new(o, "message", str_or_null(t->message));
+	json_t *p = json_object();
+	json_object_set_new(p, "done", json_integer(t->progress_done));
+	json_object_set_new(p, "total", json_integer(t->progress_total));
+	json_object_set_new(p, "message", str_or_null(t->progress_msg));
+	json_object_set_new(o, "progress", p);
+	json_object_set_new(o, "output", parsed(t->output));
+	json_object_set_new(o, "item", parsed(t->item));
+	json_object_set_new(o, "pool", json_string(t->pool ? t->pool : "default_pool"));
+	json_object_set_new(o, "pool_slots", json_integer(t->pool_slots ? t->pool_slots : 1));
+	json_object_set_new(o, "weight", json_integer(t->weight));
+	return o;
+}
+
+json_t *ops_pool_json(const struct store_pool *p)
+{
+	bool missing = p->slots < 0;
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(p->name));
+	json_object_set_new(o, "slots", missing ? json_null() : json_integer(p->slots));
+	json_object_set_new(o, "missing", json_boolean(missing));
+	json_object_set_new(o, "used", json_integer(p->used));
+	json_object_set_new(o, "running", json_integer(p->running));
+	json_object_set_new(o, "waiting", json_integer(p->waiting));
+	json_object_set_new(o, "free",
+			    missing ? json_null()
+				    : json_integer(p->slots > p->used ? p->slots - p->used : 0));
+	json_object_set_new(o, "description", str_or_null(p->description));
+	json_object_set_new(o, "from_config", json_boolean(p->from_config));
+	json_object_set_new(o, "updated_at", ops_time_json(p->updated_at));
+	return o;
+}
+
+json_t *ops_try_json(const struct store_attempt *a)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "try_number", json_integer(a->try_number));
+	json_object_set_new(o, "launch", json_integer(a->launch ? a->launch : 1));
+	json_object_set_new(o, "queued_at", ops_time_json(a->queued_at));
+	json_object_set_new(o, "ended_at", ops_time_json(a->ended_at));
+	json_object_set_new(o, "status", str_or_null(a->status));
+	return o;
+}
+
+/* TI states in the order of a run's life, for task_states. */
+static const char *const state_order[] = {"success",   "failed",       "upstream_failed",
+					  "skipped",   "running",      "queued",
+					  "scheduled", "up_for_retry", "none"};
+
+json_t *ops_run_with_tis_json(const struct store_run *r, const struct store_ti *tis, size_t n,
+			      int64_t now)
+{
+	json_t *o = ops_run_json(r, now);
+	size_t counts[sizeof(state_order) / sizeof(state_order[0]) + 1] = {0};
+	const size_t n_states = sizeof(state_order) / sizeof(state_order[0]);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < n_states && strcmp(tis[i].state, state_order[k]) != 0)
+			k++;
+		counts[k]++;
+		json_array_append_new(arr, ops_ti_json(&tis[i], now));
+	}
+	json_t *sum = json_object();
+	for (size_t k = 0; k < n_states; k++)
+		if (counts[k])
+			json_object_set_new(sum, state_order[k],
+					    json_integer((json_int_t)counts[k]));
+	json_object_set_new(o, "task_states", sum);
+	json_object_set_new(o, "tasks", arr);
+	return o;
+}
+
+/* ---- live runs as records --------------------------------------------------------------- */
+
+static char *json_text(const json_t *v)
+{
+	return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+}
+
+void ops_run_record(const struct run *r, const char *kind, struct store_run *out)
+{
+	memset(out, 0, sizeof(*out));
+	const struct dag *d = run_dag(r);
+	out->run_id = (char *)run_id(r);
+	out->dag_id = (char *)d->id;
+	out->kind = kind && strcmp(kind, "manual") == 0 ? STORE_RUN_MANUAL : STORE_RUN_SCHEDULED;
+	out->logical_date = run_logical_date(r);
+	out->state = (char *)run_state_name(run_get_state(r));
+	out->message = (char *)run_message(r);
+	run_times(r, &out->created_at, &out->started_at, &out->ended_at);
+	/* params: the caller's to fill (text), since the record does not own strings */
+}
+
+void ops_ti_record(const struct run *r, uint32_t i, struct store_ti *out)
+{
+	const struct ti *t = run_ti(r, i);
+	const struct dag *d = run_dag(r);
+	const struct dag_task *task = &d->tasks[t->task];
+	memset(out, 0, sizeof(*out));
+	out->run_id = (char *)run_id(r);
+	out->task_id = (char *)task->id;
+	out->map_index = t->map_index;
+	out->state = (char *)ti_state_name(t->state);
+	out->try_number = t->try_number;
+	out->queued_at = t->queued_at;
+	out->started_at = t->started_at;
+	out->ended_at = t->ended_at;
+	out->retry_at = t->retry_at;
+	out->exit_code = t->exit_code;
+	out->signal = t->signal;
+	out->message = t->message;
+	out->output = json_text(t->output);
+	out->item = json_text(t->item);
+	out->progress_done = t->progress_done;
+	out->progress_total = t->progress_total;
+	out->progress_msg = t->progress_msg;
+	/* What admission counts, for `gust pools list` and `gust why` */
+	out->pool = (char *)task->pool;
+	out->pool_slots = task->pool_slots;
+	out->weight = d->weight ? d->weight[t->task] : task->priority;
+	out->cpu_milli = task->resources.cpu_milli;
+	out->memory = (int64_t)task->resources.memory;
+	out->disk = (int64_t)task->resources.disk;
+	out->disk_path = (char *)task->resources.disk_path;
+}
+
+void ops_ti_record_done(struct store_ti *t)
+{
+	free(t->output);
+	free(t->item);
+	t->output = t->item = NULL;
+}

@@ -1,0 +1,48 @@
+/*
+ * shape.h - the one JSON shape of each object the user sees (ADR 0007).
+ *
+ * `gust ... --json`, `gust dags test --json` and the HTTP API print these and nothing else, so
+ * a script written against one works against the others. Times are UTC strings with
+ * milliseconds ("2024-03-01T00:00:05.123Z") or null; absent numbers are null, not -1; stored
+ * JSON (params, outputs, items) is embedded as JSON. `now` is used for the duration of what has
+ * not ended yet. Each function returns a new reference.
+ */
+#ifndef GUST_OPS_SHAPE_H
+#define GUST_OPS_SHAPE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct run;
+
+/* {run_id, dag_id, version, kind, state, logical_date, created_at, started_at, ended_at,
+ *  duration_ms, params, message} */
+json_t *ops_run_json(const struct store_run *r, int64_t now);
+/* {run_id, task_id, map_index, state, try_number, queued_at, started_at, ended_at, retry_at,
+ *  duration_ms, exit_code, signal, message, progress {done, total, message}, output, item,
+ *  pool, pool_slots, weight} */
+json_t *ops_ti_json(const struct store_ti *t, int64_t now);
+/* {name, slots, missing, used, running, waiting, free, description, from_config, updated_at} */
+json_t *ops_pool_json(const struct store_pool *p);
+/* One try's launch: {try_number, launch, queued_at, ended_at, status} */
+json_t *ops_try_json(const struct store_attempt *a);
+/* A run with its instances: ops_run_json plus "task_states" {state: count} and "tasks" [...]. */
+json_t *ops_run_with_tis_json(const struct store_run *r, const struct store_ti *tis, size_t n,
+			      int64_t now);
+
+/*
+ * A live run (engine/run.h) as the records the store keeps, so that `dags test --json` and the
+ * server write and show exactly what a stored run shows. The strings point into the run and
+ * its DAG (valid while they live) except `output` and `item` in the TI, which are malloc'd
+ * (free them with ops_ti_record_done).
+ */
+void ops_run_record(const struct run *r, const char *kind, struct store_run *out);
+void ops_ti_record(const struct run *r, uint32_t i, struct store_ti *out);
+void ops_ti_record_done(struct store_ti *t);
+
+/* "2024-03-01T00:00:05.123Z" (or null for 0), the form of every time in these shapes. */
+json_t *ops_time_json(int64_t ms);
+
+#endif
