@@ -186,3 +186,40 @@ t_server_max_active_tasks_is_never_exceeded() {
   max=$(sort -k2 -n spans | awk '{ n += ($1 == "+") ? 1 : -1; if (n > m) m = n } END { print m }')
   assert_eq "$max" 2 "most tasks running at once"
 }
+
+# ---- the DAG folder: special files, broken files' notes, new DAGs ------------------------------
+
+dags_list_has() { # TEXT...: one line of `gust dags list` has every TEXT (fixed strings)
+  local line
+  while IFS= read -r line; do
+    local t ok=1
+    for t in "$@"; do
+      case "$line" in *"$t"*) ;; *) ok= ;; esac
+    done
+    [ -n "$ok" ] && return 0
+  done < <("$GUST" dags list --home home 2>&1)
+  return 1
+}
+
+dags_list_lacks() { ! dags_list_has "$@"; }
+
+successes() { grep -c "run $1@.*: success" log || true; }
+
+more_successes_than() { [ "$(successes "$1")" -gt "$2" ]; }
+
+# A scheduled DAG with a required param could never start a scheduled run: the file is broken
+# at the param, nothing logs an ERROR at its fire times, and a manual DAG may have one.
+t_server_scheduled_dag_with_a_required_param_is_broken() {
+  mkdir dags
+  printf 'schedule: "@every 1s"\ntasks:\n  a: echo tick\n' >dags/tick.yaml
+  printf 'schedule: "@every 1s"\nparams:\n  token: {type: string}\ntasks:\n  a: echo ${{ params.token }}\n' >dags/req.yaml
+  printf 'params:\n  token: {type: string}\ntasks:\n  a: echo ${{ params.token }}\n' >dags/manual.yaml
+  start_server log --dags dags
+  wait_for 10 dags_list_has "BROKEN: dags/req.yaml:3:3: error: param 'token' has no default, but the DAG has a schedule: scheduled runs could not start; give it a default or remove the schedule"
+  wait_for 20 more_successes_than tick 2
+  if grep -q "ERROR" log; then fail "an ERROR line: $(grep ERROR log)"; fi
+  if grep -q "run req@" log; then fail "a run of req: $(grep 'run req@' log)"; fi
+  r=$("$GUST" dags trigger manual --param token=T-1 --home home)
+  wait_for 20 grep -q "run $r: success" log
+  stop_server
+}
