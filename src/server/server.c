@@ -1584,6 +1584,7 @@ int server_main(const struct server_opts *o)
 	     time_format_utc(s->started, when, sizeof(when)), o->now ? " (--now)" : "");
 	dagbag_scan(&s->bag, s->st, s->started);
 	dagbag_on_processed(&s->bag, s->st, s->started, true); /* before runs need their DAGs */
+	dagbag_forget_stale_notes(&s->bag, s->st, s->started);
 	restore_runs(s, s->started);
 	resolve_live_attempts(s, s->started);
 	/* What the CLI left while no server ran: queued runs, cancel/clear/wake commands. */
