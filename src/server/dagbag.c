@@ -354,6 +354,8 @@ static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j,
 		store_dag_deleted(st, NULL, e->dag_id, now);
 	}
 	bool new_id = !e->dag_id;
+	if (new_id || renamed)
+		e->first_seen = now;
 	drop_note(e, st, now);
 	free(e->dag_id);
 	e->dag_id = xstrdup(v->dag->id);

@@ -58,6 +58,10 @@ struct dag_entry {
 	/* The store row that holds this file's problems while it has not loaded (see
 	 * dagbag_note_key), NULL if none; dropped when the file loads or goes. */
 	char *note_key;
+	/* When dag_id was first loaded from this file: the server's start for the files of the
+	 * start-up scan, else the moment the DAG appeared. Fire times before it get no run,
+	 * unless the store has the DAG's last logical date (catch-up) or it has a start_date. */
+	int64_t first_seen;
 };
 
 struct dagproc;

@@ -318,6 +318,31 @@ t_server_drops_the_notes_of_removed_broken_files() {
   stop_server
 }
 
+# A DAG that appears while the server runs gets no run for a fire time before it appeared, even
+# with catchup; a DAG the store knows catches up from its last run after a restart.
+t_server_new_dag_gets_no_runs_before_it_appeared() {
+  mkdir dags
+  printf 'schedule: "@every 1s"\ntasks:\n  a: echo tick\n' >dags/tick.yaml
+  start_server log --dags dags
+  wait_for 20 more_successes_than tick 2 # fire times pass before the new DAG appears
+  printf 'schedule: "@every 1s"\ncatchup: true\ntasks:\n  a: echo late\n' >dags/late.yaml
+  local born L last
+  born=$(stat -c %.3Y dags/late.yaml | tr -d .)
+  wait_for 20 more_successes_than late 1
+  for L in $("$GUST" runs list --dag late --json --limit 0 --home home | jq -r '.[].logical_date'); do
+    [ "$(ms_of "$L")" -ge "$born" ] || fail "a run for $L, before late.yaml was written ($born ms)"
+  done
+  # Known to the store: after a restart 10 s later (server clock), every fire time since its
+  # last run gets one (catchup), although they are before the new start.
+  stop_server
+  last=$("$GUST" runs list --dag late --json --limit 1 --home home | jq -r '.[0].logical_date')
+  start_server log2 --dags dags --now "$(date -u -d '+10 seconds' +%Y-%m-%dT%H:%M:%SZ)"
+  local next
+  next=$(date -u -d "@$(($(ms_of "$last") / 1000 + 1))" +%Y-%m-%dT%H:%M:%SZ)
+  wait_for 20 grep -q "created run late@$next" log2
+  stop_server
+}
+
 # A scheduled DAG with a required param could never start a scheduled run: the file is broken
 # at the param, nothing logs an ERROR at its fire times, and a manual DAG may have one.
 t_server_scheduled_dag_with_a_required_param_is_broken() {
