@@ -223,10 +223,13 @@ void cli_unknown_dag(struct store *st, const char *home, const char *dag_id)
 	size_t n = 0;
 	const char *hint = NULL;
 	if (store_dag_list(st, &dags, &n) == 0 && n) {
+		/* DAG ids only: not the rows of files that never loaded ("./x.yaml"). */
 		const char **names = xcalloc(n, sizeof(*names));
+		size_t n_names = 0;
 		for (size_t i = 0; i < n; i++)
-			names[i] = dags[i].dag_id;
-		hint = closest_word(dag_id, names, n);
+			if (!strchr(dags[i].dag_id, '/'))
+				names[n_names++] = dags[i].dag_id;
+		hint = closest_word(dag_id, names, n_names);
 		if (hint)
 			fprintf(stderr, "gust: no DAG '%s' on %s (did you mean '%s'?)\n", dag_id, home,
 				hint);

@@ -174,8 +174,13 @@ static int list_store(struct store *st)
 	int64_t now = cli_now_ms();
 	printf("%-24s %-16s %-6s %-31s %-20s  %s\n", "DAG", "SCHEDULE", "PAUSED", "LAST RUN",
 	       "NEXT RUN", "NOTE");
+	size_t shown = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct store_dag *d = &dags[i];
+		/* A file that never loaded and is gone: nothing to show (no version, no runs). */
+		if (d->deleted && !d->version)
+			continue;
+		shown++;
 		char last[64] = "-", next[40] = "-", when[40];
 		struct store_run_filter f = {.dag_id = d->dag_id, .limit = 1};
 		struct store_run *runs = NULL;
@@ -194,9 +199,10 @@ static int list_store(struct store *st)
 		printf("%-24s %-16s %-6s %-31s %-20s ", d->dag_id,
 		       d->schedule ? d->schedule : d->version ? "(manual)" : "-",
 		       d->paused ? "yes" : "no", last, next);
-		if (d->deleted)
+		/* A removed file's problems are gone with it. */
+		if (d->deleted) {
 			printf(" file removed; history kept");
-		if (d->error) {
+		} else if (d->error) {
 			size_t len = strcspn(d->error, "\n");
 			printf(" BROKEN%s: %.*s", d->version ? " (the last good version is in use)" : "",
 			       (int)len, d->error);
@@ -206,7 +212,7 @@ static int list_store(struct store *st)
 		}
 		putchar('\n');
 	}
-	if (!n)
+	if (!shown)
 		printf("(no DAGs yet: the server records the DAG folder's files when it starts)\n");
 	for (size_t i = 0; i < n; i++)
 		store_dag_free(&dags[i]);
@@ -536,6 +542,29 @@ static json_t *trigger_params(const struct dag *d, const struct kv *raw, size_t 
 	return params;
 }
 
+/* A file that never loaded has a row keyed by its path ("./x.yaml", see server/dagbag.h):
+ * for `trigger x`, say why each such x.yaml cannot run. False if there is none. */
+static bool report_never_loaded(const struct store_dag *dags, size_t n, const char *id)
+{
+	bool found = false;
+	size_t id_len = strlen(id);
+	for (size_t i = 0; i < n; i++) {
+		const struct store_dag *d = &dags[i];
+		if (d->version || d->deleted || !d->file || !strchr(d->dag_id, '/'))
+			continue;
+		const char *base = strrchr(d->file, '/');
+		base = base ? base + 1 : d->file;
+		if (strncmp(base, id, id_len) != 0 ||
+		    (strcmp(base + id_len, ".yaml") != 0 && strcmp(base + id_len, ".yml") != 0))
+			continue;
+		fprintf(stderr,
+			"gust: DAG '%s' cannot be triggered: its file %s has never loaded:\n%s\n",
+			id, d->file, d->error ? d->error : "(no error recorded)");
+		found = true;
+	}
+	return found;
+}
+
 /* The DAG to trigger: its current version in the store; a DAG the store does not know yet is
  * loaded from the DAG folder and registered. */
 static struct dag *trigger_dag(struct store *st, const char *home, const char *dags_dir,
@@ -578,13 +607,19 @@ static struct dag *trigger_dag(struct store *st, const char *home, const char *d
 		struct store_dag *dags = NULL;
 		size_t n = 0;
 		store_dag_list(st, &dags, &n);
-		const char **names = xcalloc(n + 1, sizeof(*names));
-		for (size_t i = 0; i < n; i++)
-			names[i] = dags[i].dag_id;
-		const char *hint = closest_word(id, names, n);
-		fprintf(stderr, "gust: no DAG '%s' on %s nor in the DAG folder %s%s%s%s\n", id, home,
-			dir, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-		free(names);
+		if (!report_never_loaded(dags, n, id)) {
+			/* Hints are DAG ids, not rows of files that never loaded ("./x.yaml"). */
+			const char **names = xcalloc(n + 1, sizeof(*names));
+			size_t n_names = 0;
+			for (size_t i = 0; i < n; i++)
+				if (!strchr(dags[i].dag_id, '/'))
+					names[n_names++] = dags[i].dag_id;
+			const char *hint = closest_word(id, names, n_names);
+			fprintf(stderr, "gust: no DAG '%s' on %s nor in the DAG folder %s%s%s%s\n",
+				id, home, dir, hint ? " (did you mean '" : "", hint ? hint : "",
+				hint ? "'?)" : "");
+			free(names);
+		}
 		for (size_t i = 0; i < n; i++)
 			store_dag_free(&dags[i]);
 		free(dags);

@@ -794,8 +794,16 @@ static void load_param(struct loader *L, const struct ynode *k, const struct yno
 		pb.def_node = v;
 		p->type = infer_type(v);
 	}
-	if (pb.def_node && !(pb.def_node->type == YN_SCALAR &&
-			     ynode_scalar_kind(pb.def_node) == YS_NULL && !long_form)) {
+	bool has_default =
+	    pb.def_node && !(pb.def_node->type == YN_SCALAR &&
+			     ynode_scalar_kind(pb.def_node) == YS_NULL && !long_form);
+	/* A scheduled run passes no params, so it could never start (as Airflow refuses it). */
+	if (!has_default && L->d->schedule)
+		errf(L, k,
+		     "param '%s' has no default, but the DAG has a schedule: scheduled runs could "
+		     "not start; give it a default or remove the schedule",
+		     k->str);
+	if (has_default) {
 		json_t *def = ynode_to_json(pb.def_node);
 		/* A quoted number for an integer param is a mistake worth naming. */
 		char *msg = NULL;

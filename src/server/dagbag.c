@@ -134,25 +134,83 @@ static struct dag_entry *entry_for_file(struct dagbag *b, const char *file, size
 	return e;
 }
 
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+	return S_ISFIFO(mode)	? "a FIFO"
+	       : S_ISCHR(mode)	? "a character device"
+	       : S_ISBLK(mode)	? "a block device"
+	       : S_ISSOCK(mode) ? "a socket"
+	       : S_ISDIR(mode)	? "a folder"
+				: "not a file";
+}
+
+/* Why `file` could not be read (the processor thread's read_errno and read_mode), as "FILE: error: ...", saying what
+ * to do. A symlink is named with its target. malloc'd. */
+static char *unreadable_msg(const char *file, int err, mode_t mode)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(file, target, sizeof(target) - 1);
+	if (n >= 0)
+		target[n] = '\0';
+	if (err == EFBIG)
+		return xasprintf("%s: error: the file is larger than %u MB", file,
+				 DAG_MAX_FILE_BYTES / (1024 * 1024));
+	if (err == EINVAL && n >= 0)
+		return xasprintf(
+		    "%s: error: is a symlink to '%s', which is %s, not a regular file: "
+		    "point it at a DAG file",
+		    file, target, file_kind(mode));
+	if (err == EINVAL)
+		return xasprintf("%s: error: is %s, not a regular file: a DAG file must be a "
+				 "regular file or a symlink to one",
+				 file, file_kind(mode));
+	if (err == ENOENT && n >= 0)
+		return xasprintf("%s: error: is a symlink to '%s', which does not exist: point it "
+				 "at a DAG file",
+				 file, target);
+	if (err == ELOOP && n >= 0)
+		return xasprintf("%s: error: is a symlink to '%s', which never reaches a file (a "
+				 "loop of symlinks): point it at a DAG file",
+				 file, target);
+	return xasprintf("%s: error: cannot read: %s", file, strerror(err));
+}
+
+char *dagbag_note_key(const struct dagbag *b, const char *file)
+{
+	size_t n = strlen(b->dir);
+	const char *rel = file;
+	if (strncmp(file, b->dir, n) == 0 && file[n] == '/')
+		rel = file + n + 1;
+	return xasprintf("./%s", rel);
+}
+
 static void set_broken(struct dagbag *b, struct dag_entry *e, struct store *st, const char *error,
 		       int64_t now)
 {
 	e->broken = true;
-	/* A file that never loaded is known by its file name, as `gust dags list` shows it. */
-	char *stem = NULL;
-	if (!e->dag_id) {
-		const char *base = strrchr(e->file, '/');
-		base = base ? base + 1 : e->file;
-		size_t n = strlen(base);
-		n -= str_has_suffix(base, ".yaml") ? 5 : str_has_suffix(base, ".yml") ? 4 : 0;
-		stem = xstrndup(base, n);
-	}
-	int r = store_dag_broken(st, NULL, e->dag_id ? e->dag_id : stem, e->file, error, now);
-	free(stem);
-	if (r < 0)
+	/* A file that has not loaded has a row of its own, keyed by its path: two broken x.yaml
+	 * in two folders are two rows, and no DAG's row is touched. */
+	if (!e->dag_id && !e->note_key)
+		e->note_key = dagbag_note_key(b, e->file);
+	const char *key = e->dag_id ? e->dag_id : e->note_key;
+	if (store_dag_broken(st, NULL, key, e->file, error, now) < 0)
 		slog(LOG_ERROR, "dagbag: cannot record the errors of %s: %s", e->file,
 		     store_errmsg(st));
-	(void)b;
+}
+
+/* The file loaded or went: the row of its problems from before it loaded is marked deleted,
+ * which `gust dags list` does not show (a file that never loaded has no history). */
+static void drop_note(struct dag_entry *e, struct store *st, int64_t now)
+{
+	if (!e->note_key)
+		return;
+	int r = store_dag_deleted(st, NULL, e->note_key, now);
+	if (r < 0 && r != -ENOENT)
+		slog(LOG_ERROR, "dagbag: cannot drop the note of %s: %s", e->file,
+		     store_errmsg(st));
+	free(e->note_key);
+	e->note_key = NULL;
 }
 
 /* (Re)load one file: the DAG processor's thread reads it (bounded, non-blocking), hashes it and,
@@ -172,13 +230,9 @@ static void load_file(struct dagbag *b, struct store *st, const char *file, int6
 
 /* The thread could not read the file (apply_job). */
 static void report_unreadable(struct dagbag *b, struct dag_entry *e, struct store *st, int err,
-			      int64_t now)
+			      mode_t mode, int64_t now)
 {
-	char *msg = err == EFBIG ? xasprintf("%s: error: the file is larger than %u MB", e->file,
-					     DAG_MAX_FILE_BYTES / (1024 * 1024))
-		    : err == EINVAL
-			? xasprintf("%s: error: not a regular file", e->file)
-			: xasprintf("%s: error: cannot read: %s", e->file, strerror(err));
+	char *msg = unreadable_msg(e->file, err, mode);
 	slog(LOG_WARN, "dagbag: %s", msg);
 	e->hash = 0;
 	set_broken(b, e, st, msg, now);
@@ -259,7 +313,7 @@ static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j,
 	if (e->seq != j->tag)
 		return; /* the file changed (or went) since: a newer answer is coming, or none */
 	if (j->read_errno) {
-		report_unreadable(b, e, st, j->read_errno, now);
+		report_unreadable(b, e, st, j->read_errno, j->read_mode, now);
 		return;
 	}
 	if (j->unchanged)
@@ -308,6 +362,9 @@ static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j,
 		store_dag_deleted(st, NULL, e->dag_id, now);
 	}
 	bool new_id = !e->dag_id;
+	if (new_id || renamed)
+		e->first_seen = now;
+	drop_note(e, st, now);
 	free(e->dag_id);
 	e->dag_id = xstrdup(v->dag->id);
 	bool was_current = e->cur && e->cur->version == v->version;
@@ -358,12 +415,16 @@ static void remove_file(struct dagbag *b, struct store *st, const char *file, in
 		     "stays)",
 		     file, e->dag_id);
 		store_dag_deleted(st, NULL, e->dag_id, now);
+	} else if (e->note_key) {
+		slog(LOG_INFO, "dagbag: %s was removed (it had not loaded)", file);
 	}
+	drop_note(e, st, now);
 	/* Keep the slot (indexes are held by timers): an entry without a version is inert. */
 	dagver_unref(e->cur);
 	e->cur = NULL;
 	e->broken = false;
 	e->hash = 0;
+	e->seq = 0; /* an answer still to come for the file is not applied */
 	free(e->dag_id);
 	e->dag_id = NULL;
 	e->timer_gen++;
@@ -387,9 +448,16 @@ static void watch_dir(struct dagbag *b, const char *dir)
 		slog(LOG_WARN, "dagbag: cannot watch %s: %s", dir, strerror(errno));
 		return;
 	}
-	for (size_t i = 0; i < b->n_watches; i++)
-		if (b->watches[i].wd == wd)
+	for (size_t i = 0; i < b->n_watches; i++) {
+		if (b->watches[i].wd == wd) {
+			/* The same folder under a new name (moved, or reached through a link). */
+			if (strcmp(b->watches[i].dir, dir) != 0) {
+				free(b->watches[i].dir);
+				b->watches[i].dir = xstrdup(dir);
+			}
 			return;
+		}
+	}
 	b->watches =
 	    xrealloc_array(b->watches, b->n_watches + 1, sizeof(*b->watches), &b->cap_watches);
 	b->watches[b->n_watches++] = (struct dag_watch){wd, xstrdup(dir)};
@@ -461,6 +529,7 @@ void dagbag_close(struct dagbag *b)
 		dagver_unref(b->entries[i]->cur);
 		free(b->entries[i]->file);
 		free(b->entries[i]->dag_id);
+		free(b->entries[i]->note_key);
 		free(b->entries[i]);
 	}
 	free(b->entries);
@@ -491,6 +560,91 @@ static const char *wd_dir(const struct dagbag *b, int wd)
 	return NULL;
 }
 
+/* Is `path` the same as `dir` or inside it? */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool is_watched(const struct dagbag *b, const char *dir)
+{
+	for (size_t i = 0; i < b->n_watches; i++)
+		if (strcmp(b->watches[i].dir, dir) == 0)
+			return true;
+	return false;
+}
+
+/* A folder left (deleted, or renamed away): every file under it is removed, and the folders
+ * under it are no longer watched (a folder renamed within the DAG folder is scanned again
+ * under its new name by its IN_MOVED_TO). */
+static void remove_tree(struct dagbag *b, struct store *st, const char *dir, int64_t now)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct dag_entry *e = b->entries[i];
+		if ((e->dag_id || e->note_key || e->hash || e->pending) && path_under(e->file, dir))
+			remove_file(b, st, e->file, now);
+	}
+	size_t j = 0;
+	for (size_t i = 0; i < b->n_watches; i++) {
+		if (path_under(b->watches[i].dir, dir)) {
+			/* (EINVAL for a deleted folder: its watch went with it) */
+			inotify_rm_watch(b->inotify_fd, b->watches[i].wd);
+			free(b->watches[i].dir);
+		} else {
+			b->watches[j++] = b->watches[i];
+		}
+	}
+	b->n_watches = j;
+}
+
+/* After a queue overflow: the files that went meanwhile (the rescan sees only what is there). */
+static void remove_missing(struct dagbag *b, struct store *st, int64_t now)
+{
+	struct stat sb;
+	for (size_t i = 0; i < b->n; i++) {
+		struct dag_entry *e = b->entries[i];
+		if ((e->dag_id || e->note_key || e->hash || e->pending) && lstat(e->file, &sb) < 0 &&
+		    errno == ENOENT)
+			remove_file(b, st, e->file, now);
+	}
+}
+
+/* A name created in place that no IN_CLOSE_WRITE will follow: anything but a regular file (a
+ * symlink, a FIFO, a device, a socket), or a hard link to a file that exists already. */
+static bool created_whole(const char *path)
+{
+	struct stat sb;
+	return lstat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) || sb.st_nlink > 1);
+}
+
+/* A symlink to a folder: scanned as a folder, as the start-up scan does. */
+static bool is_link_to_dir(const char *path)
+{
+	struct stat sb;
+	return lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode) && stat(path, &sb) == 0 &&
+	       S_ISDIR(sb.st_mode);
+}
+
+static void on_event(struct dagbag *b, struct store *st, const struct inotify_event *ev,
+		     const char *path, int64_t now)
+{
+	bool gone = ev->mask & (IN_DELETE | IN_MOVED_FROM);
+	bool came = ev->mask & (IN_CREATE | IN_MOVED_TO);
+	if (gone && ((ev->mask & IN_ISDIR) || is_watched(b, path))) {
+		remove_tree(b, st, path, now);
+	} else if (came && ((ev->mask & IN_ISDIR) || is_link_to_dir(path))) {
+		scan_dir(b, st, path, 1, now);
+	} else if (is_dag_file(ev->name)) {
+		if (gone)
+			remove_file(b, st, path, now);
+		else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+			load_file(b, st, path, now);
+		else if ((ev->mask & IN_CREATE) && created_whole(path))
+			load_file(b, st, path, now); /* a regular file waits for IN_CLOSE_WRITE */
+	}
+}
+
 void dagbag_on_events(struct dagbag *b, struct store *st, int64_t now)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -507,24 +661,55 @@ void dagbag_on_events(struct dagbag *b, struct store *st, int64_t now)
 				slog(LOG_WARN,
 				     "dagbag: too many file events at once: rescanning %s", b->dir);
 				dagbag_scan(b, st, now);
+				remove_missing(b, st, now);
 				continue;
 			}
 			const char *dir = wd_dir(b, ev->wd);
 			if (!dir || !ev->len)
 				continue;
 			char *path = xasprintf("%s/%s", dir, ev->name);
-			if (ev->mask & IN_ISDIR) {
-				if (ev->mask & (IN_CREATE | IN_MOVED_TO))
-					scan_dir(b, st, path, 1, now);
-			} else if (is_dag_file(ev->name)) {
-				if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
-					remove_file(b, st, path, now);
-				else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
-					load_file(b, st, path, now);
-			}
+			on_event(b, st, ev, path, now);
 			free(path);
 		}
 	}
+}
+
+void dagbag_forget_stale_notes(struct dagbag *b, struct store *st, int64_t now)
+{
+	struct store_dag *rows = NULL;
+	size_t n = 0;
+	if (store_dag_list(st, &rows, &n) < 0) {
+		slog(LOG_WARN, "dagbag: cannot read the store's DAGs to drop stale notes: %s",
+		     store_errmsg(st));
+		return;
+	}
+	struct strmap live;
+	strmap_init(&live);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->entries[i]->note_key)
+			strmap_put(&live, b->entries[i]->note_key, (uint32_t)i, NULL);
+	struct store_tx *tx = NULL;
+	size_t dropped = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* Version 0: a file that never loaded (no history to keep). */
+		if (rows[i].version || rows[i].deleted || strmap_get(&live, rows[i].dag_id, NULL))
+			continue;
+		if (!tx && store_begin(st, &tx) < 0)
+			break;
+		if (store_dag_deleted(st, tx, rows[i].dag_id, now) == 0)
+			dropped++;
+	}
+	if (tx && store_commit(tx) < 0)
+		slog(LOG_ERROR, "dagbag: cannot drop stale notes: %s", store_errmsg(st));
+	else if (dropped)
+		slog(LOG_INFO,
+		     "dagbag: dropped %zu stale note%s of files that never loaded (removed while "
+		     "the server was down, or recorded by an older gust)",
+		     dropped, dropped == 1 ? "" : "s");
+	strmap_free(&live);
+	for (size_t i = 0; i < n; i++)
+		store_dag_free(&rows[i]);
+	free(rows);
 }
 
 struct dag_entry *dagbag_get(struct dagbag *b, const char *dag_id)

@@ -2,7 +2,11 @@
  * dagbag.h - the server's DAGs: the DAG folder, watched, each file's current good version.
  *
  * Every *.yaml / *.yml file under the folder (recursively) is loaded at start; inotify then
- * reports new, changed, moved and deleted files, which are reloaded at once. Each distinct
+ * reports new, changed, moved and deleted files, which are reloaded at once: a regular file
+ * once it is closed after writing or renamed in, anything else created in place (a symlink, a
+ * FIFO: a bare IN_CREATE) at once. A symlink to a DAG file loads; a FIFO, a device or a link
+ * to nothing is broken with that reason. A symlink's target is not watched: an edit of the
+ * target is seen when the link is made again or the server restarts. Each distinct
  * content of a DAG is a version (numbered by the store); a run keeps a reference to the version
  * it started with (struct dagver), so editing a file never changes a run in progress.
  *
@@ -11,7 +15,9 @@
  *
  * A file that does not load is recorded with its errors and changes nothing else: the DAG's
  * last good version stays current and keeps its schedule. Two files that declare the same DAG
- * id: the second is broken ("DAG id 'x' is already defined in FILE").
+ * id: the second is broken ("DAG id 'x' is already defined in FILE"). A file that has not
+ * loaded since the server started has its errors on a store row of its own, keyed by its path
+ * (dagbag_note_key), which is marked deleted when the file loads or goes.
  */
 #ifndef GUST_SERVER_DAGBAG_H
 #define GUST_SERVER_DAGBAG_H
@@ -53,6 +59,13 @@ struct dag_entry {
 	bool broken;
 	int pending;	   /* answers of the DAG processor still to come */
 	int64_t timer_gen; /* bumped when the schedule changes (stale timer entries) */
+	/* The store row that holds this file's problems while it has not loaded (see
+	 * dagbag_note_key), NULL if none; dropped when the file loads or goes. */
+	char *note_key;
+	/* When dag_id was first loaded from this file: the server's start for the files of the
+	 * start-up scan, else the moment the DAG appeared. Fire times before it get no run,
+	 * unless the store has the DAG's last logical date (catch-up) or it has a start_date. */
+	int64_t first_seen;
 };
 
 struct dagbag {
@@ -95,5 +108,13 @@ void dagbag_on_processed(struct dagbag *b, struct store *st, int64_t now, bool w
 struct dag_entry *dagbag_get(struct dagbag *b, const char *dag_id);
 /* Indexes of entries whose current version changed (loaded, replaced or removed). */
 size_t dagbag_take_changed(struct dagbag *b, size_t **ret);
+/* Once the start-up scan is applied: mark deleted the store's rows of files that never loaded
+ * and are no longer broken in the folder (removed while the server was down, or recorded
+ * under a stem by an older gust), so that `gust dags list` drops their notes. */
+void dagbag_forget_stale_notes(struct dagbag *b, struct store *st, int64_t now);
+/* The store key of a file that has not loaded, `./` and its path in the DAG folder
+ * ("./team/x.yaml"): it has a '/', which no DAG id has, so it can never be a DAG's row.
+ * malloc'd. */
+char *dagbag_note_key(const struct dagbag *b, const char *file);
 
 #endif

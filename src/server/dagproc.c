@@ -369,20 +369,33 @@ static char *converse(struct dagproc *p, struct dagproc_job *j, size_t *ret_len)
 	return data;
 }
 
-/* A DAG file's bytes, or NULL with *ret_err: EFBIG, EINVAL (not a regular file) or errno. */
-static char *read_dag_file(const char *path, size_t *ret_len, int *ret_err)
+/* A DAG file's bytes, or NULL with *ret_err: EFBIG, EINVAL (not a regular file; what it is in
+ * *ret_mode) or errno. */
+static char *read_dag_file(const char *path, size_t *ret_len, int *ret_err, mode_t *ret_mode)
 {
-	/* O_NONBLOCK: a FIFO named x.yaml must not block in open(). */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
+	/* stat first: a FIFO, a device or a folder named x.yaml is reported without being opened
+	 * (opening a device can have effects); O_NONBLOCK and fstat cover a swap in between. */
+	struct stat st;
+	if (stat(path, &st) < 0) {
 		*ret_err = errno;
 		return NULL;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > DAG_MAX_FILE_BYTES) {
-		*ret_err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+	int fd =
+	    S_ISREG(st.st_mode) ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) : -1;
+	if (S_ISREG(st.st_mode) && fd < 0) {
+		*ret_err = errno;
+		return NULL;
+	}
+	if (fd >= 0 && fstat(fd, &st) < 0) {
+		*ret_err = errno;
 		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > DAG_MAX_FILE_BYTES) {
+		*ret_err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		*ret_mode = st.st_mode;
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	char *buf = xmalloc((size_t)st.st_size + 1);
@@ -407,7 +420,7 @@ static void process(struct dagproc *p, struct dagproc_job *j)
 {
 	if (j->kind == DAGPROC_DAG) {
 		if (!j->text) {
-			j->text = read_dag_file(j->path, &j->len, &j->read_errno);
+			j->text = read_dag_file(j->path, &j->len, &j->read_errno, &j->read_mode);
 			if (!j->text)
 				return;
 		}

@@ -54,8 +54,10 @@ struct dagproc_job {
 	/* answer */
 	uint64_t hash;	    /* DAGPROC_DAG: the content's (FNV-1a 64) */
 	bool unchanged;	    /* the content hashed to known_hash: nothing else was done */
-	int read_errno;	    /* the thread could not read the file: EFBIG (too large), EINVAL (not
-			     * a regular file), or open's errno; nothing else was done */
+	int read_errno;	 /* the thread could not read the file: EFBIG (too large), EINVAL (not
+			  * a regular file: what it is in read_mode), or stat's or open's errno;
+			  * nothing else was done */
+	mode_t read_mode;
 	struct dag *dag;    /* DAGPROC_DAG and no problem: the compiled DAG (weights computed) */
 	struct ynode *tree; /* DAGPROC_CONFIG: the tree, in `arena` */
 	struct arena arena; /* DAGPROC_CONFIG's tree */

@@ -410,18 +410,20 @@ static void arm_dag(struct server *s, size_t idx, int64_t now)
 	struct dag_entry *e = s->bag.entries[idx];
 	if (!e->cur || !e->cur->sched)
 		return;
+	/* Fire times count from the DAG's last scheduled run (the store's), else from when it was
+	 * first seen: the server's start, or its moment of appearing while the server runs. */
 	struct store_dag row;
-	int64_t last = 0, first_seen = s->started;
+	int64_t last = 0;
 	if (store_dag_get(s->st, e->dag_id, &row) == 0) {
 		last = row.last_logical;
 		store_dag_free(&row);
 	}
-	timer_push(s, schedule_wakeup(e->cur->sched, last, first_seen, now), T_DAG, idx,
+	timer_push(s, schedule_wakeup(e->cur->sched, last, e->first_seen, now), T_DAG, idx,
 		   e->timer_gen);
 	/* Something may be due already (a restart, catchup): look at once. */
 	int64_t out[1];
 	bool more;
-	if (schedule_due(e->cur->sched, last, first_seen, now, out, 1, &more))
+	if (schedule_due(e->cur->sched, last, e->first_seen, now, out, 1, &more))
 		timer_push(s, now, T_DAG, idx, e->timer_gen);
 }
 
@@ -445,8 +447,8 @@ static void on_dag_timer(struct server *s, size_t idx, int64_t now)
 	if (!paused) {
 		int64_t due[64];
 		bool more = false;
-		size_t n = schedule_due(e->cur->sched, last, s->started, now, due, ARRAY_SIZE(due),
-					&more);
+		size_t n = schedule_due(e->cur->sched, last, e->first_seen, now, due,
+					ARRAY_SIZE(due), &more);
 		if (n) {
 			struct store_tx *tx = NULL;
 			if (store_begin(s->st, &tx) < 0)
@@ -498,7 +500,7 @@ static void on_dag_timer(struct server *s, size_t idx, int64_t now)
 		if (more)
 			timer_push(s, now, T_DAG, idx, e->timer_gen);
 	}
-	timer_push(s, schedule_wakeup(e->cur->sched, last, s->started, now), T_DAG, idx,
+	timer_push(s, schedule_wakeup(e->cur->sched, last, e->first_seen, now), T_DAG, idx,
 		   e->timer_gen);
 }
 
@@ -1604,6 +1606,7 @@ int server_main(const struct server_opts *o)
 	     time_format_utc(s->started, when, sizeof(when)), o->now ? " (--now)" : "");
 	dagbag_scan(&s->bag, s->st, s->started);
 	dagbag_on_processed(&s->bag, s->st, s->started, true); /* before runs need their DAGs */
+	dagbag_forget_stale_notes(&s->bag, s->st, s->started);
 	restore_runs(s, s->started);
 	resolve_live_attempts(s, s->started);
 	/* What the CLI left while no server ran: queued runs, cancel/clear/wake commands. */

@@ -9,14 +9,16 @@
 # CHAOS_SLOW (1, or 3 when $GUST is built with AddressSanitizer: multiplies the deadlines and
 # the lateness allowed, CHAOS_LATE_MS, default 1000 ms).
 #
-# KNOWN FAILING, so not yet in the suite (run.sh runs only t_* functions; run these by hand with
-# `. tests/e2e/lib.sh; . tests/e2e/test_chaos.sh; known_failing_chaos_dag_folder_under_fire`):
-# they found real defects that issue 9 still has to fix: symlinks and FIFOs created in place
-# (a bare IN_CREATE) are never read; broken files with the same name in two folders share one
-# `dags list` row; a DAG added while the server runs gets a run for a fire time before its file
-# existed (first-seen = server start); a valid DAG with a required param and a schedule logs an
-# ERROR at every fire; runs start 1.1-1.5 s late while a 60 MB DAG is recorded in the loop.
-# They are the acceptance test of that work: rename them back to t_* when they pass.
+# What they found, each now fixed with its own test in test_server.sh: symlinks and FIFOs made
+# in place (a bare IN_CREATE) were never read; broken files with the same name in two folders
+# shared one `dags list` row, and deleted broken files kept their notes; a DAG added while the
+# server ran got runs for fire times before its file existed (first seen was the server's
+# start); a scheduled DAG with a required param logged an ERROR at every fire (now a load error
+# at the param). Still open, fixed separately: while the 60 MB valid DAG is recorded, one turn
+# of the loop takes 0.6-1.3 s (store_dag_loaded writing its source in the loop), so a run due
+# then can be created over CHAOS_LATE_MS late (late-create, late-start; with a turn over 2 s
+# also a missed fire of the @every 2s DAG): 2 of 16 release runs here. The tolerance is not
+# loosened for it.
 
 chaos_slow() {
   if [ -n "${CHAOS_SLOW:-}" ]; then
@@ -126,7 +128,7 @@ chaos_runs_used() {
   echo "$n"
 }
 
-known_failing_chaos_dag_folder_under_fire() {
+t_chaos_dag_folder_under_fire() {
   local slow files seconds late t0 n v2_at long_at broken_at v3_at
   slow=$(chaos_slow)
   files=${CHAOS_FILES:-2000}
@@ -229,7 +231,7 @@ known_failing_chaos_dag_folder_under_fire() {
 
 # Each special file alone, so that a failure names it: the server starts on a folder that
 # already holds some (the start-up scan) and gets the others while it runs.
-known_failing_chaos_special_files_are_reported() {
+t_chaos_special_files_are_reported() {
   local slow lim
   slow=$(chaos_slow)
   lim=$(sed -n 's/^#define DAG_MAX_FILE_BYTES (\(.*\))$/\1/p' "$ROOT/src/dag/dag_load.h" | tr -d u)
