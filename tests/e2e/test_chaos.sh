@@ -14,11 +14,10 @@
 # shared one `dags list` row, and deleted broken files kept their notes; a DAG added while the
 # server ran got runs for fire times before its file existed (first seen was the server's
 # start); a scheduled DAG with a required param logged an ERROR at every fire (now a load error
-# at the param). Still open, fixed separately: while the 60 MB valid DAG is recorded, one turn
-# of the loop takes 0.6-1.3 s (store_dag_loaded writing its source in the loop), so a run due
-# then can be created over CHAOS_LATE_MS late (late-create, late-start; with a turn over 2 s
-# also a missed fire of the @every 2s DAG): 2 of 16 release runs here. The tolerance is not
-# loosened for it.
+# at the param); while the 60 MB valid DAG was recorded, one turn of the loop took 0.6-1.3 s
+# (its source written in the loop's transaction), so a run due then could be created over
+# CHAOS_LATE_MS late (2 of 16 release runs): the DAG processor's thread now reads, hashes and
+# stores sources, and the loop only records the version.
 
 chaos_slow() {
   if [ -n "${CHAOS_SLOW:-}" ]; then
