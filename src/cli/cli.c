@@ -165,10 +165,11 @@ int cli_store_open(const char *home, bool create, struct store **ret)
 	if (!create && stat(db, &sb) < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			fprintf(stderr,
-				"gust: nothing has run on %s yet (no %s); start 'gust server --home "
-				"%s', or queue a run with 'gust dags trigger'\n",
-				home, db, home);
+			fprintf(
+			    stderr,
+			    "gust: nothing has run on %s yet (no %s); start 'gust server --home "
+			    "%s', or queue a run with 'gust dags trigger'\n",
+			    home, db, home);
 		else
 			fprintf(stderr, "gust: cannot open %s: %s\n", db, strerror(e));
 		free(db);
@@ -231,13 +232,13 @@ void cli_unknown_dag(struct store *st, const char *home, const char *dag_id)
 				names[n_names++] = dags[i].dag_id;
 		hint = closest_word(dag_id, names, n_names);
 		if (hint)
-			fprintf(stderr, "gust: no DAG '%s' on %s (did you mean '%s'?)\n", dag_id, home,
-				hint);
+			fprintf(stderr, "gust: no DAG '%s' on %s (did you mean '%s'?)\n", dag_id,
+				home, hint);
 		free(names);
 	}
 	if (!hint)
-		fprintf(stderr, "gust: no DAG '%s' on %s; 'gust dags list' shows the DAGs\n", dag_id,
-			home);
+		fprintf(stderr, "gust: no DAG '%s' on %s; 'gust dags list' shows the DAGs\n",
+			dag_id, home);
 	for (size_t i = 0; i < n; i++)
 		store_dag_free(&dags[i]);
 	free(dags);
@@ -269,13 +270,13 @@ int cli_run_get(struct store *st, const char *home, const char *run_id, struct s
 			names[i] = rows[i].run_id;
 		hint = closest_word(run_id, names, n);
 		if (hint)
-			fprintf(stderr, "gust: no run '%s' on %s (did you mean '%s'?)\n", run_id, home,
-				hint);
+			fprintf(stderr, "gust: no run '%s' on %s (did you mean '%s'?)\n", run_id,
+				home, hint);
 		free(names);
 	}
 	if (!hint)
-		fprintf(stderr, "gust: no run '%s' on %s; 'gust runs list' shows the runs\n", run_id,
-			home);
+		fprintf(stderr, "gust: no run '%s' on %s; 'gust runs list' shows the runs\n",
+			run_id, home);
 	for (size_t i = 0; i < n; i++)
 		store_run_free(&rows[i]);
 	free(rows);
@@ -320,14 +321,16 @@ struct dag *cli_dag_from_store(struct store *st, const char *dag_id, int64_t ver
 	if (version == 0) {
 		struct store_dag row;
 		if (store_dag_get(st, dag_id, &row) < 0) {
-			fprintf(stderr, "gust: cannot read DAG '%s': %s\n", dag_id, store_errmsg(st));
+			fprintf(stderr, "gust: cannot read DAG '%s': %s\n", dag_id,
+				store_errmsg(st));
 			return NULL;
 		}
 		version = row.version;
 		store_dag_free(&row);
 		if (version == 0) {
-			fprintf(stderr, "gust: DAG '%s' has never loaded: 'gust dags list' shows its "
-					"errors\n",
+			fprintf(stderr,
+				"gust: DAG '%s' has never loaded: 'gust dags list' shows its "
+				"errors\n",
 				dag_id);
 			return NULL;
 		}
@@ -428,7 +431,7 @@ void cli_ti_ref_free(struct cli_ti_ref *r)
  * `whole` accepts the task as a whole, or an index out of range).
  */
 int cli_ti_find(struct store *st, const char *home, const char *run_id, const char *task_id,
-		   int32_t map_index, bool whole, struct cli_ti_ref *ret)
+		int32_t map_index, bool whole, struct cli_ti_ref *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (cli_run_get(st, home, run_id, &ret->run) < 0)
@@ -458,7 +461,8 @@ int cli_ti_find(struct store *st, const char *home, const char *run_id, const ch
 				names[i] = d->tasks[i].id;
 			const char *hint = closest_word(task_id, names, d->n_tasks);
 			fprintf(stderr, "gust: DAG '%s' has no task '%s'%s%s%s\n", d->id, task_id,
-				hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+				hint ? " (did you mean '" : "", hint ? hint : "",
+				hint ? "'?)" : "");
 			free(names);
 			dag_free(d);
 			cli_ti_ref_free(ret);
@@ -622,81 +626,6 @@ char *cli_fmt_progress(const struct store_ti *t, char *buf, size_t size)
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
-static json_t *json_time(int64_t ms)
-{
-	if (!ms)
-		return json_null();
-	char b[48];
-	return json_string(cli_fmt_time_ms(ms, b, sizeof(b)));
-}
-
-static json_t *json_str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-/* Stored JSON text back to a value (null when absent or unreadable). */
-static json_t *json_parsed(const char *text)
-{
-	if (!text)
-		return json_null();
-	json_error_t jerr;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
-	return v ? v : json_string(text);
-}
-
-json_t *cli_run_json(const struct store_run *r)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "run_id", json_string(r->run_id));
-	json_object_set_new(o, "dag_id", json_string(r->dag_id));
-	json_object_set_new(o, "version", json_integer(r->version));
-	json_object_set_new(o, "kind",
-			    json_string(r->kind == STORE_RUN_MANUAL ? "manual" : "scheduled"));
-	json_object_set_new(o, "state", json_string(r->state));
-	json_object_set_new(o, "logical_date", json_time(r->logical_date));
-	json_object_set_new(o, "created_at", json_time(r->created_at));
-	json_object_set_new(o, "started_at", json_time(r->started_at));
-	json_object_set_new(o, "ended_at", json_time(r->ended_at));
-	json_object_set_new(o, "duration_ms",
-			    r->started_at ? json_integer((r->ended_at ? r->ended_at : cli_now_ms()) -
-							 r->started_at)
-					  : json_null());
-	json_object_set_new(o, "params", json_parsed(r->params));
-	json_object_set_new(o, "message", json_str_or_null(r->message));
-	return o;
-}
-
-json_t *cli_ti_json(const struct store_ti *t)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "task_id", json_string(t->task_id));
-	json_object_set_new(o, "map_index", t->map_index >= 0 ? json_integer(t->map_index)
-							      : json_null());
-	json_object_set_new(o, "state", json_string(t->state));
-	json_object_set_new(o, "try_number", json_integer(t->try_number));
-	json_object_set_new(o, "queued_at", json_time(t->queued_at));
-	json_object_set_new(o, "started_at", json_time(t->started_at));
-	json_object_set_new(o, "ended_at", json_time(t->ended_at));
-	json_object_set_new(o, "retry_at", json_time(t->retry_at));
-	json_object_set_new(o, "duration_ms",
-			    t->started_at ? json_integer((t->ended_at ? t->ended_at : cli_now_ms()) -
-							 t->started_at)
-					  : json_null());
-	json_object_set_new(o, "exit_code", t->exit_code >= 0 ? json_integer(t->exit_code)
-							      : json_null());
-	json_object_set_new(o, "signal", t->signal > 0 ? json_integer(t->signal) : json_null());
-	json_object_set_new(o, "message", json_str_or_null(t->message));
-	json_t *p = json_object();
-	json_object_set_new(p, "done", json_integer(t->progress_done));
-	json_object_set_new(p, "total", json_integer(t->progress_total));
-	json_object_set_new(p, "message", json_str_or_null(t->progress_msg));
-	json_object_set_new(o, "progress", p);
-	json_object_set_new(o, "output", json_parsed(t->output));
-	json_object_set_new(o, "item", json_parsed(t->item));
-	return o;
-}
-
 void cli_print_json(json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -705,8 +634,7 @@ void cli_print_json(json_t *v)
 
 /* ---- groups and numbers ------------------------------------------------------------------- */
 
-int cli_group(const char *group, const struct cli_cmd *const *cmds, size_t n, int argc,
-	      char **argv)
+int cli_group(const char *group, const struct cli_cmd *const *cmds, size_t n, int argc, char **argv)
 {
 	size_t skip = strlen(group) + 1;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -748,10 +676,10 @@ int cli_home_options(const struct cli_cmd *cmd, int argc, char **argv, const cha
 		     bool *json)
 {
 	static const struct option with_json[] = {
-		{"json", no_argument, NULL, 'J'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'J'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const struct option *opts = json ? with_json : with_json + 1;
 	*home = NULL;

@@ -27,7 +27,7 @@ struct cli_cmd {
 /* Print `usage` to stdout (help asked) or a usage error to stderr; returns the exit code. */
 int cli_help(const struct cli_cmd *cmd);
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /*
  * The options of the commands that take only --home DIR (and, with json != NULL, --json) and
  * --help: parsed, with *home NULL when not given. Returns -1 to go on (operands from optind),
@@ -122,10 +122,8 @@ char *cli_fmt_exit(const struct store_ti *t, char *buf, size_t size);
 /* "3/10 copying", "42%", or "". */
 char *cli_fmt_progress(const struct store_ti *t, char *buf, size_t size);
 
-/* JSON for --json output (new references). */
-json_t *cli_run_json(const struct store_run *r);
-json_t *cli_ti_json(const struct store_ti *t);
-/* Print a JSON value to stdout, indented, with a newline. */
+/* Print a JSON value to stdout, indented, with a newline. --json prints the shapes of
+ * ops/shape.h, the API's. */
 void cli_print_json(json_t *v);
 
 /* Dispatch `gust GROUP COMMAND ...` over a table of commands named "GROUP COMMAND". */

@@ -15,6 +15,7 @@
 
 #include "base/util.h"
 #include "cli/cli.h"
+#include "ops/shape.h"
 #include "server/config.h"
 #include "store/store.h"
 
@@ -52,8 +53,9 @@ static void config_note(const char *home, const char *name, bool from_config, co
 			"gust: note: pool '%s' is declared in %s/config.yaml (%d slot%s): %s\n",
 			name, home, (int)slots, slots == 1 ? "" : "s", what);
 	else if (from_config)
-		fprintf(stderr, "gust: note: pool '%s' was declared in %s/config.yaml: %s if it "
-				"still is\n",
+		fprintf(stderr,
+			"gust: note: pool '%s' was declared in %s/config.yaml: %s if it "
+			"still is\n",
 			name, home, what);
 }
 
@@ -92,10 +94,10 @@ static int cmd_pools_set(int argc, char **argv)
 {
 	const char *home = NULL, *description = NULL;
 	static const struct option opts[] = {
-		{"description", required_argument, NULL, 'd'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"description", required_argument, NULL, 'd'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -135,8 +137,8 @@ static int cmd_pools_set(int argc, char **argv)
 		goto out;
 	}
 	bool existed = e == 0, from_config = existed && old.from_config;
-	if (store_pool_set(st, NULL, name, (int32_t)slots, description, from_config,
-			   cli_now_ms()) < 0) {
+	if (store_pool_set(st, NULL, name, (int32_t)slots, description, from_config, cli_now_ms()) <
+	    0) {
 		fprintf(stderr, "gust: cannot set pool '%s': %s\n", name, store_errmsg(st));
 	} else {
 		if (!existed)
@@ -162,51 +164,27 @@ out:
 }
 
 static const struct cli_cmd pools_set_cmd = {
-	"pools set",
-	cmd_pools_set,
-	"create a pool or change its slots",
-	"Usage: gust pools set NAME SLOTS [--description TEXT] [--home DIR]\n"
-	"\n"
-	"Create the pool NAME with SLOTS slots, or change its slots. Tasks that name the pool\n"
-	"(`pool: NAME` in a DAG file) share its slots: each takes `pool_slots` (default 1)\n"
-	"while it is queued or running, and waits while the pool is full. 0 slots holds every\n"
-	"task of the pool back. `default_pool` (128 slots) holds the tasks that name none; its\n"
-	"slots can be changed too. A running server applies the change at once. Pools declared\n"
-	"in config.yaml (`pools:`) are written back by the server when it starts.\n"
-	"\n"
-	"  NAME                1 to 100 letters, digits, '_', '-' and '.'\n"
-	"  SLOTS               0 to 1000000\n"
-	"  --description TEXT  what the pool stands for (\"\" clears it; default: keep it)\n"
-	"  --home DIR          state folder (default $GUST_HOME, else ./.gust)\n",
+    "pools set",
+    cmd_pools_set,
+    "create a pool or change its slots",
+    "Usage: gust pools set NAME SLOTS [--description TEXT] [--home DIR]\n"
+    "\n"
+    "Create the pool NAME with SLOTS slots, or change its slots. Tasks that name the pool\n"
+    "(`pool: NAME` in a DAG file) share its slots: each takes `pool_slots` (default 1)\n"
+    "while it is queued or running, and waits while the pool is full. 0 slots holds every\n"
+    "task of the pool back. `default_pool` (128 slots) holds the tasks that name none; its\n"
+    "slots can be changed too. A running server applies the change at once. Pools declared\n"
+    "in config.yaml (`pools:`) are written back by the server when it starts.\n"
+    "\n"
+    "  NAME                1 to 100 letters, digits, '_', '-' and '.'\n"
+    "  SLOTS               0 to 1000000\n"
+    "  --description TEXT  what the pool stands for (\"\" clears it; default: keep it)\n"
+    "  --home DIR          state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- list -------------------------------------------------------------------------------- */
 
 static const struct cli_cmd pools_list_cmd;
-
-static json_t *pool_json(const struct store_pool *p)
-{
-	bool missing = p->slots < 0;
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(p->name));
-	json_object_set_new(o, "slots", missing ? json_null() : json_integer(p->slots));
-	json_object_set_new(o, "missing", json_boolean(missing));
-	json_object_set_new(o, "used", json_integer(p->used));
-	json_object_set_new(o, "running", json_integer(p->running));
-	json_object_set_new(o, "waiting", json_integer(p->waiting));
-	json_object_set_new(o, "free",
-			    missing ? json_null()
-				    : json_integer(p->slots > p->used ? p->slots - p->used : 0));
-	json_object_set_new(o, "description",
-			    p->description ? json_string(p->description) : json_null());
-	json_object_set_new(o, "from_config", json_boolean(p->from_config));
-	char when[48];
-	json_object_set_new(o, "updated_at",
-			    p->updated_at ? json_string(cli_fmt_time_ms(p->updated_at, when,
-									 sizeof(when)))
-					  : json_null());
-	return o;
-}
 
 static int cmd_pools_list(int argc, char **argv)
 {
@@ -231,7 +209,7 @@ static int cmd_pools_list(int argc, char **argv)
 	if (json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, pool_json(&ps[i]));
+			json_array_append_new(arr, ops_pool_json(&ps[i]));
 		cli_print_json(arr);
 		json_decref(arr);
 	} else {
@@ -268,18 +246,18 @@ static int cmd_pools_list(int argc, char **argv)
 }
 
 static const struct cli_cmd pools_list_cmd = {
-	"pools list",
-	cmd_pools_list,
-	"list the pools and their use",
-	"Usage: gust pools list [--json] [--home DIR]\n"
-	"\n"
-	"List the pools by name: their slots, the slots USED by queued and running task\n"
-	"instances, how many of those there are (RUNNING), how many ready ones wait for a\n"
-	"slot (WAITING), the FREE slots, and the description. A pool that tasks name but\n"
-	"that does not exist is listed as 'missing': its tasks wait until it is created.\n"
-	"\n"
-	"  --json      a JSON array of pools (missing ones have \"slots\": null)\n"
-	"  --home DIR  state folder (default $GUST_HOME, else ./.gust)\n",
+    "pools list",
+    cmd_pools_list,
+    "list the pools and their use",
+    "Usage: gust pools list [--json] [--home DIR]\n"
+    "\n"
+    "List the pools by name: their slots, the slots USED by queued and running task\n"
+    "instances, how many of those there are (RUNNING), how many ready ones wait for a\n"
+    "slot (WAITING), the FREE slots, and the description. A pool that tasks name but\n"
+    "that does not exist is listed as 'missing': its tasks wait until it is created.\n"
+    "\n"
+    "  --json      a JSON array of pools (missing ones have \"slots\": null)\n"
+    "  --home DIR  state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- delete ------------------------------------------------------------------------------ */
@@ -345,16 +323,16 @@ out:
 }
 
 static const struct cli_cmd pools_delete_cmd = {
-	"pools delete",
-	cmd_pools_delete,
-	"delete a pool",
-	"Usage: gust pools delete NAME [--home DIR]\n"
-	"\n"
-	"Delete the pool NAME. Its running task instances carry on; tasks that name it and\n"
-	"have not started wait until a pool of that name exists again (`gust pools list`\n"
-	"shows it as missing). default_pool cannot be deleted.\n"
-	"\n"
-	"  --home DIR  state folder (default $GUST_HOME, else ./.gust)\n",
+    "pools delete",
+    cmd_pools_delete,
+    "delete a pool",
+    "Usage: gust pools delete NAME [--home DIR]\n"
+    "\n"
+    "Delete the pool NAME. Its running task instances carry on; tasks that name it and\n"
+    "have not started wait until a pool of that name exists again (`gust pools list`\n"
+    "shows it as missing). default_pool cannot be deleted.\n"
+    "\n"
+    "  --home DIR  state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- group ------------------------------------------------------------------------------- */

@@ -11,10 +11,11 @@
 
 #include "base/util.h"
 #include "cli/cli.h"
+#include "ops/shape.h"
 #include "store/store.h"
 
-static const char *const run_states[] = {"queued",    "running", "success",
-					 "failed",    "cancelled", "active"};
+static const char *const run_states[] = {"queued", "running",	"success",
+					 "failed", "cancelled", "active"};
 
 static bool run_finished(const char *state)
 {
@@ -38,10 +39,13 @@ static int cmd_runs_list(int argc, char **argv)
 	bool json = false;
 	long limit = 50;
 	static const struct option opts[] = {
-		{"dag", required_argument, NULL, 'd'},	 {"state", required_argument, NULL, 's'},
-		{"limit", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'J'},
-		{"home", required_argument, NULL, 'H'},	 {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dag", required_argument, NULL, 'd'},
+	    {"state", required_argument, NULL, 's'},
+	    {"limit", required_argument, NULL, 'n'},
+	    {"json", no_argument, NULL, 'J'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -56,13 +60,13 @@ static int cmd_runs_list(int argc, char **argv)
 				ok |= strcmp(optarg, run_states[i]) == 0;
 			if (!ok) {
 				const char *hint =
-					closest_word(optarg, run_states, ARRAY_SIZE(run_states));
+				    closest_word(optarg, run_states, ARRAY_SIZE(run_states));
 				return cli_usage_error(
-					&runs_list_cmd,
-					"unknown state '%s'%s%s%s: use queued, running, success, "
-					"failed, cancelled or active",
-					optarg, hint ? " (did you mean '" : "", hint ? hint : "",
-					hint ? "'?)" : "");
+				    &runs_list_cmd,
+				    "unknown state '%s'%s%s%s: use queued, running, success, "
+				    "failed, cancelled or active",
+				    optarg, hint ? " (did you mean '" : "", hint ? hint : "",
+				    hint ? "'?)" : "");
 			}
 			f.state = optarg;
 			break;
@@ -112,7 +116,7 @@ static int cmd_runs_list(int argc, char **argv)
 	if (json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, cli_run_json(&rows[i]));
+			json_array_append_new(arr, ops_run_json(&rows[i], cli_now_ms()));
 		cli_print_json(arr);
 		json_decref(arr);
 	} else {
@@ -146,20 +150,20 @@ out:
 }
 
 static const struct cli_cmd runs_list_cmd = {
-	"runs list",
-	cmd_runs_list,
-	"list runs, newest first",
-	"Usage: gust runs list [--dag ID] [--state S] [--limit N] [--json] [--home DIR]\n"
-	"\n"
-	"List runs, newest first: run id, state, kind (scheduled or manual), when it started,\n"
-	"how long it ran (so far) and why it ended so.\n"
-	"\n"
-	"  --dag ID      only the runs of this DAG\n"
-	"  --state S     queued, running, success, failed, cancelled, or active (queued or\n"
-	"                running)\n"
-	"  --limit N     at most N runs (default 50; 0: all)\n"
-	"  --json        a JSON array of runs (times in UTC, durations in ms)\n"
-	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+    "runs list",
+    cmd_runs_list,
+    "list runs, newest first",
+    "Usage: gust runs list [--dag ID] [--state S] [--limit N] [--json] [--home DIR]\n"
+    "\n"
+    "List runs, newest first: run id, state, kind (scheduled or manual), when it started,\n"
+    "how long it ran (so far) and why it ended so.\n"
+    "\n"
+    "  --dag ID      only the runs of this DAG\n"
+    "  --state S     queued, running, success, failed, cancelled, or active (queued or\n"
+    "                running)\n"
+    "  --limit N     at most N runs (default 50; 0: all)\n"
+    "  --json        a JSON array of runs (times in UTC, durations in ms)\n"
+    "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- show -------------------------------------------------------------------------------- */
@@ -191,8 +195,8 @@ static int cmd_runs_show(int argc, char **argv)
 		goto out;
 	}
 	/* Task instances by state, in the order of a run's life. */
-	static const char *const order[] = {"success", "failed",	  "upstream_failed",
-					    "skipped", "running",	  "queued",
+	static const char *const order[] = {"success",	 "failed",	 "upstream_failed",
+					    "skipped",	 "running",	 "queued",
 					    "scheduled", "up_for_retry", "none"};
 	size_t counts[ARRAY_SIZE(order) + 1] = {0};
 	for (size_t i = 0; i < n; i++) {
@@ -203,16 +207,7 @@ static int cmd_runs_show(int argc, char **argv)
 	}
 	int64_t now = cli_now_ms();
 	if (json) {
-		json_t *o = cli_run_json(&r);
-		json_t *sum = json_object();
-		for (size_t k = 0; k < ARRAY_SIZE(order); k++)
-			if (counts[k])
-				json_object_set_new(sum, order[k], json_integer((json_int_t)counts[k]));
-		json_object_set_new(o, "task_states", sum);
-		json_t *arr = json_array();
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, cli_ti_json(&tis[i]));
-		json_object_set_new(o, "tasks", arr);
+		json_t *o = ops_run_with_tis_json(&r, tis, n, now);
 		cli_print_json(o);
 		json_decref(o);
 	} else {
@@ -267,17 +262,17 @@ out:
 }
 
 static const struct cli_cmd runs_show_cmd = {
-	"runs show",
-	cmd_runs_show,
-	"a run's fields and task summary",
-	"Usage: gust runs show RUN [--json] [--home DIR]\n"
-	"\n"
-	"Print a run: its DAG and version, kind, state and why, logical date, when it was\n"
-	"created, started and ended, its params, how many task instances are in each state, and\n"
-	"the instances that failed, wait for a retry or run now.\n"
-	"\n"
-	"  --json        the run as JSON, with every task instance\n"
-	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+    "runs show",
+    cmd_runs_show,
+    "a run's fields and task summary",
+    "Usage: gust runs show RUN [--json] [--home DIR]\n"
+    "\n"
+    "Print a run: its DAG and version, kind, state and why, logical date, when it was\n"
+    "created, started and ended, its params, how many task instances are in each state, and\n"
+    "the instances that failed, wait for a retry or run now.\n"
+    "\n"
+    "  --json        the run as JSON, with every task instance\n"
+    "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- cancel ------------------------------------------------------------------------------ */
@@ -312,8 +307,10 @@ static int cmd_runs_cancel(int argc, char **argv)
 	if (!server && strcmp(r.state, "queued") == 0) {
 		/* Nobody will start it meanwhile: cancel it here. */
 		if (store_run_set_state(st, NULL, run_id, "cancelled",
-					"cancelled by 'gust runs cancel' before it started", now) < 0) {
-			fprintf(stderr, "gust: cannot cancel run %s: %s\n", run_id, store_errmsg(st));
+					"cancelled by 'gust runs cancel' before it started",
+					now) < 0) {
+			fprintf(stderr, "gust: cannot cancel run %s: %s\n", run_id,
+				store_errmsg(st));
 		} else {
 			printf("run %s cancelled (it had not started)\n", run_id);
 			rc = 0;
@@ -345,23 +342,22 @@ out:
 }
 
 static const struct cli_cmd runs_cancel_cmd = {
-	"runs cancel",
-	cmd_runs_cancel,
-	"stop a run",
-	"Usage: gust runs cancel RUN [--home DIR]\n"
-	"\n"
-	"Cancel a queued or running run: nothing new starts, running tasks are stopped\n"
-	"gracefully (TERM, their kill_grace, KILL), tasks not started are skipped and the run\n"
-	"ends 'cancelled'. The server does it; without a server running, a run that has not\n"
-	"started is cancelled at once, and a running one when the server starts.\n"
-	"\n"
-	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+    "runs cancel",
+    cmd_runs_cancel,
+    "stop a run",
+    "Usage: gust runs cancel RUN [--home DIR]\n"
+    "\n"
+    "Cancel a queued or running run: nothing new starts, running tasks are stopped\n"
+    "gracefully (TERM, their kill_grace, KILL), tasks not started are skipped and the run\n"
+    "ends 'cancelled'. The server does it; without a server running, a run that has not\n"
+    "started is cancelled at once, and a running one when the server starts.\n"
+    "\n"
+    "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- group ------------------------------------------------------------------------------- */
 
-static const struct cli_cmd *const runs_cmds[] = {&runs_list_cmd, &runs_show_cmd,
-						  &runs_cancel_cmd};
+static const struct cli_cmd *const runs_cmds[] = {&runs_list_cmd, &runs_show_cmd, &runs_cancel_cmd};
 
 int cmd_runs(int argc, char **argv)
 {

@@ -15,6 +15,7 @@
 
 #include "base/util.h"
 #include "cli/cli.h"
+#include "ops/shape.h"
 #include "dag/dag.h"
 #include "store/store.h"
 
@@ -66,7 +67,7 @@ static int cmd_tasks_list(int argc, char **argv)
 	if (json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, cli_ti_json(&tis[i]));
+			json_array_append_new(arr, ops_ti_json(&tis[i], cli_now_ms()));
 		cli_print_json(arr);
 		json_decref(arr);
 	} else {
@@ -76,13 +77,14 @@ static int cmd_tasks_list(int argc, char **argv)
 			const struct store_ti *t = &tis[i];
 			char name[256], dur[32] = "-", ex[48], prog[256];
 			if (t->started_at)
-				cli_fmt_elapsed((t->ended_at ? t->ended_at : now) - t->started_at, dur,
-						sizeof(dur));
+				cli_fmt_elapsed((t->ended_at ? t->ended_at : now) - t->started_at,
+						dur, sizeof(dur));
 			cli_fmt_exit(t, ex, sizeof(ex));
 			cli_fmt_progress(t, prog, sizeof(prog));
 			printf("%-32s %-15s %3d %9s %-10s %-20.20s %s\n",
 			       cli_ti_name(t, name, sizeof(name)), t->state, t->try_number, dur,
-			       ex[0] ? ex : "-", prog[0] ? prog : "-", t->message ? t->message : "");
+			       ex[0] ? ex : "-", prog[0] ? prog : "-",
+			       t->message ? t->message : "");
 		}
 		if (!n)
 			printf("(no task instances yet: the run is %s)\n", r.state);
@@ -96,17 +98,17 @@ out:
 }
 
 static const struct cli_cmd tasks_list_cmd = {
-	"tasks list",
-	cmd_tasks_list,
-	"the task instances of a run",
-	"Usage: gust tasks list RUN [--json] [--home DIR]\n"
-	"\n"
-	"List the task instances of run RUN (a mapped task has one per item: task[0], ...):\n"
-	"state, try number, duration, how the last attempt ended (exit code or signal),\n"
-	"progress and message.\n"
-	"\n"
-	"  --json        a JSON array (times in UTC, durations in ms, outputs as JSON)\n"
-	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+    "tasks list",
+    cmd_tasks_list,
+    "the task instances of a run",
+    "Usage: gust tasks list RUN [--json] [--home DIR]\n"
+    "\n"
+    "List the task instances of run RUN (a mapped task has one per item: task[0], ...):\n"
+    "state, try number, duration, how the last attempt ended (exit code or signal),\n"
+    "progress and message.\n"
+    "\n"
+    "  --json        a JSON array (times in UTC, durations in ms, outputs as JSON)\n"
+    "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- logs -------------------------------------------------------------------------------- */
@@ -190,9 +192,12 @@ static int cmd_tasks_logs(int argc, char **argv)
 	long want = 0;
 	bool follow = false;
 	static const struct option opts[] = {
-		{"map-index", required_argument, NULL, 'm'}, {"try", required_argument, NULL, 't'},
-		{"follow", no_argument, NULL, 'f'},	     {"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
+	    {"map-index", required_argument, NULL, 'm'},
+	    {"try", required_argument, NULL, 't'},
+	    {"follow", no_argument, NULL, 'f'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -205,7 +210,8 @@ static int cmd_tasks_logs(int argc, char **argv)
 			break;
 		case 't':
 			if (!cli_parse_int(optarg, 1, 1000000, &want))
-				return cli_usage_error(&tasks_logs_cmd, "--try takes a number from 1");
+				return cli_usage_error(&tasks_logs_cmd,
+						       "--try takes a number from 1");
 			break;
 		case 'f':
 			follow = true;
@@ -242,7 +248,8 @@ static int cmd_tasks_logs(int argc, char **argv)
 		struct store_ti t;
 		bool wait = true;
 		if (store_ti_get(st, run_id, task_id, ref.map_index, &t) == 0) {
-			bool done = strcmp(t.state, "success") == 0 || strcmp(t.state, "failed") == 0 ||
+			bool done = strcmp(t.state, "success") == 0 ||
+				    strcmp(t.state, "failed") == 0 ||
 				    strcmp(t.state, "skipped") == 0 ||
 				    strcmp(t.state, "upstream_failed") == 0;
 			wait = !done && (want == 0 || t.try_number < want);
@@ -266,7 +273,8 @@ static int cmd_tasks_logs(int argc, char **argv)
 		if (fresh)
 			state = t.state;
 		if (want)
-			fprintf(stderr, "gust: %s of run %s has no try %ld (state %s, %d tr%s so far)\n",
+			fprintf(stderr,
+				"gust: %s of run %s has no try %ld (state %s, %d tr%s so far)\n",
 				task_id, run_id, want, state, fresh ? t.try_number : 0,
 				fresh && t.try_number == 1 ? "y" : "ies");
 		else
@@ -274,8 +282,8 @@ static int cmd_tasks_logs(int argc, char **argv)
 				"gust: %s of run %s has not started an attempt (state %s)%s\n",
 				task_id, run_id, state,
 				strcmp(state, "none") == 0 || strcmp(state, "scheduled") == 0
-					? "; 'gust why' says what it waits for"
-					: "");
+				    ? "; 'gust why' says what it waits for"
+				    : "");
 		if (fresh)
 			store_ti_free(&t);
 		goto out;
@@ -297,8 +305,8 @@ static int cmd_tasks_logs(int argc, char **argv)
 				"folder is relative to the folder the server runs in)\n",
 				task_id, a.try_number, log);
 		else if (err == ENOENT)
-			fprintf(stderr, "gust: no log for %s try %d: %s does not exist%s\n", task_id,
-				a.try_number, log,
+			fprintf(stderr, "gust: no log for %s try %d: %s does not exist%s\n",
+				task_id, a.try_number, log,
 				a.status ? " (the attempt ended without writing one)" : " (yet)");
 		else
 			fprintf(stderr, "gust: cannot read %s: %s\n", log, strerror(err));
@@ -335,19 +343,19 @@ out:
 }
 
 static const struct cli_cmd tasks_logs_cmd = {
-	"tasks logs",
-	cmd_tasks_logs,
-	"an attempt's log",
-	"Usage: gust tasks logs RUN TASK [--map-index I] [--try N] [--follow] [--home DIR]\n"
-	"\n"
-	"Print the log of an attempt of TASK in run RUN (default: its latest try): every line\n"
-	"of stdout and stderr as 'TIMESTAMP O|E TEXT'.\n"
-	"\n"
-	"  --map-index I  which instance of a mapped task\n"
-	"  --try N        that try instead of the latest\n"
-	"  -f, --follow   keep printing new lines until the attempt is over (waiting for it to\n"
-	"                 start if needed); Ctrl-C stops\n"
-	"  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
+    "tasks logs",
+    cmd_tasks_logs,
+    "an attempt's log",
+    "Usage: gust tasks logs RUN TASK [--map-index I] [--try N] [--follow] [--home DIR]\n"
+    "\n"
+    "Print the log of an attempt of TASK in run RUN (default: its latest try): every line\n"
+    "of stdout and stderr as 'TIMESTAMP O|E TEXT'.\n"
+    "\n"
+    "  --map-index I  which instance of a mapped task\n"
+    "  --try N        that try instead of the latest\n"
+    "  -f, --follow   keep printing new lines until the attempt is over (waiting for it to\n"
+    "                 start if needed); Ctrl-C stops\n"
+    "  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- clear ------------------------------------------------------------------------------- */
@@ -360,11 +368,11 @@ static int cmd_tasks_clear(int argc, char **argv)
 	int32_t map_index = -2;
 	bool downstream = false;
 	static const struct option opts[] = {
-		{"map-index", required_argument, NULL, 'm'},
-		{"downstream", no_argument, NULL, 'd'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"map-index", required_argument, NULL, 'm'},
+	    {"downstream", no_argument, NULL, 'd'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -408,13 +416,15 @@ static int cmd_tasks_clear(int argc, char **argv)
 	}
 	for (size_t i = 0; i < ref.n_tis; i++) {
 		const struct store_ti *t = &ref.tis[i];
-		if (strcmp(t->task_id, task_id) != 0 || (map_index >= 0 && t->map_index != map_index))
+		if (strcmp(t->task_id, task_id) != 0 ||
+		    (map_index >= 0 && t->map_index != map_index))
 			continue;
 		if (strcmp(t->state, "queued") == 0 || strcmp(t->state, "running") == 0) {
 			char name[256];
-			fprintf(stderr,
-				"gust: %s is %s (try %d): it can be cleared once its attempt ends\n",
-				cli_ti_name(t, name, sizeof(name)), t->state, t->try_number);
+			fprintf(
+			    stderr,
+			    "gust: %s is %s (try %d): it can be cleared once its attempt ends\n",
+			    cli_ti_name(t, name, sizeof(name)), t->state, t->try_number);
 			goto out;
 		}
 	}
@@ -454,8 +464,8 @@ static int cmd_tasks_clear(int argc, char **argv)
 			sleep_ms(100);
 	}
 	if (e == -EAGAIN) {
-		printf("clear of %s in run %s requested; the server has not confirmed it yet\n", what,
-		       run_id);
+		printf("clear of %s in run %s requested; the server has not confirmed it yet\n",
+		       what, run_id);
 		rc = 0;
 	} else if (e < 0) {
 		fprintf(stderr, "gust: cannot read the server's answer: %s\n", store_errmsg(st));
@@ -479,19 +489,19 @@ out:
 }
 
 static const struct cli_cmd tasks_clear_cmd = {
-	"tasks clear",
-	cmd_tasks_clear,
-	"run a task again",
-	"Usage: gust tasks clear RUN TASK [--downstream] [--map-index I] [--home DIR]\n"
-	"\n"
-	"Run TASK of run RUN again (Airflow's clear): its instances wait for their upstreams\n"
-	"again, with a fresh retry budget; a finished run becomes running. The server applies\n"
-	"it; without a server running, it applies when one starts. An instance that is running\n"
-	"cannot be cleared until its attempt ends.\n"
-	"\n"
-	"  --downstream   every task downstream of TASK too\n"
-	"  --map-index I  only that instance of a mapped task\n"
-	"  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
+    "tasks clear",
+    cmd_tasks_clear,
+    "run a task again",
+    "Usage: gust tasks clear RUN TASK [--downstream] [--map-index I] [--home DIR]\n"
+    "\n"
+    "Run TASK of run RUN again (Airflow's clear): its instances wait for their upstreams\n"
+    "again, with a fresh retry budget; a finished run becomes running. The server applies\n"
+    "it; without a server running, it applies when one starts. An instance that is running\n"
+    "cannot be cleared until its attempt ends.\n"
+    "\n"
+    "  --downstream   every task downstream of TASK too\n"
+    "  --map-index I  only that instance of a mapped task\n"
+    "  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- group ------------------------------------------------------------------------------- */

@@ -32,6 +32,7 @@
 #include "base/duration.h"
 #include "dag/params.h"
 #include "engine/run.h"
+#include "ops/shape.h"
 #include "exec/local.h"
 
 extern char **environ;
@@ -140,12 +141,12 @@ static void draw_table(struct tester *T, int64_t now, bool final)
 				fmt_elapsed((t->ended_at ? t->ended_at : now) - t->started_at, dur,
 					    sizeof(dur));
 			progress_text(t, prog, sizeof(prog));
-			const char *color = t->state == TI_SUCCESS   ? "\033[32m"
-					    : t->state == TI_FAILED || t->state == TI_UPSTREAM_FAILED
-						    ? "\033[31m"
-					    : t->state == TI_RUNNING ? "\033[36m"
-					    : t->state == TI_UP_FOR_RETRY ? "\033[33m"
-									  : "";
+			const char *color =
+			    t->state == TI_SUCCESS				      ? "\033[32m"
+			    : t->state == TI_FAILED || t->state == TI_UPSTREAM_FAILED ? "\033[31m"
+			    : t->state == TI_RUNNING				      ? "\033[36m"
+			    : t->state == TI_UP_FOR_RETRY			      ? "\033[33m"
+										      : "";
 			buf_printf(&b, "%-30.30s %s%-15s\033[0m %4d %9s  %.60s\n", name, color,
 				   ti_state_name(t->state), t->try_number, dur, prog);
 			lines++;
@@ -159,12 +160,13 @@ static void draw_table(struct tester *T, int64_t now, bool final)
 	}
 	char el[32];
 	fmt_elapsed(now - T->t0, el, sizeof(el));
-	buf_printf(&b, "%s  running %u, queued %u, done %u/%u (success %u, failed %u, skipped %u)%s\n",
-		   el, counts[TI_RUNNING], counts[TI_QUEUED] + counts[TI_SCHEDULED],
-		   counts[TI_SUCCESS] + counts[TI_FAILED] + counts[TI_SKIPPED] +
-			   counts[TI_UPSTREAM_FAILED],
-		   n, counts[TI_SUCCESS], counts[TI_FAILED] + counts[TI_UPSTREAM_FAILED],
-		   counts[TI_SKIPPED], run_is_cancelling(T->run) && !final ? "  cancelling..." : "");
+	buf_printf(
+	    &b, "%s  running %u, queued %u, done %u/%u (success %u, failed %u, skipped %u)%s\n", el,
+	    counts[TI_RUNNING], counts[TI_QUEUED] + counts[TI_SCHEDULED],
+	    counts[TI_SUCCESS] + counts[TI_FAILED] + counts[TI_SKIPPED] +
+		counts[TI_UPSTREAM_FAILED],
+	    n, counts[TI_SUCCESS], counts[TI_FAILED] + counts[TI_UPSTREAM_FAILED],
+	    counts[TI_SKIPPED], run_is_cancelling(T->run) && !final ? "  cancelling..." : "");
 	lines++;
 	fwrite(b.data, 1, b.len, stdout);
 	fflush(stdout);
@@ -187,8 +189,8 @@ static void report_changes(struct tester *T, int64_t now)
 
 /* ---- attempts ---------------------------------------------------------------------------- */
 
-static void finish_without_process(struct tester *T, uint32_t i, enum attempt_status st,
-				   char *msg, int64_t now)
+static void finish_without_process(struct tester *T, uint32_t i, enum attempt_status st, char *msg,
+				   int64_t now)
 {
 	struct attempt_outcome o = {.status = st, .exit_code = -1, .message = msg};
 	o.started_at = o.ended_at = now;
@@ -213,37 +215,36 @@ static void start_ready(struct tester *T)
 			continue; /* nothing to run (done), or failed to render (recorded) */
 		const struct ti *t = run_ti(T->run, i);
 		const char *task_id = T->dag->tasks[t->task].id;
-		char *dir = t->map_index >= 0 ? xasprintf("%s/%s/%d/%d", T->run_dir, task_id,
-							  t->map_index, t->try_number)
-					      : xasprintf("%s/%s/%d", T->run_dir, task_id,
-							  t->try_number);
+		char *dir =
+		    t->map_index >= 0
+			? xasprintf("%s/%s/%d/%d", T->run_dir, task_id, t->map_index, t->try_number)
+			: xasprintf("%s/%s/%d", T->run_dir, task_id, t->try_number);
 		int e = mkdir_p(dir);
 		if (e < 0) {
-			finish_without_process(T, i, AS_FAILED,
-					       xasprintf("cannot create the attempt folder %s: %s",
-							 dir, strerror(-e)),
-					       now);
+			finish_without_process(
+			    T, i, AS_FAILED,
+			    xasprintf("cannot create the attempt folder %s: %s", dir, strerror(-e)),
+			    now);
 			free(dir);
 			attempt_plan_free(&plan);
 			continue;
 		}
 		char **env = env_merge(T->base_env, plan.env);
 		struct attempt_spec spec = {
-			.dir = dir,
-			.shell = plan.shell,
-			.argv = (const char *const *)plan.argv,
-			.envp = (const char *const *)env,
-			.workdir = plan.workdir,
-			.timeout_ms = plan.timeout_ms,
-			.kill_grace_ms = plan.kill_grace_ms,
-			.keep_leftovers = plan.keep_leftovers,
+		    .dir = dir,
+		    .shell = plan.shell,
+		    .argv = (const char *const *)plan.argv,
+		    .envp = (const char *const *)env,
+		    .workdir = plan.workdir,
+		    .timeout_ms = plan.timeout_ms,
+		    .kill_grace_ms = plan.kill_grace_ms,
+		    .keep_leftovers = plan.keep_leftovers,
 		};
 		e = executor_start(T->ex, i, &spec);
 		if (e < 0)
-			finish_without_process(T, i, AS_FAILED,
-					       xasprintf("cannot start a supervisor: %s",
-							 strerror(-e)),
-					       now);
+			finish_without_process(
+			    T, i, AS_FAILED,
+			    xasprintf("cannot start a supervisor: %s", strerror(-e)), now);
 		free(env);
 		free(dir);
 		attempt_plan_free(&plan);
@@ -341,15 +342,16 @@ static int loop(struct tester *T, int sfd, int tfd)
 					if (T->interrupts == 1) {
 						run_cancel(T->run, wall_ms(),
 							   si.ssi_signo == SIGINT
-								   ? "cancelled by Ctrl-C"
-								   : "cancelled by SIGTERM");
+							       ? "cancelled by Ctrl-C"
+							       : "cancelled by SIGTERM");
 						cancel_all(T, false);
 						if (T->display != DISPLAY_QUIET)
-							fprintf(stderr,
-								"gust: cancelling: stopping running "
-								"tasks (TERM, then KILL after their "
-								"grace); press Ctrl-C again to kill "
-								"them now\n");
+							fprintf(
+							    stderr,
+							    "gust: cancelling: stopping running "
+							    "tasks (TERM, then KILL after their "
+							    "grace); press Ctrl-C again to kill "
+							    "them now\n");
 					} else {
 						cancel_all(T, true);
 					}
@@ -407,7 +409,8 @@ static void print_summary(struct tester *T)
 	for (uint32_t i = 0; i < n; i++)
 		problems += run_ti(T->run, i)->state != TI_SUCCESS;
 	if (T->display != DISPLAY_TABLE || problems)
-		printf("\n%-30s %-15s %4s %9s  %s\n", "TASK", "STATE", "TRY", "DURATION", "DETAILS");
+		printf("\n%-30s %-15s %4s %9s  %s\n", "TASK", "STATE", "TRY", "DURATION",
+		       "DETAILS");
 	uint32_t *order = ti_order(T->run);
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t i = order[k];
@@ -440,6 +443,26 @@ static void print_summary(struct tester *T)
 const struct cli_cmd dags_test_cmd;
 
 int cmd_dags_test(int argc, char **argv);
+
+/* The run as `gust runs show --json` prints a stored one (ops/shape.h): one shape for both. */
+static json_t *run_json(const struct run *r, int64_t now)
+{
+	struct store_run rec;
+	ops_run_record(r, "manual", &rec);
+	char *params = json_dumps(run_params(r), JSON_COMPACT);
+	rec.params = params;
+	uint32_t n = run_ti_count(r);
+	struct store_ti *tis = xcalloc(n ? n : 1, sizeof(*tis));
+	for (uint32_t i = 0; i < n; i++)
+		ops_ti_record(r, i, &tis[i]);
+	json_t *j = ops_run_with_tis_json(&rec, tis, n, now);
+	for (uint32_t i = 0; i < n; i++)
+		ops_ti_record_done(&tis[i]);
+	free(tis);
+	free(params);
+	return j;
+}
+
 int cmd_dags_test(int argc, char **argv)
 {
 	const char *home = getenv("GUST_HOME");
@@ -449,10 +472,13 @@ int cmd_dags_test(int argc, char **argv)
 	struct dag *d = NULL;
 	int rc = EXIT_USAGE;
 	static const struct option opts[] = {
-		{"param", required_argument, NULL, 'p'}, {"parallelism", required_argument, NULL, 'j'},
-		{"json", no_argument, NULL, 'J'},	 {"quiet", no_argument, NULL, 'q'},
-		{"home", required_argument, NULL, 'H'},	 {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"param", required_argument, NULL, 'p'},
+	    {"parallelism", required_argument, NULL, 'j'},
+	    {"json", no_argument, NULL, 'J'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct {
 		char *k, *v;
@@ -465,8 +491,8 @@ int cmd_dags_test(int argc, char **argv)
 		case 'p': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {
-				cli_usage_error(&dags_test_cmd, "--param takes NAME=VALUE, got '%s'",
-						optarg);
+				cli_usage_error(&dags_test_cmd,
+						"--param takes NAME=VALUE, got '%s'", optarg);
 				goto out;
 			}
 			if (n_raw == ARRAY_SIZE(raw)) {
@@ -553,8 +579,9 @@ int cmd_dags_test(int argc, char **argv)
 	}
 
 	struct tester T = {.dag = d, .home = home, .parallelism = parallelism};
-	T.display = json || quiet ? DISPLAY_QUIET : isatty(STDOUT_FILENO) ? DISPLAY_TABLE
-									 : DISPLAY_LINES;
+	T.display = json || quiet	    ? DISPLAY_QUIET
+		    : isatty(STDOUT_FILENO) ? DISPLAY_TABLE
+					    : DISPLAY_LINES;
 	T.t0 = wall_ms();
 	char stamp[40];
 	time_format_utc(T.t0, stamp, sizeof(stamp));
@@ -598,7 +625,7 @@ int cmd_dags_test(int argc, char **argv)
 	if (T.display == DISPLAY_TABLE)
 		draw_table(&T, wall_ms(), true);
 	if (json) {
-		json_t *j = run_to_json(T.run);
+		json_t *j = run_json(T.run, wall_ms());
 		json_object_set_new(j, "logs", json_string(T.run_dir));
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -627,29 +654,29 @@ out:
 }
 
 const struct cli_cmd dags_test_cmd = {
-	"dags test",
-	cmd_dags_test,
-	"run a DAG once, now, on this machine",
-	"Usage: gust dags test FILE [--param NAME=VALUE]... [--parallelism N] [--json] [--quiet]\n"
-	"\n"
-	"Run the DAG once, now, on this machine, with the same engine and supervisors the\n"
-	"server uses: retries, timeouts that end the whole process tree, trigger rules, map,\n"
-	"outputs. Params are checked against their declared types and bounds first.\n"
-	"\n"
-	"On a terminal a live table shows each task's state, try, duration and progress;\n"
-	"otherwise one line per state change. Logs and outputs of every attempt are kept\n"
-	"under $GUST_HOME/logs/DAG/RUN/ (GUST_HOME defaults to ./.gust; or --home DIR).\n"
-	"\n"
-	"  --param NAME=VALUE   set a param (repeatable)\n"
-	"  --parallelism N      at most N tasks at once (default 16; the DAG's\n"
-	"                       max_active_tasks also applies)\n"
-	"  --json               print the finished run as JSON (tasks, states, tries, exit\n"
-	"                       codes or signals, durations, outputs) and nothing else\n"
-	"  --quiet              print nothing; the exit status tells\n"
-	"  --home DIR           where logs go (default $GUST_HOME or ./.gust)\n"
-	"\n"
-	"Ctrl-C stops every running task gracefully (TERM, its kill_grace, then KILL) and\n"
-	"the run ends cancelled; a second Ctrl-C kills them at once.\n"
-	"Exit status: 0 the run succeeded, 1 it did not (or the DAG is invalid), 2 usage\n"
-	"error or bad params.\n",
+    "dags test",
+    cmd_dags_test,
+    "run a DAG once, now, on this machine",
+    "Usage: gust dags test FILE [--param NAME=VALUE]... [--parallelism N] [--json] [--quiet]\n"
+    "\n"
+    "Run the DAG once, now, on this machine, with the same engine and supervisors the\n"
+    "server uses: retries, timeouts that end the whole process tree, trigger rules, map,\n"
+    "outputs. Params are checked against their declared types and bounds first.\n"
+    "\n"
+    "On a terminal a live table shows each task's state, try, duration and progress;\n"
+    "otherwise one line per state change. Logs and outputs of every attempt are kept\n"
+    "under $GUST_HOME/logs/DAG/RUN/ (GUST_HOME defaults to ./.gust; or --home DIR).\n"
+    "\n"
+    "  --param NAME=VALUE   set a param (repeatable)\n"
+    "  --parallelism N      at most N tasks at once (default 16; the DAG's\n"
+    "                       max_active_tasks also applies)\n"
+    "  --json               print the finished run as JSON (tasks, states, tries, exit\n"
+    "                       codes or signals, durations, outputs) and nothing else\n"
+    "  --quiet              print nothing; the exit status tells\n"
+    "  --home DIR           where logs go (default $GUST_HOME or ./.gust)\n"
+    "\n"
+    "Ctrl-C stops every running task gracefully (TERM, its kill_grace, then KILL) and\n"
+    "the run ends cancelled; a second Ctrl-C kills them at once.\n"
+    "Exit status: 0 the run succeeded, 1 it did not (or the DAG is invalid), 2 usage\n"
+    "error or bad params.\n",
 };

@@ -190,8 +190,6 @@ void run_times(const struct run *r, int64_t *created, int64_t *started, int64_t 
  */
 int run_clear(struct run *r, uint32_t task, int32_t map_index, bool downstream, int64_t now);
 
-/* The whole run as JSON (for --json and the API): {dag_id, run_id, state, tasks: [...]} */
-json_t *run_to_json(const struct run *r);
 
 /* outputs of a task as seen by templates: the TI's output, or for a mapped task the array of
  * its instances' outputs in index order. New reference, or NULL if the task has none. */

@@ -44,6 +44,7 @@
 #include "server/dagproc.h"
 #include "server/log.h"
 #include "server/pools.h"
+#include "ops/shape.h"
 #include "store/store.h"
 
 extern char **environ;
@@ -284,39 +285,6 @@ static char *json_text(json_t *v)
 	return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 }
 
-static void ti_to_store(const struct srun *r, uint32_t i, struct store_ti *out)
-{
-	const struct ti *t = run_ti(r->run, i);
-	memset(out, 0, sizeof(*out));
-	out->run_id = r->run_id;
-	out->task_id = (char *)r->ver->dag->tasks[t->task].id;
-	out->map_index = t->map_index;
-	out->state = (char *)ti_state_name(t->state);
-	out->try_number = t->try_number;
-	out->queued_at = t->queued_at;
-	out->started_at = t->started_at;
-	out->ended_at = t->ended_at;
-	out->retry_at = t->retry_at;
-	out->exit_code = t->exit_code;
-	out->signal = t->signal;
-	out->message = t->message;
-	out->output = json_text(t->output);
-	out->item = json_text(t->item);
-	out->progress_done = t->progress_done;
-	out->progress_total = t->progress_total;
-	out->progress_msg = t->progress_msg;
-	/* What admission counts, for `gust pools list` and `gust why` */
-	const struct dag *d = r->ver->dag;
-	const struct dag_task *task = &d->tasks[t->task];
-	out->pool = (char *)task->pool;
-	out->pool_slots = task->pool_slots;
-	out->weight = d->weight ? d->weight[t->task] : task->priority;
-	out->cpu_milli = task->resources.cpu_milli;
-	out->memory = (int64_t)task->resources.memory;
-	out->disk = (int64_t)task->resources.disk;
-	out->disk_path = (char *)task->resources.disk_path;
-}
-
 /* Write every changed TI of every run, the attempt ends and the run states, in `tx`. */
 static int persist(struct server *s, struct store_tx *tx)
 {
@@ -335,12 +303,10 @@ static int persist(struct server *s, struct store_tx *tx)
 		if (n) {
 			struct store_ti *rows = xcalloc(n, sizeof(*rows));
 			for (size_t j = 0; j < n; j++)
-				ti_to_store(r, s->changes[j], &rows[j]);
+				ops_ti_record(r->run, s->changes[j], &rows[j]);
 			int e = store_ti_upsert(s->st, tx, rows, n);
-			for (size_t j = 0; j < n; j++) {
-				free(rows[j].output);
-				free(rows[j].item);
-			}
+			for (size_t j = 0; j < n; j++)
+				ops_ti_record_done(&rows[j]);
 			free(rows);
 			if (e < 0)
 				rc = e;

@@ -99,7 +99,7 @@ EOF
   x_run dag.yaml
   assert_eq "$rc" 0 "exit status"
   assert_eq "$(x_ti flaky state)" success "state"
-  assert_eq "$(x_ti flaky tries)" 3 "tries"
+  assert_eq "$(x_ti flaky try_number)" 3 "tries"
   assert_eq "$(x_ti flaky exit_code)" 0 "exit_code"
   local d n
   d=$(x_logs)/flaky
@@ -128,10 +128,10 @@ EOF
   x_run dag.yaml
   assert_eq "$rc" 1 "exit status"
   assert_eq "$(x_ti bad state)" failed "state"
-  assert_eq "$(x_ti bad tries)" 2 "tries"
+  assert_eq "$(x_ti bad try_number)" 2 "tries"
   assert_eq "$(x_ti bad exit_code)" 3 "exit_code"
   assert_eq "$(x_ti after state)" upstream_failed "downstream"
-  assert_eq "$(x_ti after tries)" 0 "downstream tries"
+  assert_eq "$(x_ti after try_number)" 0 "downstream tries"
 }
 
 # The second try starts only when every process of the first (which ignore TERM, one of them a
@@ -159,7 +159,7 @@ EOF
   x_run dag.yaml
   assert_eq "$rc" 0 "exit status"
   assert_eq "$(x_ti t state)" success "state"
-  assert_eq "$(x_ti t tries)" 2 "tries"
+  assert_eq "$(x_ti t try_number)" 2 "tries"
   [ -s ts ] || fail "try 1's writers wrote nothing"
   [ -s start2 ] || fail "try 2 did not record its start"
   local first last start
@@ -195,15 +195,15 @@ tasks:
 EOF
   x_run dag.yaml
   assert_eq "$(x_ti delayed state)" success "delayed"
-  assert_eq "$(x_ti delayed tries)" 2 "delayed tries"
+  assert_eq "$(x_ti delayed try_number)" 2 "delayed tries"
   local a b
   a=$(sed -n 1p delayed.ts)
   b=$(sed -n 2p delayed.ts)
   [ $(((b - a) / 1000000)) -ge 1000 ] || fail "try 2 started $(((b - a) / 1000000)) ms after try 1; retry_delay is 1s"
   assert_eq "$(x_ti codes state)" failed "codes"
-  assert_eq "$(x_ti codes tries)" 1 "exit 3 is not in retry_on_exit_codes: no retry"
+  assert_eq "$(x_ti codes try_number)" 1 "exit 3 is not in retry_on_exit_codes: no retry"
   assert_eq "$(x_ti codes_ok state)" success "codes_ok"
-  assert_eq "$(x_ti codes_ok tries)" 2 "exit 4 is retried"
+  assert_eq "$(x_ti codes_ok try_number)" 2 "exit 4 is retried"
 }
 
 # A task stopped with SIGSTOP still ends at its timeout.
@@ -439,13 +439,13 @@ EOF
   assert_eq "$rc" 0 "exit status of a successful run"
   jq -e '(.dag_id == "ok") and (.state == "success") and (.run_id | type == "string")
     and (.logs | type == "string") and (.tasks | length == 2)
-    and all(.tasks[]; has("task_id") and has("state") and has("tries") and has("exit_code")
+    and all(.tasks[]; has("task_id") and has("state") and has("try_number") and has("exit_code")
       and has("signal") and has("duration_ms") and has("message") and has("output"))' out.json >/dev/null ||
     fail "--json lacks fields: $(cat out.json)"
   assert_contains "$(x_logs)" "h/logs/ok/"
   [ -d "$(x_logs)/a/1" ] || fail "no attempt folder under --home"
   [ ! -e .gust ] || fail "--home was ignored: .gust created"
-  assert_eq "$(x_ti b tries)" 1 "tries"
+  assert_eq "$(x_ti b try_number)" 1 "tries"
   assert_eq "$(x_ti b exit_code)" 0 "exit code"
   [ "$(x_ti a duration_ms)" -ge 0 ] || fail "duration_ms"
 

@@ -18,7 +18,7 @@ YAML
   assert_eq "$rc" 1 "exit status"
   assert_contains "$(jq -r '.tasks[0].message' out.json)" "supervisor killed by signal 9"
   assert_contains "$(jq -r '.tasks[0].message' out.json)" "it left running"
-  assert_eq "$(jq -r '.tasks[0].tries' out.json)" 2 "tries (lost attempts are retried)"
+  assert_eq "$(jq -r '.tasks[0].try_number' out.json)" 2 "tries (lost attempts are retried)"
   if alive_with_marker "$marker"; then fail "a process of the lost attempt is still running"; fi
   # The supervisor file names the task's session for whoever finds the supervisor dead.
   local f

@@ -283,9 +283,9 @@ tasks:
 EOF
   x_run dag.yaml
   assert_eq "$rc" 0 "exit status ($(cat err.txt))"
-  assert_eq "$(x_ti work tries 0)" 1 "tries of work[0]"
-  assert_eq "$(x_ti work tries 1)" 2 "tries of work[1]"
-  assert_eq "$(x_ti work tries 2)" 1 "tries of work[2]"
+  assert_eq "$(x_ti work try_number 0)" 1 "tries of work[0]"
+  assert_eq "$(x_ti work try_number 1)" 2 "tries of work[1]"
+  assert_eq "$(x_ti work try_number 2)" 1 "tries of work[2]"
   local i
   for i in 0 1 2; do
     assert_eq "$(x_ti work state "$i")" success "work[$i]"
