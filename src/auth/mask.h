@@ -25,10 +25,10 @@
  * AUTH_MASK_DENSE_BYTES, 512 KiB, per automaton); deeper states keep sorted edges. Memory is
  * otherwise about 20 bytes per byte of secret. Built once per attempt, read-only afterwards,
  * so threads may share it. Measured with bench/bench_auth.c on this 2-core machine, 100
- * secrets of 8-32 characters, 200-byte lines: 1.7 million lines/s (340 MB/s) when no secret
- * occurs, 1.2 million lines/s with two in every line, 1.75 million lines/s when all 100
- * secrets share a 19-byte prefix that every line holds 4 times (the case that makes naive
- * per-secret matching slow); building the automaton takes 0.7 ms.
+ * secrets of 8-32 characters, 200-byte lines: 1.6-1.7 million lines/s (320-340 MB/s) when no
+ * secret occurs, 1.2 million lines/s with two in every line, 1.4-1.75 million lines/s when all
+ * 100 secrets share a 19-byte prefix that every line holds 4 times (the case that makes naive
+ * per-secret matching slow); building the automaton takes 0.7 ms (bench/README.md).
  *
  * The output is never longer than the input (`***` is 3 bytes, a secret at least 4), so lines
  * are masked in place.

@@ -8,8 +8,8 @@
  * cost is read from the string itself (auth_password_needs_rehash: re-hash at the next
  * successful login).
  *
- * Cost: OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE (t=2, 64 MiB), 82 ms per hash on this
- * 2-core machine (bench/bench_auth.c; MODERATE, t=3 and 256 MiB, takes 0.50 s). MODERATE's
+ * Cost: OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE (t=2, 64 MiB), 80-95 ms per hash on this
+ * 2-core machine (bench/bench_auth.c; MODERATE, t=3 and 256 MiB, takes 0.49-0.54 s). MODERATE's
  * extra cost falls on every login while the server is also scheduling, and its 256 MiB per
  * concurrent login would let a burst of logins take a gigabyte; INTERACTIVE is libsodium's
  * recommendation for online logins and is above OWASP's floor for argon2id (19 MiB, t=2).

@@ -293,8 +293,10 @@ TEST(auth_password_default_cost)
 	t0 = now_s();
 	ASSERT_INT_EQ(auth_password_verify_none(pw, strlen(pw)), -EACCES);
 	double t_none = now_s() - t0;
-	/* An unknown user costs a real verification, not nothing (loose: a shared machine). */
-	ASSERT(t_none > t_verify / 3);
+	/* An unknown user costs a real verification, not nothing: 64 MiB of argon2id takes tens
+	 * of milliseconds on any machine, the test cost a few microseconds. (No ratio to t_verify:
+	 * other work on a shared machine skews either.) */
+	ASSERT(t_none > 0.010);
 	fprintf(stderr, "  argon2id default cost: hash %.0f ms, verify %.0f ms, none %.0f ms\n",
 		t_hash * 1e3, t_verify * 1e3, t_none * 1e3);
 }
