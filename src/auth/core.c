@@ -21,7 +21,8 @@ static int auth_init_result;
 
 static void auth_init_once(void)
 {
-	/* 0: initialised now, 1: already was (by another library in the process). */
+	/* sodium_init: 0 initialised now, 1 already (by another library in the process), -1 no
+	 * usable random source. */
 	auth_init_result = sodium_init() < 0 ? -EIO : 0;
 }
 
@@ -40,7 +41,7 @@ bool auth_equal(const void *a, size_t alen, const void *b, size_t blen)
 	return sodium_memcmp(a, b, alen) == 0;
 }
 
-/* The digit of character c, or 255 (with *bad set) when c is not base62. */
+/* The digit of character c; when c is not base62, 0 and *bad set (no branch either way). */
 static inline unsigned b62_value(unsigned char c, unsigned *bad)
 {
 	unsigned is_digit = (unsigned)(c - '0') < 10, is_upper = (unsigned)(c - 'A') < 26,
