@@ -29,8 +29,10 @@
  *
  * Errors. Everything the transport refuses is an application/problem+json document (400 for a
  * malformed path, query or parameter, 404, 405 with Allow, 413, 503), and handlers use the
- * same helpers. The detail of a problem is for the client: never put a path of this machine,
- * errno text or SQL in it (http_problem_errno() maps an errno to a status without its text).
+ * same helpers; only what libmicrohttpd refuses before a request reaches the transport (414,
+ * 431, an unreadable request line) carries libmicrohttpd's own short body. The detail of a
+ * problem is for the client: never put a path of this machine, errno text or SQL in it
+ * (http_problem_errno() maps an errno to a status without its text).
  *
  * Security defaults: loopback unless told otherwise; every response carries
  * X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer, and Cache-Control:
