@@ -15,6 +15,7 @@
 #include "base/hash.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "ops/ops.h"
 #include "dag/dag_load.h"
 #include "dag/params.h"
 #include "engine/schedule.h"
@@ -28,9 +29,9 @@ static int cmd_validate(int argc, char **argv)
 {
 	bool quiet = false;
 	static const struct option opts[] = {
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -72,24 +73,24 @@ static int cmd_validate(int argc, char **argv)
 		fprintf(stderr, "gust: no DAG files (*.yaml, *.yml) found\n");
 		return 1;
 	}
-	fprintf(stderr, "%zu file%s checked: %zu valid, %zu invalid\n", total, total == 1 ? "" : "s",
-		total - bad, bad);
+	fprintf(stderr, "%zu file%s checked: %zu valid, %zu invalid\n", total,
+		total == 1 ? "" : "s", total - bad, bad);
 	return bad || walk_errors ? 1 : 0;
 }
 
 static const struct cli_cmd validate_cmd = {
-	"dags validate",
-	cmd_validate,
-	"check DAG files",
-	"Usage: gust dags validate [--quiet] PATH...\n"
-	"\n"
-	"Check DAG files (or every *.yaml / *.yml under the folders given) without running\n"
-	"anything. Every problem is reported in one pass, one line each:\n"
-	"\n"
-	"  FILE:LINE:COL: error: MESSAGE\n"
-	"\n"
-	"Valid files print 'FILE: ok: ...' unless --quiet.\n"
-	"Exit status: 0 all valid, 1 any invalid, 2 usage error.\n",
+    "dags validate",
+    cmd_validate,
+    "check DAG files",
+    "Usage: gust dags validate [--quiet] PATH...\n"
+    "\n"
+    "Check DAG files (or every *.yaml / *.yml under the folders given) without running\n"
+    "anything. Every problem is reported in one pass, one line each:\n"
+    "\n"
+    "  FILE:LINE:COL: error: MESSAGE\n"
+    "\n"
+    "Valid files print 'FILE: ok: ...' unless --quiet.\n"
+    "Exit status: 0 all valid, 1 any invalid, 2 usage error.\n",
 };
 
 /* ---- list ------------------------------------------------------------------------------- */
@@ -112,8 +113,8 @@ static int list_folder(const char *dir)
 		diag_list_init(&diags, *f);
 		struct dag *d = NULL;
 		if (dag_load_file(*f, &d, &diags) == 0) {
-			printf("%-30s %-20s %6u  %s\n", d->id, d->schedule ? d->schedule : "(manual)",
-			       d->n_tasks, *f);
+			printf("%-30s %-20s %6u  %s\n", d->id,
+			       d->schedule ? d->schedule : "(manual)", d->n_tasks, *f);
 		} else {
 			diag_sort(&diags);
 			const struct diag *first = diags.n ? &diags.items[0] : NULL;
@@ -123,7 +124,8 @@ static int list_folder(const char *dir)
 			else if (first)
 				printf("%s", first->msg);
 			if (diags.n > 1)
-				printf(" (+%zu more; run 'gust dags validate %s')", diags.n - 1, *f);
+				printf(" (+%zu more; run 'gust dags validate %s')", diags.n - 1,
+				       *f);
 			putchar('\n');
 		}
 		dag_free(d);
@@ -197,15 +199,18 @@ static int list_store(struct store *st)
 		else if (d->version && !d->schedule)
 			snprintf(next, sizeof(next), "(manual)");
 		printf("%-24s %-16s %-6s %-31s %-20s ", d->dag_id,
-		       d->schedule ? d->schedule : d->version ? "(manual)" : "-",
+		       d->schedule  ? d->schedule
+		       : d->version ? "(manual)"
+				    : "-",
 		       d->paused ? "yes" : "no", last, next);
 		/* A removed file's problems are gone with it. */
 		if (d->deleted) {
 			printf(" file removed; history kept");
 		} else if (d->error) {
 			size_t len = strcspn(d->error, "\n");
-			printf(" BROKEN%s: %.*s", d->version ? " (the last good version is in use)" : "",
-			       (int)len, d->error);
+			printf(" BROKEN%s: %.*s",
+			       d->version ? " (the last good version is in use)" : "", (int)len,
+			       d->error);
 			if (d->error[len])
 				printf(" (+more; run 'gust dags validate %s')",
 				       d->file ? d->file : d->dag_id);
@@ -224,10 +229,10 @@ static int cmd_list(int argc, char **argv)
 {
 	const char *dir = NULL, *home = NULL;
 	static const struct option opts[] = {
-		{"dags", required_argument, NULL, 'd'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dags", required_argument, NULL, 'd'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -263,20 +268,20 @@ static int cmd_list(int argc, char **argv)
 }
 
 static const struct cli_cmd list_cmd = {
-	"dags list",
-	cmd_list,
-	"list DAGs",
-	"Usage: gust dags list [--dags DIR] [--home DIR]\n"
-	"\n"
-	"List the DAGs the server knows (the store at $GUST_HOME): id, schedule, paused, the\n"
-	"last run (state and logical date) and the next fire time (UTC). A file that does not\n"
-	"load is listed with its first error; its last good version stays in use.\n"
-	"\n"
-	"With --dags, or when nothing has run on the home yet, list the files of the DAG folder\n"
-	"instead: id, schedule, number of tasks and file.\n"
-	"\n"
-	"  --dags DIR    list this folder's files (default folder: $GUST_DAGS, else ./dags)\n"
-	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+    "dags list",
+    cmd_list,
+    "list DAGs",
+    "Usage: gust dags list [--dags DIR] [--home DIR]\n"
+    "\n"
+    "List the DAGs the server knows (the store at $GUST_HOME): id, schedule, paused, the\n"
+    "last run (state and logical date) and the next fire time (UTC). A file that does not\n"
+    "load is listed with its first error; its last good version stays in use.\n"
+    "\n"
+    "With --dags, or when nothing has run on the home yet, list the files of the DAG folder\n"
+    "instead: id, schedule, number of tasks and file.\n"
+    "\n"
+    "  --dags DIR    list this folder's files (default folder: $GUST_DAGS, else ./dags)\n"
+    "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- show ------------------------------------------------------------------------------- */
@@ -329,8 +334,8 @@ static void show_task(const struct dag *d, uint32_t i)
 static int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -393,14 +398,14 @@ static int cmd_show(int argc, char **argv)
 }
 
 static const struct cli_cmd show_cmd = {
-	"dags show",
-	cmd_show,
-	"show a DAG's tasks",
-	"Usage: gust dags show FILE\n"
-	"\n"
-	"Print a DAG's settings, params and tasks in an order they can run, each with the\n"
-	"tasks it waits for (<- upstream), what it runs, and its retry, timeout and pool\n"
-	"settings where they differ from the defaults.\n",
+    "dags show",
+    cmd_show,
+    "show a DAG's tasks",
+    "Usage: gust dags show FILE\n"
+    "\n"
+    "Print a DAG's settings, params and tasks in an order they can run, each with the\n"
+    "tasks it waits for (<- upstream), what it runs, and its retry, timeout and pool\n"
+    "settings where they differ from the defaults.\n",
 };
 
 /* ---- pause / unpause ------------------------------------------------------------------------ */
@@ -471,28 +476,28 @@ static int cmd_unpause(int argc, char **argv)
 }
 
 static const struct cli_cmd pause_cmd = {
-	"dags pause",
-	cmd_pause,
-	"stop a DAG's schedule",
-	"Usage: gust dags pause ID [--home DIR]\n"
-	"\n"
-	"Stop creating scheduled runs of DAG ID. Runs already created (running or queued)\n"
-	"carry on, and 'gust dags trigger' still works. A running server takes it into account\n"
-	"at once; fire times missed while paused follow the DAG's catchup setting.\n"
-	"\n"
-	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+    "dags pause",
+    cmd_pause,
+    "stop a DAG's schedule",
+    "Usage: gust dags pause ID [--home DIR]\n"
+    "\n"
+    "Stop creating scheduled runs of DAG ID. Runs already created (running or queued)\n"
+    "carry on, and 'gust dags trigger' still works. A running server takes it into account\n"
+    "at once; fire times missed while paused follow the DAG's catchup setting.\n"
+    "\n"
+    "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 static const struct cli_cmd unpause_cmd = {
-	"dags unpause",
-	cmd_unpause,
-	"resume a DAG's schedule",
-	"Usage: gust dags unpause ID [--home DIR]\n"
-	"\n"
-	"Resume DAG ID's schedule and print its next fire time. With catchup: true the fire\n"
-	"times missed while paused are run, oldest first; without it, only the latest.\n"
-	"\n"
-	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
+    "dags unpause",
+    cmd_unpause,
+    "resume a DAG's schedule",
+    "Usage: gust dags unpause ID [--home DIR]\n"
+    "\n"
+    "Resume DAG ID's schedule and print its next fire time. With catchup: true the fire\n"
+    "times missed while paused are run, oldest first; without it, only the latest.\n"
+    "\n"
+    "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 /* ---- trigger ------------------------------------------------------------------------------ */
@@ -503,44 +508,6 @@ struct kv {
 	char *k;
 	const char *v;
 };
-
-/* `--param K=V` texts checked against the DAG like `dags test` does; a new object or NULL. */
-static json_t *trigger_params(const struct dag *d, const struct kv *raw, size_t n_raw)
-{
-	json_t *given = json_object();
-	for (size_t k = 0; k < n_raw; k++) {
-		const struct dag_param *p = dag_param_find(d, raw[k].k);
-		if (!p) {
-			const char **names = xcalloc(d->n_params + 1, sizeof(*names));
-			for (uint32_t i = 0; i < d->n_params; i++)
-				names[i] = d->params[i].name;
-			const char *hint = closest_word(raw[k].k, names, d->n_params);
-			fprintf(stderr, "gust: DAG '%s' has no param '%s'%s%s%s\n", d->id, raw[k].k,
-				hint ? " (did you mean '" : d->n_params ? "" : " (it declares none)",
-				hint ? hint : "", hint ? "'?)" : "");
-			free(names);
-			json_decref(given);
-			return NULL;
-		}
-		json_t *v = NULL;
-		char *msg = NULL;
-		if (param_parse_text(p, raw[k].v, &v, &msg) < 0) {
-			fprintf(stderr, "gust: %s\n", msg);
-			free(msg);
-			json_decref(given);
-			return NULL;
-		}
-		json_object_set_new(given, p->name, v);
-	}
-	char *msg = NULL;
-	json_t *params = params_resolve(d, given, &msg);
-	json_decref(given);
-	if (!params) {
-		fprintf(stderr, "gust: %s\n", msg);
-		free(msg);
-	}
-	return params;
-}
 
 /* A file that never loaded has a row keyed by its path ("./x.yaml", see server/dagbag.h):
  * for `trigger x`, say why each such x.yaml cannot run. False if there is none. */
@@ -565,39 +532,20 @@ static bool report_never_loaded(const struct store_dag *dags, size_t n, const ch
 	return found;
 }
 
-/* The DAG to trigger: its current version in the store; a DAG the store does not know yet is
- * loaded from the DAG folder and registered. */
-static struct dag *trigger_dag(struct store *st, const char *home, const char *dags_dir,
-			       const char *id, int64_t now, int64_t *ret_version)
+/* A DAG the store does not know yet (no server ran): read from the DAG folder and recorded,
+ * as the server would. 0, or the exit code after saying why. */
+static int register_from_folder(struct store *st, const char *home, const char *dags_dir,
+				const char *id, int64_t now)
 {
 	struct store_dag row;
 	int e = store_dag_get(st, id, &row);
-	if (e < 0 && e != -ENOENT) {
-		fprintf(stderr, "gust: cannot read DAG '%s': %s\n", id, store_errmsg(st));
-		return NULL;
-	}
-	if (e == 0 && row.deleted) {
-		fprintf(stderr,
-			"gust: DAG '%s' was removed from the DAG folder (%s); its history is kept "
-			"but it cannot be triggered\n",
-			id, row.file ? row.file : "?");
-		store_dag_free(&row);
-		return NULL;
-	}
-	if (e == 0 && row.version) {
-		int64_t version = row.version;
-		store_dag_free(&row);
-		struct dag *d = cli_dag_from_store(st, id, version);
-		if (d)
-			*ret_version = version;
-		return d;
-	}
 	if (e == 0) {
-		/* Known only as broken: it never loaded. */
-		fprintf(stderr, "gust: DAG '%s' cannot be triggered: its file has never loaded:\n%s\n",
-			id, row.error ? row.error : "(no error recorded)");
 		store_dag_free(&row);
-		return NULL;
+		return 0;
+	}
+	if (e != -ENOENT) {
+		fprintf(stderr, "gust: cannot read DAG '%s': %s\n", id, store_errmsg(st));
+		return 1;
 	}
 	const char *dir = cli_dags_dir(dags_dir);
 	char *file = NULL, *text = NULL;
@@ -610,11 +558,11 @@ static struct dag *trigger_dag(struct store *st, const char *home, const char *d
 		if (!report_never_loaded(dags, n, id)) {
 			/* Hints are DAG ids, not rows of files that never loaded ("./x.yaml"). */
 			const char **names = xcalloc(n + 1, sizeof(*names));
-			size_t n_names = 0;
+			size_t k = 0;
 			for (size_t i = 0; i < n; i++)
 				if (!strchr(dags[i].dag_id, '/'))
-					names[n_names++] = dags[i].dag_id;
-			const char *hint = closest_word(id, names, n_names);
+					names[k++] = dags[i].dag_id;
+			const char *hint = closest_word(id, names, k);
 			fprintf(stderr, "gust: no DAG '%s' on %s nor in the DAG folder %s%s%s%s\n",
 				id, home, dir, hint ? " (did you mean '" : "", hint ? hint : "",
 				hint ? "'?)" : "");
@@ -623,30 +571,31 @@ static struct dag *trigger_dag(struct store *st, const char *home, const char *d
 		for (size_t i = 0; i < n; i++)
 			store_dag_free(&dags[i]);
 		free(dags);
-		return NULL;
+		return 1;
 	}
 	char hash[17];
 	hash_fnv1a64_hex(text, len, hash);
-	if (store_dag_loaded(st, NULL, d->id, file, hash, text, d->schedule, now, ret_version) < 0) {
+	int rc = 0;
+	if (store_dag_loaded(st, NULL, d->id, file, hash, text, d->schedule, now, NULL) < 0) {
 		fprintf(stderr, "gust: cannot record DAG '%s' from %s: %s\n", id, file,
 			store_errmsg(st));
-		dag_free(d);
-		d = NULL;
+		rc = 1;
 	}
+	dag_free(d);
 	free(file);
 	free(text);
-	return d;
+	return rc;
 }
 
 static int cmd_trigger(int argc, char **argv)
 {
 	const char *home = NULL, *dags_dir = NULL;
 	static const struct option opts[] = {
-		{"param", required_argument, NULL, 'p'},
-		{"home", required_argument, NULL, 'H'},
-		{"dags", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"param", required_argument, NULL, 'p'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"dags", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct kv raw[256];
 	size_t n_raw = 0;
@@ -695,50 +644,32 @@ static int cmd_trigger(int argc, char **argv)
 	rc = 1;
 	if (cli_store_open(home, true, &st) < 0)
 		goto out;
-	int64_t now = cli_now_ms(), version = 0;
-	struct dag *d = trigger_dag(st, home, dags_dir, id, now, &version);
-	json_t *params = d ? trigger_params(d, raw, n_raw) : NULL;
-	if (d && !params)
-		rc = EXIT_USAGE;
-	if (params) {
-		char *ptext = json_dumps(params, JSON_COMPACT);
-		char *rid = NULL;
-		int e = -EEXIST;
-		/* Two triggers in the same millisecond: the second takes the next one. */
-		for (int k = 0; k < 100 && e == -EEXIST; k++) {
-			free(rid);
-			char when[48];
-			rid = xasprintf("%s@manual-%s", id, cli_fmt_time_ms(now + k, when, sizeof(when)));
-			struct store_run r = {
-				.run_id = rid,
-				.dag_id = (char *)id,
-				.version = version,
-				.kind = STORE_RUN_MANUAL,
-				.logical_date = now + k,
-				.state = "queued",
-				.params = ptext,
-				.created_at = now + k,
-			};
-			e = store_run_create(st, NULL, &r);
-		}
-		if (e < 0) {
-			fprintf(stderr, "gust: cannot create a run of DAG '%s': %s\n", id,
-				store_errmsg(st));
+	int64_t now = cli_now_ms();
+	rc = register_from_folder(st, home, dags_dir, id, now);
+	if (rc == 0) {
+		struct ops_param_text texts[ARRAY_SIZE(raw)];
+		for (size_t k = 0; k < n_raw; k++)
+			texts[k] = (struct ops_param_text){raw[k].k, raw[k].v};
+		struct ops_ctx ctx = {.st = st, .now = now, .dags = &ops_dags_from_store};
+		struct ops_trigger_req rq = {.dag_id = id, .texts = texts, .n_texts = n_raw};
+		struct ops_trigger_ans ans;
+		struct ops_err err = {0};
+		if (ops_trigger(&ctx, &rq, &ans, &err) < 0) {
+			fprintf(stderr, "gust: %s\n", err.msg);
+			rc = ops_exit_code(err.kind);
+			ops_err_free(&err);
 		} else {
-			printf("%s\n", rid);
+			printf("%s\n", ans.run_id);
 			fflush(stdout);
 			if (!cli_server_running(home))
-				fprintf(stderr,
-					"gust: run queued; no server is running on %s: it starts when "
-					"'gust server --home %s' does\n",
-					home, home);
-			rc = 0;
+				fprintf(
+				    stderr,
+				    "gust: run queued; no server is running on %s: it starts when "
+				    "'gust server --home %s' does\n",
+				    home, home);
+			ops_trigger_ans_free(&ans);
 		}
-		free(rid);
-		free(ptext);
 	}
-	json_decref(params);
-	dag_free(d);
 	store_close(st);
 out:
 	for (size_t k = 0; k < n_raw; k++)
@@ -747,23 +678,23 @@ out:
 }
 
 static const struct cli_cmd trigger_cmd = {
-	"dags trigger",
-	cmd_trigger,
-	"queue a run of a DAG now",
-	"Usage: gust dags trigger ID [--param K=V]... [--home DIR] [--dags DIR]\n"
-	"\n"
-	"Queue a manual run of DAG ID with the DAG's current version and print its run id\n"
-	"(ID@manual-TIME). Params are typed and checked as 'gust dags test' does; the others take\n"
-	"their defaults. The server starts the run as soon as the DAG's max_active_runs allows;\n"
-	"without a server running, it waits for one.\n"
-	"\n"
-	"A DAG the server has never seen (no server ran yet) is read from the DAG folder and\n"
-	"recorded, as the server would.\n"
-	"\n"
-	"  --param K=V   a param value (repeatable)\n"
-	"  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n"
-	"  --dags DIR    where to look for a DAG the store does not know (default $GUST_DAGS,\n"
-	"                else ./dags)\n",
+    "dags trigger",
+    cmd_trigger,
+    "queue a run of a DAG now",
+    "Usage: gust dags trigger ID [--param K=V]... [--home DIR] [--dags DIR]\n"
+    "\n"
+    "Queue a manual run of DAG ID with the DAG's current version and print its run id\n"
+    "(ID@manual-TIME). Params are typed and checked as 'gust dags test' does; the others take\n"
+    "their defaults. The server starts the run as soon as the DAG's max_active_runs allows;\n"
+    "without a server running, it waits for one.\n"
+    "\n"
+    "A DAG the server has never seen (no server ran yet) is read from the DAG folder and\n"
+    "recorded, as the server would.\n"
+    "\n"
+    "  --param K=V   a param value (repeatable)\n"
+    "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n"
+    "  --dags DIR    where to look for a DAG the store does not know (default $GUST_DAGS,\n"
+    "                else ./dags)\n",
 };
 
 /* ---- next ------------------------------------------------------------------------------- */
@@ -775,11 +706,11 @@ static int cmd_next(int argc, char **argv)
 	const char *home = NULL, *dags_dir = NULL;
 	long count = 5;
 	static const struct option opts[] = {
-		{"home", required_argument, NULL, 'H'},
-		{"dags", required_argument, NULL, 'd'},
-		{"count", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"home", required_argument, NULL, 'H'},
+	    {"dags", required_argument, NULL, 'd'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -793,7 +724,8 @@ static int cmd_next(int argc, char **argv)
 			break;
 		case 'n':
 			if (!cli_parse_int(optarg, 1, 10000, &count))
-				return cli_usage_error(&next_cmd, "-n takes a number from 1 to 10000");
+				return cli_usage_error(&next_cmd,
+						       "-n takes a number from 1 to 10000");
 			break;
 		case 'h':
 			return cli_help(&next_cmd);
@@ -832,8 +764,8 @@ static int cmd_next(int argc, char **argv)
 				return 1;
 			}
 		}
-		if (!known && !(d = cli_dag_from_folder(cli_dags_dir(dags_dir), id, NULL, NULL,
-							NULL))) {
+		if (!known &&
+		    !(d = cli_dag_from_folder(cli_dags_dir(dags_dir), id, NULL, NULL, NULL))) {
 			cli_unknown_dag(st, home, id);
 			store_close(st);
 			free(db);
@@ -841,7 +773,8 @@ static int cmd_next(int argc, char **argv)
 		}
 		store_close(st);
 	} else if (!(d = cli_dag_from_folder(cli_dags_dir(dags_dir), id, NULL, NULL, NULL))) {
-		fprintf(stderr, "gust: no DAG '%s' in the DAG folder %s\n", id, cli_dags_dir(dags_dir));
+		fprintf(stderr, "gust: no DAG '%s' in the DAG folder %s\n", id,
+			cli_dags_dir(dags_dir));
 		free(db);
 		return 1;
 	}
@@ -883,27 +816,28 @@ static int cmd_next(int argc, char **argv)
 			printf("%-22s %s\n", b1, b2);
 	}
 	if (shown < count)
-		printf("(no %sfire times after this: the schedule ends%s%s)\n", shown ? "more " : "",
-		       d->end_date ? " at end_date " : "", d->end_date ? d->end_date : "");
+		printf("(no %sfire times after this: the schedule ends%s%s)\n",
+		       shown ? "more " : "", d->end_date ? " at end_date " : "",
+		       d->end_date ? d->end_date : "");
 	schedule_free(sc);
 	dag_free(d);
 	return 0;
 }
 
 static const struct cli_cmd next_cmd = {
-	"dags next",
-	cmd_next,
-	"the next fire times of a DAG",
-	"Usage: gust dags next ID [-n N] [--home DIR] [--dags DIR]\n"
-	"\n"
-	"Print the next N fire times (default 5) of DAG ID's schedule after now: each run's\n"
-	"logical date in UTC and in the DAG's time zone, and, when the DAG has a jitter, when\n"
-	"the run will actually start. Uses the DAG's current version in the store, or its file\n"
-	"in the DAG folder when the store does not know it.\n"
-	"\n"
-	"  -n, --count N  how many (1 to 10000)\n"
-	"  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n"
-	"  --dags DIR     DAG folder (default $GUST_DAGS, else ./dags)\n",
+    "dags next",
+    cmd_next,
+    "the next fire times of a DAG",
+    "Usage: gust dags next ID [-n N] [--home DIR] [--dags DIR]\n"
+    "\n"
+    "Print the next N fire times (default 5) of DAG ID's schedule after now: each run's\n"
+    "logical date in UTC and in the DAG's time zone, and, when the DAG has a jitter, when\n"
+    "the run will actually start. Uses the DAG's current version in the store, or its file\n"
+    "in the DAG folder when the store does not know it.\n"
+    "\n"
+    "  -n, --count N  how many (1 to 10000)\n"
+    "  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n"
+    "  --dags DIR     DAG folder (default $GUST_DAGS, else ./dags)\n",
 };
 
 /* ---- group ------------------------------------------------------------------------------ */
@@ -911,8 +845,8 @@ static const struct cli_cmd next_cmd = {
 extern const struct cli_cmd dags_test_cmd;
 
 static const struct cli_cmd *const dags_cmds[] = {
-	&validate_cmd, &list_cmd,    &show_cmd,	   &dags_test_cmd,
-	&trigger_cmd,  &pause_cmd,   &unpause_cmd, &next_cmd,
+    &validate_cmd, &list_cmd,  &show_cmd,    &dags_test_cmd,
+    &trigger_cmd,  &pause_cmd, &unpause_cmd, &next_cmd,
 };
 
 int cmd_dags(int argc, char **argv)
