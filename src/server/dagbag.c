@@ -365,8 +365,11 @@ static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j,
 	if (new_id || renamed)
 		e->first_seen = now;
 	drop_note(e, st, now);
-	free(e->dag_id);
-	e->dag_id = xstrdup(v->dag->id);
+	/* The same id keeps its string: by_id borrows it as its key. */
+	if (new_id || renamed) {
+		free(e->dag_id);
+		e->dag_id = xstrdup(v->dag->id);
+	}
 	bool was_current = e->cur && e->cur->version == v->version;
 	dagver_unref(e->cur);
 	e->cur = v;
