@@ -20,6 +20,7 @@
 #include "cron/tz.h"
 #include "dag/dag_load.h"
 #include "dag/dag_time.h"
+#include "ops/ops.h"
 #include "dag/dag.h"
 #include "store/store.h"
 
@@ -335,25 +336,13 @@ struct dag *cli_dag_from_store(struct store *st, const char *dag_id, int64_t ver
 			return NULL;
 		}
 	}
-	char *src = NULL;
-	if (store_dag_version_source(st, dag_id, version, &src) < 0) {
-		fprintf(stderr, "gust: cannot read DAG '%s' version %lld: %s\n", dag_id,
-			(long long)version, store_errmsg(st));
-		return NULL;
+	struct ops_err err = {0};
+	const struct dag *d = ops_dags_from_store.get(NULL, st, dag_id, version, &err);
+	if (!d) {
+		fprintf(stderr, "gust: %s\n", err.msg);
+		ops_err_free(&err);
 	}
-	char *name = xasprintf("%s.yaml", dag_id);
-	struct diag_list diags;
-	diag_list_init(&diags, name);
-	struct dag *d = NULL;
-	if (dag_load_buffer(name, src, strlen(src), &d, &diags) < 0) {
-		fprintf(stderr, "gust: DAG '%s' version %lld no longer loads: %s\n", dag_id,
-			(long long)version, diags.n ? diags.items[0].msg : "?");
-		d = NULL;
-	}
-	diag_list_free(&diags);
-	free(name);
-	free(src);
-	return d;
+	return (struct dag *)d;
 }
 
 static char *slurp(const char *path, size_t *ret_len)
@@ -523,16 +512,7 @@ char *cli_fmt_time(int64_t ms, char *buf, size_t size)
 
 char *cli_fmt_time_ms(int64_t ms, char *buf, size_t size)
 {
-	char s[40];
-	time_format_utc(ms, s, sizeof(s));
-	size_t n = strlen(s);
-	if (n)
-		s[n - 1] = '\0'; /* the Z */
-	int64_t frac = ms % 1000;
-	if (frac < 0)
-		frac += 1000;
-	snprintf(buf, size, "%s.%03lldZ", s, (long long)frac);
-	return buf;
+	return time_format_utc_ms(ms, buf, size);
 }
 
 char *cli_fmt_time_tz(int64_t ms, const char *tz_name, char *buf, size_t size)

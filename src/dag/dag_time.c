@@ -41,8 +41,8 @@ int dag_time_parse(const char *s, struct dag_time *ret)
 			p++;
 		} else if (*p == '+' || *p == '-') {
 			int32_t h, m;
-			if (!digits(p + 1, 2, &h) || p[3] != ':' || !digits(p + 4, 2, &m) || h > 23 ||
-			    m > 59)
+			if (!digits(p + 1, 2, &h) || p[3] != ':' || !digits(p + 4, 2, &m) ||
+			    h > 23 || m > 59)
 				return -EINVAL;
 			t.has_offset = true;
 			t.offset_sec = (h * 3600 + m * 60) * (*p == '-' ? -1 : 1);
@@ -93,5 +93,19 @@ char *time_format_utc(int64_t ms, char *buf, size_t size)
 	civil_date_from_days(days, &y, &m, &d);
 	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(rem / 3600),
 		 (int)(rem / 60 % 60), (int)(rem % 60));
+	return buf;
+}
+
+char *time_format_utc_ms(int64_t ms, char *buf, size_t size)
+{
+	char s[40];
+	time_format_utc(ms, s, sizeof(s));
+	size_t n = strlen(s);
+	if (n)
+		s[n - 1] = '\0'; /* the Z, back after the milliseconds */
+	int64_t frac = ms % 1000;
+	if (frac < 0)
+		frac += 1000;
+	snprintf(buf, size, "%s.%03lldZ", s, (long long)frac);
 	return buf;
 }

@@ -32,5 +32,7 @@ int dag_time_parse_ms(const char *s, const struct tz *tz, int64_t *ret_ms);
 
 /* Format UTC ms as 2024-03-01T00:00:00Z (buf >= 32). */
 char *time_format_utc(int64_t ms, char *buf, size_t size);
+/* With milliseconds: 2024-03-01T00:00:05.123Z. Returns buf (>= 32 bytes). */
+char *time_format_utc_ms(int64_t ms, char *buf, size_t size);
 
 #endif

@@ -13,18 +13,8 @@
 
 json_t *ops_time_json(int64_t ms)
 {
-	if (!ms)
-		return json_null();
-	char s[40], b[48];
-	time_format_utc(ms, s, sizeof(s)); /* 2024-03-01T00:00:05Z */
-	size_t n = strlen(s);
-	if (n)
-		s[n - 1] = '\0';
-	int64_t frac = ms % 1000;
-	if (frac < 0)
-		frac += 1000;
-	snprintf(b, sizeof(b), "%s.%03lldZ", s, (long long)frac);
-	return json_string(b);
+	char b[48];
+	return ms ? json_string(time_format_utc_ms(ms, b, sizeof(b))) : json_null();
 }
 
 static json_t *str_or_null(const char *s)

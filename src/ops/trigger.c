@@ -90,14 +90,9 @@ static int create_run(const struct ops_ctx *c, const char *dag_id, int64_t versi
 	char *rid = NULL;
 	for (int k = 0; k < 100 && e == -EEXIST; k++) {
 		free(rid);
-		char when[40];
-		time_format_utc(c->now + k, when, sizeof(when));
-		size_t n = strlen(when);
-		if (n)
-			when[n - 1] = '\0'; /* the Z, back after the milliseconds */
-		int64_t frac = (c->now + k) % 1000;
-		rid = xasprintf("%s@manual-%s.%03lldZ", dag_id, when,
-				(long long)(frac < 0 ? frac + 1000 : frac));
+		char when[48];
+		rid = xasprintf("%s@manual-%s", dag_id,
+				time_format_utc_ms(c->now + k, when, sizeof(when)));
 		struct store_run r = {
 		    .run_id = rid,
 		    .dag_id = (char *)dag_id,
