@@ -82,3 +82,35 @@ bool strmap_get(const struct strmap *m, const char *key, uint32_t *ret_value)
 	}
 	return false;
 }
+
+bool strmap_del(struct strmap *m, const char *key)
+{
+	if (!m->cap)
+		return false;
+	uint32_t h = strhash(key);
+	size_t mask = m->cap - 1, i = h & mask;
+	while (m->slots[i].key && !(m->slots[i].hash == h && strcmp(m->slots[i].key, key) == 0))
+		i = (i + 1) & mask;
+	if (!m->slots[i].key)
+		return false;
+	/* Backward-shift deletion: the keys after the hole in its cluster move up into it when
+	 * their home slot allows, so lookups never meet a hole before their key (no tombstones). */
+	size_t j = i;
+	for (;;) {
+		m->slots[i].key = NULL;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (!m->slots[j].key) {
+				m->n--;
+				return true;
+			}
+			size_t home = m->slots[j].hash & mask;
+			/* j may fill i unless its home lies cyclically in (i, j] */
+			bool home_after_hole = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+			if (!home_after_hole)
+				break;
+		}
+		m->slots[i] = m->slots[j];
+		i = j;
+	}
+}

@@ -28,6 +28,8 @@ void strmap_free(struct strmap *m);
 /* Insert key -> value. If the key is present, leaves it and returns false with *ret_old set. */
 bool strmap_put(struct strmap *m, const char *key, uint32_t value, uint32_t *ret_old);
 bool strmap_get(const struct strmap *m, const char *key, uint32_t *ret_value);
+/* Remove key; false if it was not there. O(1) on average (backward-shift, no tombstones). */
+bool strmap_del(struct strmap *m, const char *key);
 uint32_t strhash(const char *s);
 
 #endif

@@ -97,25 +97,20 @@ struct dagver *dagver_from_source(struct dagproc *proc, const char *dag_id, cons
 
 static void mark_changed(struct dagbag *b, size_t idx)
 {
-	for (size_t k = 0; k < b->n_changed; k++)
-		if (b->changed[k] == idx)
-			return;
+	if (b->entries[idx]->changed)
+		return;
+	b->entries[idx]->changed = true;
 	b->changed =
 	    xrealloc_array(b->changed, b->n_changed + 1, sizeof(*b->changed), &b->cap_changed);
 	b->changed[b->n_changed++] = idx;
 }
 
-static void rebuild_index(struct dagbag *b)
+/* Drop e's key from by_id if it holds e's index (another file may own the id meanwhile). */
+static void unindex_id(struct dagbag *b, struct dag_entry *e, size_t idx)
 {
-	strmap_free(&b->by_file);
-	strmap_free(&b->by_id);
-	strmap_init(&b->by_file);
-	strmap_init(&b->by_id);
-	for (size_t i = 0; i < b->n; i++) {
-		strmap_put(&b->by_file, b->entries[i]->file, (uint32_t)i, NULL);
-		if (b->entries[i]->dag_id)
-			strmap_put(&b->by_id, b->entries[i]->dag_id, (uint32_t)i, NULL);
-	}
+	uint32_t owner;
+	if (e->dag_id && strmap_get(&b->by_id, e->dag_id, &owner) && owner == idx)
+		strmap_del(&b->by_id, e->dag_id);
 }
 
 static struct dag_entry *entry_for_file(struct dagbag *b, const char *file, size_t *ret_idx)
@@ -367,18 +362,16 @@ static void apply_job(struct dagbag *b, struct store *st, struct dagproc_job *j,
 	drop_note(e, st, now);
 	/* The same id keeps its string: by_id borrows it as its key. */
 	if (new_id || renamed) {
+		unindex_id(b, e, idx);
 		free(e->dag_id);
 		e->dag_id = xstrdup(v->dag->id);
+		strmap_put(&b->by_id, e->dag_id, (uint32_t)idx, NULL);
 	}
 	bool was_current = e->cur && e->cur->version == v->version;
 	dagver_unref(e->cur);
 	e->cur = v;
 	e->broken = false;
 	e->timer_gen++;
-	if (renamed)
-		rebuild_index(b);
-	else if (new_id)
-		strmap_put(&b->by_id, e->dag_id, (uint32_t)idx, NULL);
 	mark_changed(b, idx);
 	if (!was_current)
 		slog(LOG_INFO,
@@ -428,10 +421,10 @@ static void remove_file(struct dagbag *b, struct store *st, const char *file, in
 	e->broken = false;
 	e->hash = 0;
 	e->seq = 0; /* an answer still to come for the file is not applied */
+	unindex_id(b, e, idx);
 	free(e->dag_id);
 	e->dag_id = NULL;
 	e->timer_gen++;
-	rebuild_index(b);
 	mark_changed(b, idx);
 }
 
@@ -725,6 +718,8 @@ size_t dagbag_take_changed(struct dagbag *b, size_t **ret)
 {
 	*ret = b->changed;
 	size_t n = b->n_changed;
+	for (size_t k = 0; k < n; k++)
+		b->entries[b->changed[k]]->changed = false;
 	b->n_changed = 0;
 	return n;
 }

@@ -66,6 +66,7 @@ struct dag_entry {
 	 * start-up scan, else the moment the DAG appeared. Fire times before it get no run,
 	 * unless the store has the DAG's last logical date (catch-up) or it has a start_date. */
 	int64_t first_seen;
+	bool changed; /* listed in the bag's changed array, until dagbag_take_changed */
 };
 
 struct dagbag {
