@@ -154,31 +154,42 @@ static void heap_push(struct run *r, uint32_t ti)
 	heap_set(r, pos, ti);
 }
 
+/* Take the TI at `pos` out of the heap: the last one fills the hole, moving up or down. */
+static void heap_remove(struct run *r, uint32_t pos)
+{
+	uint32_t gone = r->heap[pos];
+	uint32_t last = r->heap[--r->n_heap];
+	uint32_t n = r->n_heap;
+	r->tis[gone].heap_pos = -1;
+	if (pos == n)
+		return;
+	while (pos > 0 && heap_less(r, last, r->heap[(pos - 1) / 2])) {
+		heap_set(r, pos, r->heap[(pos - 1) / 2]);
+		pos = (pos - 1) / 2;
+	}
+	for (;;) {
+		uint32_t l = 2 * pos + 1, best = pos;
+		uint32_t cand = last;
+		if (l < n && heap_less(r, r->heap[l], cand)) {
+			best = l;
+			cand = r->heap[l];
+		}
+		if (l + 1 < n && heap_less(r, r->heap[l + 1], cand))
+			best = l + 1;
+		if (best == pos)
+			break;
+		heap_set(r, pos, r->heap[best]);
+		pos = best;
+	}
+	heap_set(r, pos, last);
+}
+
 static int64_t heap_pop(struct run *r)
 {
 	if (!r->n_heap)
 		return -1;
 	uint32_t top = r->heap[0];
-	uint32_t last = r->heap[--r->n_heap];
-	uint32_t pos = 0, n = r->n_heap;
-	if (n) {
-		for (;;) {
-			uint32_t l = 2 * pos + 1, best = pos;
-			uint32_t cand = last;
-			if (l < n && heap_less(r, r->heap[l], cand)) {
-				best = l;
-				cand = r->heap[l];
-			}
-			if (l + 1 < n && heap_less(r, r->heap[l + 1], cand))
-				best = l + 1;
-			if (best == pos)
-				break;
-			heap_set(r, pos, r->heap[best]);
-			pos = best;
-		}
-		heap_set(r, pos, last);
-	}
-	r->tis[top].heap_pos = -1;
+	heap_remove(r, 0);
 	return top;
 }
 
@@ -695,15 +706,11 @@ static void decide(struct run *r, uint32_t task, int64_t now)
 	}
 }
 
-static void finish_run_if_done(struct run *r, int64_t now)
+/* How a run whose every task is done ended. */
+static enum run_state run_outcome(const struct run *r)
 {
-	if (r->tasks_done < r->dag->n_tasks || r->state >= RUN_SUCCESS)
-		return;
-	r->ended_at = now;
-	if (r->cancelling && !r->timed_out) {
-		r->state = RUN_CANCELLED;
-		return;
-	}
+	if (r->cancelling && !r->timed_out)
+		return RUN_CANCELLED;
 	/* Airflow's rule: the run failed if a leaf task failed (or could not run because an
 	 * upstream failed); a failure handled downstream by a trigger rule does not fail it. */
 	const struct dag *d = r->dag;
@@ -718,7 +725,15 @@ static void finish_run_if_done(struct run *r, int64_t now)
 				failed = true;
 		}
 	}
-	r->state = failed ? RUN_FAILED : RUN_SUCCESS;
+	return failed ? RUN_FAILED : RUN_SUCCESS;
+}
+
+static void finish_run_if_done(struct run *r, int64_t now)
+{
+	if (r->tasks_done < r->dag->n_tasks || r->state >= RUN_SUCCESS)
+		return;
+	r->ended_at = now;
+	r->state = run_outcome(r);
 }
 
 /* Carry finished TIs downstream until nothing changes. */
@@ -850,12 +865,17 @@ struct run *run_restore(const struct dag *d, const struct run_config *cfg, int64
 	free(first);
 	free(task_of);
 
-	/* Counters, queues and flags from the states. */
+	/* Counters, queues and flags from the states. A task is decided unless a TI of it still
+	 * waits (none): deciding moves every TI of a task on, but some instances of a mapped task
+	 * that waits for its upstreams may have been cleared or marked alone, and those must not
+	 * make the others look decided (they would never start). */
+	for (uint32_t t = 0; t < d->n_tasks; t++)
+		r->tasks[t].decided = true;
 	for (uint32_t i = 0; i < r->n_tis; i++) {
 		struct ti *t = &r->tis[i];
 		struct task_rt *rt = &r->tasks[t->task];
-		if (t->state != TI_NONE)
-			rt->decided = true;
+		if (t->state == TI_NONE)
+			rt->decided = false;
 		switch (t->state) {
 		case TI_SCHEDULED:
 			t->seq = r->seq++;
@@ -1256,24 +1276,59 @@ static void ti_undone(struct run *r, uint32_t i)
 	}
 }
 
-/* Is TI `i` of a task being cleared part of the clear? All of them, or the one asked for. */
+/* Is TI `i` of a task being cleared (or marked) part of it? All of them, or the one asked for
+ * of the target task. */
 static bool clear_takes(const struct run *r, uint32_t task, uint32_t i, uint32_t target,
 			int32_t map_index)
 {
 	return task != target || map_index < 0 || r->tis[i].map_index == map_index;
 }
 
+/* Has `task` an instance with this map index? Only an expanded mapped task has any >= 0. */
+static bool task_has_instance(const struct run *r, uint32_t task, int32_t map_index)
+{
+	const struct task_rt *rt = &r->tasks[task];
+	for (uint32_t j = 0; j < rt->n_tis; j++)
+		if (r->tis[rt->tis[j]].map_index == map_index)
+			return true;
+	return false;
+}
+
+/* Is a TI of `task` that an operation on `target` takes queued or running? Only the caller
+ * can stop an attempt, so such an operation changes nothing (-EBUSY). */
+static bool task_busy(const struct run *r, uint32_t task, uint32_t target, int32_t map_index)
+{
+	const struct task_rt *rt = &r->tasks[task];
+	for (uint32_t j = 0; j < rt->n_tis; j++) {
+		enum ti_state st = r->tis[rt->tis[j]].state;
+		if (clear_takes(r, task, rt->tis[j], target, map_index) &&
+		    (st == TI_QUEUED || st == TI_RUNNING))
+			return true;
+	}
+	return false;
+}
+
+/* Drop retry-heap entries of TIs that are no longer up_for_retry, and rebuild the heap. */
+static void retry_rebuild(struct run *r)
+{
+	uint32_t keep = 0;
+	for (uint32_t k = 0; k < r->n_retry; k++)
+		if (r->tis[r->retry[k]].state == TI_UP_FOR_RETRY)
+			r->retry[keep++] = r->retry[k];
+	uint32_t *tmp = xcalloc(keep ? keep : 1, sizeof(uint32_t));
+	if (keep)
+		memcpy(tmp, r->retry, keep * sizeof(uint32_t));
+	r->n_retry = 0;
+	for (uint32_t k = 0; k < keep; k++)
+		retry_push(r, tmp[k]);
+	free(tmp);
+}
+
 int run_clear(struct run *r, uint32_t task, int32_t map_index, bool downstream, int64_t now)
 {
 	const struct dag *d = r->dag;
-	if (map_index >= 0) {
-		const struct task_rt *rt = &r->tasks[task];
-		bool found = false;
-		for (uint32_t j = 0; j < rt->n_tis && !found; j++)
-			found = r->tis[rt->tis[j]].map_index == map_index;
-		if (!found)
-			return -ENOENT;
-	}
+	if (map_index >= 0 && !task_has_instance(r, task, map_index))
+		return -ENOENT;
 	/* The tasks to clear: `task`, and with downstream everything below it (BFS). */
 	unsigned char *sel = xcalloc(d->n_tasks, 1);
 	uint32_t *queue = xcalloc(d->n_tasks, sizeof(uint32_t));
@@ -1289,16 +1344,10 @@ int run_clear(struct run *r, uint32_t task, int32_t map_index, bool downstream, 
 			}
 	}
 	for (uint32_t k = 0; k < tail; k++) {
-		struct task_rt *rt = &r->tasks[queue[k]];
-		for (uint32_t j = 0; j < rt->n_tis; j++) {
-			enum ti_state st = r->tis[rt->tis[j]].state;
-			if (!clear_takes(r, queue[k], rt->tis[j], task, map_index))
-				continue;
-			if (st == TI_QUEUED || st == TI_RUNNING) {
-				free(sel);
-				free(queue);
-				return -EBUSY;
-			}
+		if (task_busy(r, queue[k], task, map_index)) {
+			free(sel);
+			free(queue);
+			return -EBUSY;
 		}
 	}
 	/* Reset, in topological order so counters are undone before anything is decided. */
@@ -1332,18 +1381,7 @@ int run_clear(struct run *r, uint32_t task, int32_t map_index, bool downstream, 
 		}
 		rt->decided = false;
 	}
-	/* Drop retry-heap entries of cleared TIs, and rebuild the heap. */
-	uint32_t keep = 0;
-	for (uint32_t k = 0; k < r->n_retry; k++)
-		if (r->tis[r->retry[k]].state == TI_UP_FOR_RETRY)
-			r->retry[keep++] = r->retry[k];
-	uint32_t *tmp = xcalloc(keep ? keep : 1, sizeof(uint32_t));
-	if (keep)
-		memcpy(tmp, r->retry, keep * sizeof(uint32_t));
-	r->n_retry = 0;
-	for (uint32_t k = 0; k < keep; k++)
-		retry_push(r, tmp[k]);
-	free(tmp);
+	retry_rebuild(r); /* cleared TIs wait for no retry */
 	if (r->state != RUN_RUNNING) {
 		r->state = RUN_RUNNING;
 		r->ended_at = 0;
@@ -1358,6 +1396,56 @@ int run_clear(struct run *r, uint32_t task, int32_t map_index, bool downstream, 
 	propagate(r, now);
 	free(sel);
 	free(queue);
+	return 0;
+}
+
+int run_mark(struct run *r, uint32_t task, int32_t map_index, bool success, int64_t now,
+	     const char *why)
+{
+	const enum ti_state st = success ? TI_SUCCESS : TI_FAILED;
+	const char *msg = why ? why : success ? "marked success" : "marked failed";
+	struct task_rt *rt = &r->tasks[task];
+	if (map_index >= 0 && !task_has_instance(r, task, map_index))
+		return -ENOENT;
+	if (task_busy(r, task, task, map_index))
+		return -EBUSY;
+	uint32_t n_marked = 0;
+	bool was_retrying = false;
+	for (uint32_t j = 0; j < rt->n_tis; j++) {
+		uint32_t i = rt->tis[j];
+		struct ti *t = &r->tis[i];
+		if (!clear_takes(r, task, i, task, map_index) || t->state == st)
+			continue;
+		/* Whatever it waited for (its upstreams, its turn, a retry) it waits no more. */
+		if (t->heap_pos >= 0)
+			heap_remove(r, (uint32_t)t->heap_pos);
+		if (t->state == TI_UP_FOR_RETRY)
+			was_retrying = true;
+		if (ti_state_done(t->state))
+			ti_undone(r, i); /* recounted below as what it is now; it ended then */
+		else
+			t->ended_at = 0; /* it ends now (an earlier try's end is not its end) */
+		t->retry_at = 0;
+		ti_set_message(t, xstrdup(msg));
+		ti_done(r, i, st, now);
+		n_marked++;
+	}
+	if (!n_marked)
+		return 0;
+	/* A task still waiting for its upstreams must not start once they are done: with every
+	 * TI ended by hand, its trigger rule has nothing left to decide. A mapped task with some
+	 * instances still waiting is left to its rule, which starts (or ends) only those. */
+	if (rt->n_done == rt->n_tis)
+		rt->decided = true;
+	if (was_retrying)
+		retry_rebuild(r);
+	/* Downstream reacts as to a real end, but only tasks still undecided do: one already
+	 * decided keeps its state until it is cleared. So a finished run stays finished (every
+	 * TI in it is done, and stays so); only its verdict is taken again, as at its end. */
+	bool finished = r->state >= RUN_SUCCESS;
+	propagate(r, now);
+	if (finished)
+		r->state = run_outcome(r);
 	return 0;
 }
 

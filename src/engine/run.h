@@ -12,6 +12,8 @@
  *                           downstream TIs are decided by walking only this task's edges
  *   run_on_time()        -> retries whose delay passed become `scheduled`; dagrun_timeout
  *   run_cancel()         -> nothing new starts; the caller cancels what runs
+ *   run_clear()          -> a task (and its downstream) waits to run again
+ *   run_mark()           -> a task ends success or failed by hand, without running
  *
  * Trigger rules follow Airflow's definitions (docs/dag-format.md): they count the states of all
  * upstream TIs (a mapped upstream contributes each of its instances); one_success and one_failed
@@ -189,6 +191,32 @@ void run_times(const struct run *r, int64_t *created, int64_t *started, int64_t 
  * 0 on success.
  */
 int run_clear(struct run *r, uint32_t task, int32_t map_index, bool downstream, int64_t now);
+
+/*
+ * End task `task` by hand (Airflow's "mark success" / "mark failed"): its instances become
+ * `success` (or `failed`) at once, without an attempt and without a retry; their message is
+ * `why` (NULL: "marked success" / "marked failed"). Instances are chosen as run_clear chooses
+ * them: map_index -1 takes every instance, which for a mapped task not yet expanded is its one
+ * placeholder (the task then does not expand unless cleared, and has no output); map_index >= 0
+ * takes that instance of an expanded mapped task alone (-ENOENT if it has none such, so always
+ * for an unmapped or unexpanded task). An instance may be marked in any state but queued or
+ * running: then nothing is changed (-EBUSY), cancel it first. A waiting or up_for_retry
+ * instance waits no more and ends now; a scheduled one leaves the ready queue (a caller that
+ * took it with run_pop_ready drops it when it sees it changed, as after run_cancel); one that
+ * had ended keeps its end time. Instances already in that state are left as they are: if all
+ * are, nothing happens.
+ *
+ * Downstream reacts as to a real end, but only tasks still waiting for their upstreams do:
+ * one already decided (scheduled, upstream_failed, skipped, ended) keeps its state until it is
+ * cleared, so marking a failed task success does not run what it failed downstream. A running
+ * run may end through a mark (as after run_on_finished). A finished run stays finished (all its
+ * instances are final and stay so): its state is taken again by the rule of its end, so it
+ * becomes success or failed by its leaf tasks, keeps its end time, and a cancelled or timed-out
+ * run stays so. The caller persists run_drain_changes() (the marked instances and those that
+ * reacted), the run's state if it changed, and re-arms run_next_wakeup(). 0 on success.
+ */
+int run_mark(struct run *r, uint32_t task, int32_t map_index, bool success, int64_t now,
+	     const char *why);
 
 
 /* outputs of a task as seen by templates: the TI's output, or for a mapped task the array of

@@ -705,3 +705,340 @@ TEST(run_restore_ignores_a_mapped_tasks_stale_placeholder)
 	run_free(r);
 	dag_free(d);
 }
+
+/* The TIs changed since the last call, as "a b[1] c" in the order they changed. */
+static const char *changes_of(struct run *r, char *buf, size_t size)
+{
+	uint32_t n_tis = run_ti_count(r);
+	uint32_t *out = calloc(n_tis ? n_tis : 1, sizeof(uint32_t));
+	size_t n = run_drain_changes(r, out, n_tis);
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t k = 0; k < n && len < size; k++) {
+		char name[64];
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", k ? " " : "",
+					run_ti_name(r, out[k], name, sizeof(name)));
+	}
+	free(out);
+	return buf;
+}
+
+/* Begin and start the attempt of a ready TI: it is running. */
+static uint32_t begin_running(struct run *r, const char *task, int32_t map_index, int64_t now)
+{
+	uint32_t i = (uint32_t)ti_of(r, task, map_index);
+	ASSERT_INT_EQ(run_ti(r, i)->state, TI_SCHEDULED);
+	struct attempt_plan p;
+	ASSERT_INT_EQ(run_begin_attempt(r, i, now, &p), 0);
+	attempt_plan_free(&p);
+	run_on_started(r, i, now);
+	return i;
+}
+
+TEST(run_mark_success_of_a_waiting_task_lets_downstream_run)
+{
+	struct dag *d = load("tasks:\n  a: echo a\n  b:\n    depends: [a]\n    run: echo b\n"
+			     "  c:\n    depends: [b]\n    run: echo c\n");
+	struct run *r = start(d, 0);
+	char buf[256];
+	changes_of(r, buf, sizeof(buf));
+	uint32_t b = (uint32_t)ti_of(r, "b", -1);
+	ASSERT_INT_EQ(
+	    run_mark(r, (uint32_t)dag_task_index(d, "b"), -1, true, 5, "marked success by alice"),
+	    0);
+	ASSERT_INT_EQ(run_ti(r, b)->state, TI_SUCCESS);
+	ASSERT_STR_EQ(run_ti(r, b)->message, "marked success by alice");
+	ASSERT_INT_EQ(run_ti(r, b)->try_number, 0); /* no attempt */
+	ASSERT_INT_EQ(run_ti(r, b)->ended_at, 5);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_SCHEDULED); /* b is done: c need not wait for a */
+	ASSERT_INT_EQ(state_of(r, "a"), TI_SCHEDULED);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "b c");
+	ASSERT_INT_EQ(run_get_state(r), RUN_RUNNING);
+	/* a ending later does not start b after all. */
+	drive(r, NULL, 6);
+	ASSERT_INT_EQ(run_ti(r, b)->try_number, 0);
+	ASSERT_INT_EQ(run_ti(r, b)->state, TI_SUCCESS);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_SUCCESS);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_mark_failed_propagates_per_trigger_rules)
+{
+	struct dag *d =
+	    load("tasks:\n  a: echo a\n  b:\n    depends: [a]\n    run: echo b\n    retries: 3\n"
+		 "  strict:\n    depends: [b]\n    run: echo\n"
+		 "  cleanup:\n    depends: [b]\n    trigger_rule: all_done\n    run: echo\n"
+		 "  alarm:\n    depends: [a, b]\n    trigger_rule: one_failed\n    run: echo\n"
+		 "  join:\n    depends: [a, b]\n    trigger_rule: all_done\n    run: echo\n"
+		 "  happy:\n    depends: [b]\n    trigger_rule: one_success\n    run: echo\n");
+	struct run *r = start(d, 0);
+	char buf[256];
+	changes_of(r, buf, sizeof(buf));
+	uint32_t b = (uint32_t)ti_of(r, "b", -1);
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "b"), -1, false, 5, NULL), 0);
+	ASSERT_INT_EQ(run_ti(r, b)->state, TI_FAILED); /* not up_for_retry: a mark is final */
+	ASSERT_STR_EQ(run_ti(r, b)->message, "marked failed");
+	ASSERT_INT_EQ(run_next_wakeup(r), INT64_MAX);
+	ASSERT_INT_EQ(state_of(r, "strict"), TI_UPSTREAM_FAILED);
+	ASSERT_INT_EQ(state_of(r, "cleanup"), TI_SCHEDULED);
+	ASSERT_INT_EQ(state_of(r, "alarm"), TI_SCHEDULED); /* fires before a is done */
+	ASSERT_INT_EQ(state_of(r, "join"), TI_NONE);	   /* a is not done yet */
+	ASSERT_INT_EQ(state_of(r, "happy"), TI_UPSTREAM_FAILED);
+	ASSERT_INT_EQ(state_of(r, "a"), TI_SCHEDULED);
+	drive(r, NULL, 6);
+	ASSERT_INT_EQ(state_of(r, "join"), TI_SUCCESS);
+	ASSERT_INT_EQ(run_ti(r, b)->try_number, 0);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED); /* strict and happy are leaves */
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_mark_refuses_a_running_instance_and_changes_nothing)
+{
+	struct dag *d = load("tasks:\n  w:\n    map: [1, 2]\n    run: echo ${{ item }}\n"
+			     "  solo: sleep 9\n");
+	struct run *r = start(d, 0);
+	/* Taken out of the ready queue, as the server's admission does: w[1] waits there. */
+	while (run_pop_ready(r) >= 0)
+		;
+	uint32_t w0 = begin_running(r, "w", 0, 0);
+	uint32_t solo = (uint32_t)ti_of(r, "solo", -1);
+	struct attempt_plan p;
+	ASSERT_INT_EQ(run_begin_attempt(r, solo, 0, &p), 0); /* queued, not yet started */
+	attempt_plan_free(&p);
+	char buf[256];
+	changes_of(r, buf, sizeof(buf));
+	uint32_t w = (uint32_t)dag_task_index(d, "w");
+	ASSERT_INT_EQ(run_mark(r, w, -1, true, 1, NULL), -EBUSY);
+	ASSERT_INT_EQ(run_mark(r, w, 0, false, 1, NULL), -EBUSY);
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "solo"), -1, true, 1, NULL), -EBUSY);
+	ASSERT_INT_EQ(run_ti(r, w0)->state, TI_RUNNING);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->state, TI_SCHEDULED);
+	ASSERT_INT_EQ(run_ti(r, solo)->state, TI_QUEUED);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "");
+	/* The instance not running may be marked alone; the caller drops it when it sees it. */
+	ASSERT_INT_EQ(run_mark(r, w, 1, true, 2, NULL), 0);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->state, TI_SUCCESS);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "w[1]");
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_mark_one_instance_of_a_mapped_task)
+{
+	struct dag *d = load("tasks:\n  w:\n    map: [1, 2, 3, 4]\n    run: echo ${{ item }}\n"
+			     "  c:\n    depends: [w]\n    run: echo\n");
+	struct run *r = start(d, 0);
+	uint32_t w = (uint32_t)dag_task_index(d, "w");
+	char buf[256];
+	changes_of(r, buf, sizeof(buf));
+	ASSERT_INT_EQ(run_ready_count(r), 4);
+	ASSERT_INT_EQ(run_mark(r, w, 4, true, 1, NULL), -ENOENT); /* no such instance */
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "c"), 0, true, 1, NULL), -ENOENT);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "");
+	ASSERT_INT_EQ(run_mark(r, w, 1, false, 1, "marked failed by bob"), 0);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "w[1] c");
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->state, TI_FAILED);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_UPSTREAM_FAILED); /* all_success: at the first failure */
+	/* It left the ready queue, and the others came out in their order. */
+	ASSERT_INT_EQ(run_ready_count(r), 3);
+	ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, "w", 0));
+	ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, "w", 2));
+	ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, "w", 3));
+	for (int k = 0; k < 4; k++) {
+		uint32_t i = (uint32_t)ti_of(r, "w", k);
+		if (k == 1)
+			continue;
+		ASSERT_INT_EQ(run_ti(r, i)->state, TI_SCHEDULED);
+		struct attempt_plan p;
+		run_begin_attempt(r, i, 2, &p);
+		attempt_plan_free(&p);
+		finish(r, i, 0, 3);
+	}
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->try_number, 0);
+	run_free(r);
+	dag_free(d);
+}
+
+/* Instances of a mapped task that waits for its upstreams, some marked: after a restart, the
+ * others still run when the upstream is done. */
+TEST(run_mark_an_instance_of_a_waiting_mapped_task_survives_restore)
+{
+	struct dag *d = load("tasks:\n  a: echo\n  w:\n    depends: [a]\n    map: [1, 2, 3]\n"
+			     "    run: echo ${{ item }}\n");
+	struct run *r = start(d, 0);
+	drive(r, NULL, 1);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	ASSERT_INT_EQ(run_clear(r, (uint32_t)dag_task_index(d, "a"), -1, true, 2), 0);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->state, TI_NONE);
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "w"), 1, true, 3, NULL), 0);
+	struct run *copy = snapshot_restore(r, 4);
+	run_free(r);
+	r = copy;
+	ASSERT_INT_EQ(run_ready_count(r), 1); /* a */
+	drive(r, NULL, 5);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 0))->try_number, 2);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 1))->try_number, 1); /* not run again */
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "w", 2))->try_number, 2);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_mark_a_mapped_task_before_it_expands)
+{
+	struct dag *d = load("tasks:\n  plan: echo\n  work:\n    depends: [plan]\n"
+			     "    map: ${{ outputs.plan }}\n    run: echo ${{ item }}\n"
+			     "  join:\n    depends: [work]\n    run: echo\n");
+	struct run *r = start(d, 0);
+	uint32_t work = (uint32_t)dag_task_index(d, "work");
+	ASSERT_INT_EQ(run_mark(r, work, 0, true, 1, NULL), -ENOENT); /* no instances yet */
+	ASSERT_INT_EQ(run_mark(r, work, -1, true, 1, NULL), 0);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "work", -1))->state, TI_SUCCESS);
+	ASSERT_INT_EQ(state_of(r, "join"), TI_SCHEDULED);
+	uint32_t plan = (uint32_t)ti_of(r, "plan", -1);
+	ASSERT_INT_EQ(run_pop_ready(r), plan);
+	struct attempt_plan p;
+	run_begin_attempt(r, plan, 2, &p);
+	attempt_plan_free(&p);
+	struct attempt_outcome o = {.status = AS_SUCCESS, .exit_code = 0};
+	o.output = json_loads("[1, 2]", 0, NULL);
+	run_on_finished(r, plan, &o, 3);
+	ASSERT_INT_EQ(run_ti_count(r), 3); /* marked done: it does not expand */
+	drive(r, NULL, 4);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_mark_success_of_the_failed_task_makes_the_finished_run_succeed)
+{
+	struct dag *d = load("tasks:\n  a: echo\n  b:\n    depends: [a]\n    run: exit 1\n"
+			     "  c: echo\n");
+	struct run *r = start(d, 0);
+	const char *fails[] = {"b", NULL};
+	drive(r, fails, 1);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	int64_t created, started, ended;
+	run_times(r, &created, &started, &ended);
+	ASSERT_INT_EQ(ended, 1);
+	char buf[256];
+	changes_of(r, buf, sizeof(buf));
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "b"), -1, true, 9, NULL), 0);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "b");
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "b", -1))->try_number, 1);
+	ASSERT_INT_EQ(run_ti(r, (uint32_t)ti_of(r, "b", -1))->ended_at, 1); /* when it ended */
+	run_times(r, &created, &started, &ended);
+	ASSERT_INT_EQ(ended, 1);
+	ASSERT_INT_EQ(run_next_wakeup(r), INT64_MAX);
+	/* And back: marking a leaf failed fails the run again. */
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "c"), -1, false, 10, NULL), 0);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	run_free(r);
+	dag_free(d);
+}
+
+/* Airflow's rule: what the failure decided downstream stays until it is cleared. */
+TEST(run_mark_leaves_decided_downstream_as_it_is)
+{
+	struct dag *d = load("tasks:\n  b: exit 1\n  c:\n    depends: [b]\n    run: echo\n");
+	struct run *r = start(d, 0);
+	const char *fails[] = {"b", NULL};
+	drive(r, fails, 1);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_UPSTREAM_FAILED);
+	char buf[256];
+	changes_of(r, buf, sizeof(buf));
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "b"), -1, true, 2, NULL), 0);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "b");
+	ASSERT_INT_EQ(state_of(r, "c"), TI_UPSTREAM_FAILED);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED); /* c, a leaf, did not run */
+	ASSERT_INT_EQ(run_ready_count(r), 0);
+	/* Clearing c runs it now that b counts as a success. */
+	ASSERT_INT_EQ(run_clear(r, (uint32_t)dag_task_index(d, "c"), -1, false, 3), 0);
+	ASSERT_INT_EQ(state_of(r, "c"), TI_SCHEDULED);
+	drive(r, NULL, 4);
+	ASSERT_INT_EQ(run_get_state(r), RUN_SUCCESS);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_mark_to_the_same_state_changes_nothing)
+{
+	struct dag *d = load("tasks:\n  a: echo\n  b: exit 1\n");
+	struct run *r = start(d, 0);
+	const char *fails[] = {"b", NULL};
+	drive(r, fails, 1);
+	char buf[256];
+	changes_of(r, buf, sizeof(buf));
+	const char *msg_b = run_ti(r, (uint32_t)ti_of(r, "b", -1))->message;
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "a"), -1, true, 2, "by x"), 0);
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "b"), -1, false, 2, "by x"), 0);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "");
+	ASSERT(run_ti(r, (uint32_t)ti_of(r, "a", -1))->message == NULL);
+	ASSERT(run_ti(r, (uint32_t)ti_of(r, "b", -1))->message == msg_b);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED);
+	run_free(r);
+	dag_free(d);
+}
+
+TEST(run_mark_changes_exactly_the_touched_instances)
+{
+	struct dag *d = load("tasks:\n  x:\n    run: exit 1\n    retries: 2\n    retry_delay: 10s\n"
+			     "  y:\n    run: exit 1\n    retries: 1\n    retry_delay: 20s\n"
+			     "  after_x:\n    depends: [x]\n    run: echo\n"
+			     "  other: echo\n");
+	struct run *r = start(d, 0);
+	uint32_t x = begin_running(r, "x", -1, 0), y = begin_running(r, "y", -1, 0);
+	finish(r, x, 1, 1);
+	finish(r, y, 1, 1);
+	ASSERT_INT_EQ(run_ti(r, x)->state, TI_UP_FOR_RETRY);
+	ASSERT_INT_EQ(run_next_wakeup(r), 10001);
+	char buf[256];
+	changes_of(r, buf, sizeof(buf));
+	/* x's retry is dropped: the next wake-up is y's. */
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "x"), -1, false, 5, NULL), 0);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "x after_x");
+	ASSERT_INT_EQ(run_ti(r, x)->state, TI_FAILED);
+	ASSERT_INT_EQ(run_ti(r, x)->try_number, 1);
+	ASSERT_INT_EQ(run_ti(r, x)->ended_at, 5); /* the mark ended it, not its try */
+	ASSERT_INT_EQ(state_of(r, "after_x"), TI_UPSTREAM_FAILED);
+	ASSERT_INT_EQ(run_next_wakeup(r), 20001);
+	run_on_time(r, 10001);
+	ASSERT_INT_EQ(run_ti(r, x)->state, TI_FAILED); /* not retried */
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "y"), -1, true, 6, NULL), 0);
+	ASSERT_STR_EQ(changes_of(r, buf, sizeof(buf)), "y");
+	ASSERT_INT_EQ(run_next_wakeup(r), INT64_MAX);
+	ASSERT_INT_EQ(run_get_state(r), RUN_RUNNING); /* other is still to run */
+	drive(r, NULL, 20000);
+	ASSERT_INT_EQ(run_ti(r, y)->try_number, 1);
+	ASSERT_INT_EQ(run_get_state(r), RUN_FAILED); /* after_x, a leaf, could not run */
+	run_free(r);
+	dag_free(d);
+}
+
+/* A marked TI leaves the ready heap from its middle; the rest still come out by priority. */
+TEST(run_mark_keeps_the_ready_queue_in_order)
+{
+	/* Pushed in file order, the heap's array is the priorities as listed. Marking t3 (5)
+	 * moves the last entry (85) into its place under t1 (10): it must move up. */
+	static const int prio[] = {100, 10, 90, 5, 6, 80, 85};
+	static const char *const want[] = {"t0", "t2", "t6", "t5", "t1", "t4"};
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "tasks:\n");
+	for (size_t k = 0; k < ARRAY_SIZE(prio); k++)
+		buf_printf(&b, "  t%zu:\n    run: echo\n    priority: %d\n", k, prio[k]);
+	struct dag *d = load(buf_str(&b));
+	buf_free(&b);
+	struct run *r = start(d, 0);
+	ASSERT_INT_EQ(run_mark(r, (uint32_t)dag_task_index(d, "t3"), -1, true, 1, NULL), 0);
+	ASSERT_INT_EQ(run_ready_count(r), ARRAY_SIZE(want));
+	for (size_t k = 0; k < ARRAY_SIZE(want); k++)
+		ASSERT_INT_EQ(run_pop_ready(r), ti_of(r, want[k], -1));
+	ASSERT_INT_EQ(run_pop_ready(r), -1);
+	run_free(r);
+	dag_free(d);
+}
