@@ -245,76 +245,29 @@ void cli_unknown_dag(struct store *st, const char *home, const char *dag_id)
 	free(dags);
 }
 
-int cli_run_get(struct store *st, const char *home, const char *run_id, struct store_run *ret)
+int cli_run_get(struct store *st, const char *run_id, struct store_run *ret)
 {
-	int e = store_run_get(st, run_id, ret);
-	if (e == 0)
+	struct ops_err err = {0};
+	if (ops_get_run(st, run_id, ret, &err) == 0)
 		return 0;
-	if (e != -ENOENT) {
-		fprintf(stderr, "gust: cannot read run '%s': %s\n", run_id, store_errmsg(st));
-		return e;
-	}
-	/* A hint among the recent runs (of the same DAG when the id names one). */
-	struct store_run_filter f = {.limit = 500};
-	char *dag = xstrdup(run_id);
-	char *at = strchr(dag, '@');
-	if (at) {
-		*at = '\0';
-		f.dag_id = dag;
-	}
-	struct store_run *rows = NULL;
-	size_t n = 0;
-	const char *hint = NULL;
-	if (store_run_list(st, &f, &rows, &n) == 0 && n) {
-		const char **names = xcalloc(n, sizeof(*names));
-		for (size_t i = 0; i < n; i++)
-			names[i] = rows[i].run_id;
-		hint = closest_word(run_id, names, n);
-		if (hint)
-			fprintf(stderr, "gust: no run '%s' on %s (did you mean '%s'?)\n", run_id,
-				home, hint);
-		free(names);
-	}
-	if (!hint)
-		fprintf(stderr, "gust: no run '%s' on %s; 'gust runs list' shows the runs\n",
-			run_id, home);
-	for (size_t i = 0; i < n; i++)
-		store_run_free(&rows[i]);
-	free(rows);
-	free(dag);
-	return e;
+	cli_ops_failed(&err);
+	return -ENOENT;
 }
 
 int cli_ti_list(struct store *st, const char *run_id, struct store_ti **ret, size_t *ret_n)
 {
-	struct store_ti *tis = NULL;
-	size_t n = 0;
-	int e = store_ti_list(st, run_id, &tis, &n);
-	if (e < 0) {
-		fprintf(stderr, "gust: cannot read the tasks of run '%s': %s\n", run_id,
-			store_errmsg(st));
-		return e;
+	struct ops_err err = {0};
+	if (ops_ti_rows(st, run_id, ret, ret_n, &err) < 0) {
+		fprintf(stderr, "gust: %s\n", err.msg);
+		ops_err_free(&err);
+		return -EIO;
 	}
-	/* Rows come by task then map_index: a placeholder (-1) is followed by its instances. */
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (tis[i].map_index == -1 && strcmp(tis[i].state, "none") == 0 && i + 1 < n &&
-		    strcmp(tis[i + 1].task_id, tis[i].task_id) == 0 && tis[i + 1].map_index >= 0) {
-			store_ti_free(&tis[i]);
-			continue;
-		}
-		tis[j++] = tis[i];
-	}
-	*ret = tis;
-	*ret_n = j;
 	return 0;
 }
 
 void cli_ti_list_free(struct store_ti *tis, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		store_ti_free(&tis[i]);
-	free(tis);
+	ops_ti_rows_free(tis, n);
 }
 
 struct dag *cli_dag_from_store(struct store *st, const char *dag_id, int64_t version)
@@ -337,7 +290,8 @@ struct dag *cli_dag_from_store(struct store *st, const char *dag_id, int64_t ver
 		}
 	}
 	struct ops_err err = {0};
-	const struct dag *d = ops_dags_from_store.get(NULL, st, dag_id, version, &err);
+	void *hold = NULL; /* the DAG itself: the caller frees it with dag_free */
+	const struct dag *d = ops_dags_from_store.get(NULL, st, dag_id, version, &hold, &err);
 	if (!d) {
 		fprintf(stderr, "gust: %s\n", err.msg);
 		ops_err_free(&err);
@@ -423,7 +377,7 @@ int cli_ti_find(struct store *st, const char *home, const char *run_id, const ch
 		int32_t map_index, bool whole, struct cli_ti_ref *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	if (cli_run_get(st, home, run_id, &ret->run) < 0)
+	if (cli_run_get(st, run_id, &ret->run) < 0)
 		return 1;
 	if (cli_ti_list(st, run_id, &ret->tis, &ret->n_tis) < 0) {
 		store_run_free(&ret->run);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/ops.h"
 #include "store/store.h"
 
 #define EXIT_USAGE 2
@@ -62,10 +63,19 @@ struct dag;
 int cli_store_open(const char *home, bool create, struct store **ret);
 /* Is a server running on `home`? (It holds an exclusive flock on HOME/server.lock.) */
 bool cli_server_running(const char *home);
+/*
+ * Carry out a write request (ops.h): when a server runs, it is queued in the store and the
+ * server's answer awaited (up to 30 s; OPS_QUEUED if the server stops first); otherwise it is
+ * applied here, holding the server lock so that no server starts meanwhile.
+ */
+int cli_ops_write(const char *home, struct store *st, const struct ops_req *rq,
+		  struct ops_answer *ans, struct ops_err *err);
+/* Print an operation's error ("gust: MESSAGE"), free it, and return its exit status. */
+int cli_ops_failed(struct ops_err *err);
 /* "gust: no DAG 'x' in the store at HOME (did you mean 'y'?)" to stderr. */
 void cli_unknown_dag(struct store *st, const char *home, const char *dag_id);
 /* Fetch a run; an unknown one is reported (with a hint) to stderr. 0 or -errno. */
-int cli_run_get(struct store *st, const char *home, const char *run_id, struct store_run *ret);
+int cli_run_get(struct store *st, const char *run_id, struct store_run *ret);
 /*
  * The task instances of a run, in task then map-index order. Hides the placeholder row a
  * mapped task has before its list is known (map_index -1, state none) once its instances exist.

@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "ops/ops.h"
+#include "ops/shape.h"
 #include "dag/dag_load.h"
 #include "dag/params.h"
 #include "engine/schedule.h"
@@ -137,34 +138,6 @@ static int list_folder(const char *dir)
 	return 0;
 }
 
-/* The next fire time of a DAG's current version after `now`, or 0 (manual, or no more). */
-static int64_t next_fire(struct store *st, const struct store_dag *row, int64_t now)
-{
-	if (!row->version || !row->schedule)
-		return 0;
-	char *src = NULL;
-	if (store_dag_version_source(st, row->dag_id, row->version, &src) < 0)
-		return 0;
-	struct diag_list diags;
-	diag_list_init(&diags, row->dag_id);
-	struct dag *d = NULL;
-	int64_t next = 0;
-	if (dag_load_buffer(row->dag_id, src, strlen(src), &d, &diags) == 0) {
-		struct schedule *sc = NULL;
-		char *msg = NULL;
-		if (schedule_open(d, &sc, &msg) == 0 && sc) {
-			int64_t t = schedule_next(sc, now);
-			next = t == INT64_MAX ? 0 : t;
-		}
-		free(msg);
-		schedule_free(sc);
-	}
-	dag_free(d);
-	diag_list_free(&diags);
-	free(src);
-	return next;
-}
-
 static int list_store(struct store *st)
 {
 	struct store_dag *dags = NULL;
@@ -173,7 +146,7 @@ static int list_store(struct store *st)
 		fprintf(stderr, "gust: cannot list DAGs: %s\n", store_errmsg(st));
 		return 1;
 	}
-	int64_t now = cli_now_ms();
+	struct ops_ctx ctx = {.st = st, .now = cli_now_ms(), .dags = &ops_dags_from_store};
 	printf("%-24s %-16s %-6s %-31s %-20s  %s\n", "DAG", "SCHEDULE", "PAUSED", "LAST RUN",
 	       "NEXT RUN", "NOTE");
 	size_t shown = 0;
@@ -193,7 +166,7 @@ static int list_store(struct store *st)
 			store_run_free(&runs[0]);
 		}
 		free(runs);
-		int64_t t = d->deleted ? 0 : next_fire(st, d, now);
+		int64_t t = ops_next_fire(&ctx, d);
 		if (t)
 			cli_fmt_time(t, next, sizeof(next));
 		else if (d->version && !d->schedule)
@@ -425,41 +398,32 @@ static int set_paused(const struct cli_cmd *cmd, bool paused, int argc, char **a
 	struct store *st = NULL;
 	if (cli_store_open(home, false, &st) < 0)
 		return 1;
-	int rc = 1;
-	struct store_dag row;
-	int e = store_dag_get(st, id, &row);
-	if (e == -ENOENT) {
-		cli_unknown_dag(st, home, id);
+	struct ops_req rq = {.op = OPS_PAUSE,
+			     .dag_id = (char *)id,
+			     .map_index = -1,
+			     .paused = paused,
+			     .who = paused ? "'gust dags pause'" : "'gust dags unpause'"};
+	struct ops_answer ans;
+	struct ops_err err = {0};
+	int rc = 0;
+	if (cli_ops_write(home, st, &rq, &ans, &err) < 0) {
+		rc = cli_ops_failed(&err);
 		goto out;
 	}
-	if (e < 0) {
-		fprintf(stderr, "gust: cannot read DAG '%s': %s\n", id, store_errmsg(st));
-		goto out;
-	}
-	bool was = row.paused;
-	int64_t now = cli_now_ms();
-	int64_t next = paused ? 0 : next_fire(st, &row, now);
-	store_dag_free(&row);
-	if (store_dag_set_paused(st, id, paused) < 0) {
-		fprintf(stderr, "gust: cannot %s DAG '%s': %s\n", paused ? "pause" : "unpause", id,
-			store_errmsg(st));
-		goto out;
-	}
-	/* A running server re-arms its schedules at once. */
-	if (store_command_add(st, "wake", NULL, now, NULL) < 0)
-		fprintf(stderr, "gust: warning: cannot notify the server: %s\n", store_errmsg(st));
+	bool was = json_is_true(json_object_get(ans.body, "was_paused"));
 	if (paused) {
 		printf("DAG '%s' %s: no new scheduled runs until 'gust dags unpause %s' (runs "
 		       "already created carry on)\n",
 		       id, was ? "was already paused" : "paused", id);
 	} else {
-		char when[40];
 		printf("DAG '%s' %s", id, was ? "unpaused" : "was not paused");
-		if (next)
-			printf("; next run at %s", cli_fmt_time(next, when, sizeof(when)));
+		int64_t ms;
+		char when[40];
+		if (ops_time_parse(json_object_get(ans.body, "next_run"), &ms) == 0)
+			printf("; next run at %s", cli_fmt_time(ms, when, sizeof(when)));
 		putchar('\n');
 	}
-	rc = 0;
+	ops_answer_free(&ans);
 out:
 	store_close(st);
 	return rc;

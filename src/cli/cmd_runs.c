@@ -17,12 +17,6 @@
 static const char *const run_states[] = {"queued", "running",	"success",
 					 "failed", "cancelled", "active"};
 
-static bool run_finished(const char *state)
-{
-	return strcmp(state, "success") == 0 || strcmp(state, "failed") == 0 ||
-	       strcmp(state, "cancelled") == 0;
-}
-
 static int64_t run_duration(const struct store_run *r, int64_t now)
 {
 	return r->started_at ? (r->ended_at ? r->ended_at : now) - r->started_at : -1;
@@ -186,7 +180,7 @@ static int cmd_runs_show(int argc, char **argv)
 		return 1;
 	int rc = 1;
 	struct store_run r;
-	if (cli_run_get(st, home, run_id, &r) < 0)
+	if (cli_run_get(st, run_id, &r) < 0)
 		goto out;
 	struct store_ti *tis = NULL;
 	size_t n = 0;
@@ -292,51 +286,27 @@ static int cmd_runs_cancel(int argc, char **argv)
 	struct store *st = NULL;
 	if (cli_store_open(home, false, &st) < 0)
 		return 1;
-	int rc = 1;
-	struct store_run r;
-	if (cli_run_get(st, home, run_id, &r) < 0)
-		goto out;
-	if (run_finished(r.state)) {
-		fprintf(stderr, "gust: run %s is already over: %s%s%s%s\n", run_id, r.state,
-			r.message ? " (" : "", r.message ? r.message : "", r.message ? ")" : "");
-		store_run_free(&r);
-		goto out;
-	}
-	bool server = cli_server_running(home);
-	int64_t now = cli_now_ms();
-	if (!server && strcmp(r.state, "queued") == 0) {
-		/* Nobody will start it meanwhile: cancel it here. */
-		if (store_run_set_state(st, NULL, run_id, "cancelled",
-					"cancelled by 'gust runs cancel' before it started",
-					now) < 0) {
-			fprintf(stderr, "gust: cannot cancel run %s: %s\n", run_id,
-				store_errmsg(st));
-		} else {
-			printf("run %s cancelled (it had not started)\n", run_id);
-			rc = 0;
-		}
-		store_run_free(&r);
-		goto out;
-	}
-	json_t *args = json_pack("{s:s}", "run_id", run_id);
-	char *text = json_dumps(args, JSON_COMPACT);
-	json_decref(args);
-	if (store_command_add(st, "cancel", text, now, NULL) < 0) {
-		fprintf(stderr, "gust: cannot request the cancel: %s\n", store_errmsg(st));
-	} else if (server) {
+	struct ops_req rq = {.op = OPS_CANCEL,
+			     .run_id = (char *)run_id,
+			     .map_index = -1,
+			     .who = "'gust runs cancel'"};
+	struct ops_answer ans;
+	struct ops_err err = {0};
+	int rc = 0;
+	if (cli_ops_write(home, st, &rq, &ans, &err) < 0) {
+		rc = cli_ops_failed(&err);
+	} else if (ans.outcome == OPS_DONE) {
+		printf("run %s cancelled (it had not started)\n", run_id);
+	} else if (ans.outcome == OPS_STARTED) {
 		printf("run %s: cancel requested; the server stops it now (running tasks get TERM, "
 		       "then KILL after their kill_grace)\n",
 		       run_id);
-		rc = 0;
 	} else {
 		printf("run %s: cancel requested; no server is running on %s, so it applies when "
 		       "'gust server' starts (tasks still running then are stopped)\n",
 		       run_id, home);
-		rc = 0;
 	}
-	free(text);
-	store_run_free(&r);
-out:
+	ops_answer_free(&ans);
 	store_close(st);
 	return rc;
 }

@@ -55,7 +55,7 @@ static int cmd_tasks_list(int argc, char **argv)
 		return 1;
 	int rc = 1;
 	struct store_run r;
-	if (cli_run_get(st, home, run_id, &r) < 0)
+	if (cli_run_get(st, run_id, &r) < 0)
 		goto out;
 	struct store_ti *tis = NULL;
 	size_t n = 0;
@@ -358,148 +358,160 @@ static const struct cli_cmd tasks_logs_cmd = {
     "  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
-/* ---- clear ------------------------------------------------------------------------------- */
+/* ---- clear and mark ------------------------------------------------------------------- */
 
-static const struct cli_cmd tasks_clear_cmd;
+static const struct cli_cmd tasks_clear_cmd, tasks_mark_cmd;
 
-static int cmd_tasks_clear(int argc, char **argv)
+/* "work[1] and its downstream tasks" */
+static void what_text(const struct ops_req *rq, char *buf, size_t size)
 {
-	const char *home = NULL;
-	int32_t map_index = -2;
-	bool downstream = false;
+	if (rq->map_index >= 0)
+		snprintf(buf, size, "%s[%d]%s", rq->task_id, rq->map_index,
+			 rq->downstream ? " and its downstream tasks" : "");
+	else
+		snprintf(buf, size, "%s%s", rq->task_id,
+			 rq->downstream ? " and its downstream tasks" : "");
+}
+
+/* The instances of a clear's or a mark's answer, one a line: "  work[1]  failed". */
+static void print_instances(const json_t *body)
+{
+	size_t k;
+	json_t *ti;
+	json_array_foreach(json_object_get(body, "instances"), k, ti)
+	{
+		json_t *mi = json_object_get(ti, "map_index");
+		char name[300];
+		if (json_is_integer(mi))
+			snprintf(name, sizeof(name), "%s[%lld]",
+				 json_string_value(json_object_get(ti, "task_id")),
+				 (long long)json_integer_value(mi));
+		else
+			snprintf(name, sizeof(name), "%s",
+				 json_string_value(json_object_get(ti, "task_id")));
+		printf("  %-30s %s\n", name, json_string_value(json_object_get(ti, "state")));
+	}
+}
+
+static int clear_or_mark(const struct cli_cmd *cmd, enum ops_op op, int argc, char **argv)
+{
+	const char *home = NULL, *state = NULL;
+	struct ops_req rq = {.op = op, .map_index = -1};
 	static const struct option opts[] = {
 	    {"map-index", required_argument, NULL, 'm'},
 	    {"downstream", no_argument, NULL, 'd'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"state", required_argument, NULL, 's'},
 	    {"home", required_argument, NULL, 'H'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "dh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dnh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (!parse_map_index(optarg, &map_index))
-				return cli_usage_error(&tasks_clear_cmd,
-						       "--map-index takes a number from 0");
+			if (!parse_map_index(optarg, &rq.map_index))
+				return cli_usage_error(cmd, "--map-index takes a number from 0");
 			break;
 		case 'd':
-			downstream = true;
+		case 'n':
+			if (op != OPS_CLEAR)
+				return cli_usage_error(cmd, "bad option");
+			*(c == 'd' ? &rq.downstream : &rq.dry_run) = true;
+			break;
+		case 's':
+			if (op != OPS_MARK)
+				return cli_usage_error(cmd, "bad option");
+			state = optarg;
 			break;
 		case 'H':
 			home = optarg;
 			break;
 		case 'h':
-			return cli_help(&tasks_clear_cmd);
+			return cli_help(cmd);
 		default:
-			return cli_usage_error(&tasks_clear_cmd, "bad option");
+			return cli_usage_error(cmd, "bad option");
 		}
 	}
 	if (argc - optind != 2)
-		return cli_usage_error(&tasks_clear_cmd, "name a run id and a task id");
-	const char *run_id = argv[optind], *task_id = argv[optind + 1];
+		return cli_usage_error(cmd, "name a run id and a task id");
+	if (op == OPS_MARK) {
+		if (!state || (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0))
+			return cli_usage_error(cmd, "--state success or --state failed");
+		rq.success = strcmp(state, "success") == 0;
+	}
+	rq.run_id = argv[optind];
+	rq.task_id = argv[optind + 1];
+	rq.who = op == OPS_CLEAR ? "'gust tasks clear'" : "'gust tasks mark'";
 	home = cli_home(home);
 	struct store *st = NULL;
 	if (cli_store_open(home, false, &st) < 0)
 		return 1;
-	struct cli_ti_ref ref;
-	/* Without --map-index a mapped task is cleared whole. */
-	int rc = cli_ti_find(st, home, run_id, task_id, map_index, true, &ref);
-	if (rc) {
-		store_close(st);
-		return rc;
-	}
-	rc = 1;
-	if (strcmp(ref.run.state, "queued") == 0) {
-		fprintf(stderr, "gust: run %s has not started yet: nothing to clear\n", run_id);
-		goto out;
-	}
-	for (size_t i = 0; i < ref.n_tis; i++) {
-		const struct store_ti *t = &ref.tis[i];
-		if (strcmp(t->task_id, task_id) != 0 ||
-		    (map_index >= 0 && t->map_index != map_index))
-			continue;
-		if (strcmp(t->state, "queued") == 0 || strcmp(t->state, "running") == 0) {
-			char name[256];
-			fprintf(
-			    stderr,
-			    "gust: %s is %s (try %d): it can be cleared once its attempt ends\n",
-			    cli_ti_name(t, name, sizeof(name)), t->state, t->try_number);
-			goto out;
-		}
-	}
-	json_t *args = json_pack("{s:s, s:s, s:b}", "run_id", run_id, "task_id", task_id,
-				 "downstream", downstream);
-	if (map_index >= 0)
-		json_object_set_new(args, "map_index", json_integer(map_index));
-	char *text = json_dumps(args, JSON_COMPACT);
-	json_decref(args);
-	int64_t id = 0;
 	char what[512];
-	if (map_index >= 0)
-		snprintf(what, sizeof(what), "%s[%d]%s", task_id, map_index,
-			 downstream ? " and its downstream tasks" : "");
-	else
-		snprintf(what, sizeof(what), "%s%s", task_id,
-			 downstream ? " and its downstream tasks" : "");
-	if (store_command_add(st, "clear", text, cli_now_ms(), &id) < 0) {
-		fprintf(stderr, "gust: cannot request the clear: %s\n", store_errmsg(st));
-		free(text);
-		goto out;
-	}
-	free(text);
-	if (!cli_server_running(home)) {
-		printf("clear of %s in run %s requested; no server is running on %s, so it "
-		       "applies when 'gust server' starts\n",
-		       what, run_id, home);
-		rc = 0;
-		goto out;
-	}
-	/* The server applies commands within about a second: wait a little for its answer. */
-	char *result = NULL;
-	int e = -EAGAIN;
-	for (int k = 0; k < 50 && e == -EAGAIN; k++) {
-		e = store_command_result(st, id, &result);
-		if (e == -EAGAIN)
-			sleep_ms(100);
-	}
-	if (e == -EAGAIN) {
-		printf("clear of %s in run %s requested; the server has not confirmed it yet\n",
-		       what, run_id);
-		rc = 0;
-	} else if (e < 0) {
-		fprintf(stderr, "gust: cannot read the server's answer: %s\n", store_errmsg(st));
+	what_text(&rq, what, sizeof(what));
+	struct ops_answer ans;
+	struct ops_err err = {0};
+	int rc = 0;
+	if (cli_ops_write(home, st, &rq, &ans, &err) < 0) {
+		rc = cli_ops_failed(&err);
+	} else if (ans.outcome == OPS_QUEUED) {
+		printf("%s of %s in run %s requested; no server is running on %s, so it applies "
+		       "when 'gust server' starts\n",
+		       op == OPS_CLEAR ? "clear" : "mark", what, rq.run_id, home);
+	} else if (rq.dry_run) {
+		printf("clearing %s in run %s would run again:\n", what, rq.run_id);
+		print_instances(ans.body);
+	} else if (op == OPS_CLEAR) {
+		printf("cleared %s in run %s: it runs again\n", what, rq.run_id);
 	} else {
-		/* The server answers "ok" or why it did not clear. */
-		if (!result || strcmp(result, "ok") == 0) {
-			printf("cleared %s in run %s: it runs again\n", what, run_id);
-			rc = 0;
-		} else if (strcmp(result, "unknown command") == 0) {
-			fprintf(stderr, "gust: the running server does not know 'clear' (an older "
-					"gust?); restart it to apply the clear\n");
-		} else {
-			fprintf(stderr, "gust: the server did not clear %s: %s\n", what, result);
-		}
-		free(result);
+		printf("marked %s in run %s %s\n", what, rq.run_id, state);
 	}
-out:
-	cli_ti_ref_free(&ref);
+	ops_answer_free(&ans);
 	store_close(st);
 	return rc;
+}
+
+static int cmd_tasks_clear(int argc, char **argv)
+{
+	return clear_or_mark(&tasks_clear_cmd, OPS_CLEAR, argc, argv);
+}
+
+static int cmd_tasks_mark(int argc, char **argv)
+{
+	return clear_or_mark(&tasks_mark_cmd, OPS_MARK, argc, argv);
 }
 
 static const struct cli_cmd tasks_clear_cmd = {
     "tasks clear",
     cmd_tasks_clear,
     "run a task again",
-    "Usage: gust tasks clear RUN TASK [--downstream] [--map-index I] [--home DIR]\n"
+    "Usage: gust tasks clear RUN TASK [--downstream] [--map-index I] [--dry-run] [--home DIR]\n"
     "\n"
     "Run TASK of run RUN again (Airflow's clear): its instances wait for their upstreams\n"
     "again, with a fresh retry budget; a finished run becomes running. The server applies\n"
-    "it; without a server running, it applies when one starts. An instance that is running\n"
-    "cannot be cleared until its attempt ends.\n"
+    "it; without a server running, it applies when one starts. An instance that is queued\n"
+    "or running cannot be cleared until its attempt ends.\n"
     "\n"
     "  --downstream   every task downstream of TASK too\n"
+    "  --map-index I  only that instance of a mapped task\n"
+    "  -n, --dry-run  list what would run again, change nothing\n"
+    "  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
+};
+
+static const struct cli_cmd tasks_mark_cmd = {
+    "tasks mark",
+    cmd_tasks_mark,
+    "set a task's outcome by hand",
+    "Usage: gust tasks mark RUN TASK --state success|failed [--map-index I] [--home DIR]\n"
+    "\n"
+    "Set TASK of run RUN to success or failed without running it (Airflow's mark success /\n"
+    "mark failed): no attempt, no retry. Tasks waiting downstream react as if it had ended\n"
+    "so; tasks already done stay as they are ('gust tasks clear' runs them again). The run's\n"
+    "state follows. The server applies it; without a server running, it applies when one\n"
+    "starts. An instance that is queued or running cannot be marked until its attempt ends.\n"
+    "\n"
+    "  --state S      success or failed\n"
     "  --map-index I  only that instance of a mapped task\n"
     "  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
 };
@@ -507,7 +519,7 @@ static const struct cli_cmd tasks_clear_cmd = {
 /* ---- group ------------------------------------------------------------------------------- */
 
 static const struct cli_cmd *const tasks_cmds[] = {&tasks_list_cmd, &tasks_logs_cmd,
-						   &tasks_clear_cmd};
+						   &tasks_clear_cmd, &tasks_mark_cmd};
 
 int cmd_tasks(int argc, char **argv)
 {

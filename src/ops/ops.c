@@ -79,7 +79,7 @@ const char *ops_kind_slug(enum ops_kind k)
 /* ---- compiled DAGs from the store ------------------------------------------------------ */
 
 static const struct dag *store_get(void *ctx, struct store *st, const char *dag_id, int64_t version,
-				   struct ops_err *err)
+				   void **ret_hold, struct ops_err *err)
 {
 	(void)ctx;
 	char *src = NULL;
@@ -100,13 +100,14 @@ static const struct dag *store_get(void *ctx, struct store *st, const char *dag_
 	diag_list_free(&diags);
 	free(name);
 	free(src);
+	*ret_hold = d;
 	return d;
 }
 
-static void store_release(void *ctx, const struct dag *d)
+static void store_release(void *ctx, void *hold)
 {
 	(void)ctx;
-	dag_free((struct dag *)d);
+	dag_free(hold);
 }
 
 const struct ops_dags ops_dags_from_store = {store_get, store_release, NULL};

@@ -45,12 +45,12 @@ const char *ops_kind_slug(enum ops_kind k);
 /*
  * The compiled DAG of a stored version, as the caller can get it: the CLI compiles the stored
  * source; the server hands out the version its DAG processor compiled. NULL with *err set if
- * it cannot. `release` gives the DAG back (NULL: nothing to do).
+ * it cannot; else *ret_hold is what `release` takes to give the DAG back.
  */
 struct ops_dags {
 	const struct dag *(*get)(void *ctx, struct store *st, const char *dag_id, int64_t version,
-				 struct ops_err *err);
-	void (*release)(void *ctx, const struct dag *d);
+				 void **ret_hold, struct ops_err *err);
+	void (*release)(void *ctx, void *hold);
 	void *ctx;
 };
 
@@ -62,6 +62,25 @@ struct ops_ctx {
 	int64_t now; /* ms */
 	const struct ops_dags *dags;
 };
+
+/* ---- reads shared by the operations ---------------------------------------------------- */
+
+/* success, failed or cancelled */
+bool ops_run_is_over(const char *state);
+/* The run, or OPS_NOT_FOUND with a "did you mean" among the recent runs. */
+int ops_get_run(struct store *st, const char *run_id, struct store_run *ret, struct ops_err *err);
+/* The DAG's row, or OPS_NOT_FOUND (ops_no_dag). */
+int ops_get_dag(struct store *st, const char *dag_id, struct store_dag *ret, struct ops_err *err);
+/* The next fire time of the DAG's current version after c->now; 0 when it has none (manual,
+ * removed, or a version that does not compile). A pause is not looked at. */
+int64_t ops_next_fire(const struct ops_ctx *c, const struct store_dag *row);
+/* OPS_NOT_FOUND for DAG `id`, with a "did you mean" among the DAG ids; returns -1. */
+int ops_no_dag(struct store *st, const char *id, struct ops_err *err);
+/* The TIs of a run as the user sees them: a mapped task's placeholder row (-1, state none)
+ * is left out once it has instances. */
+int ops_ti_rows(struct store *st, const char *run_id, struct store_ti **ret, size_t *ret_n,
+		struct ops_err *err);
+void ops_ti_rows_free(struct store_ti *tis, size_t n);
 
 /* ---- trigger --------------------------------------------------------------------------- */
 
@@ -87,5 +106,79 @@ struct ops_trigger_ans {
 int ops_trigger(const struct ops_ctx *c, const struct ops_trigger_req *rq,
 		struct ops_trigger_ans *ans, struct ops_err *err);
 void ops_trigger_ans_free(struct ops_trigger_ans *a);
+
+/* ---- writes: requests applied where the live state is -------------------------------- */
+
+/*
+ * A change to runs, task instances, DAGs or pools, as a typed request. Whoever asks builds one
+ * (the CLI from its options, the API from a path and a body, a stored command row from its
+ * JSON) and the same ops_apply() carries it out:
+ *   - in the server's loop, with the server's hooks (struct ops_live): the live run is changed
+ *     and its changes persisted as any other step;
+ *   - in a CLI when no server runs (it holds the server lock meanwhile), without hooks: what
+ *     only a server can do (stop tasks, run a task again) is queued for the next server
+ *     (OPS_QUEUED), what the store alone holds (a queued run's cancel, a pause) is done.
+ */
+enum ops_op {
+	OPS_CANCEL, /* run_id */
+	OPS_CLEAR,  /* run_id, task_id, map_index, downstream, dry_run */
+	OPS_MARK,   /* run_id, task_id, map_index, success */
+	OPS_PAUSE,  /* dag_id, paused */
+};
+
+struct ops_req {
+	enum ops_op op;
+	char *run_id, *task_id, *dag_id;
+	int32_t map_index; /* -1: every instance of the task */
+	bool downstream, dry_run, success, paused;
+	char *who; /* who asks, for messages: "gust runs cancel", a user name */
+};
+void ops_req_free(struct ops_req *rq);
+/* "cancel", "clear", "mark", "pause": the kind of a stored command row. */
+const char *ops_op_name(enum ops_op op);
+/* A request from its JSON object (the form ops_req_json writes; `op` names the operation
+ * unless `op_name` does): unknown fields and wrong types are OPS_BAD_REQUEST. */
+int ops_req_parse(const char *op_name, const json_t *obj, struct ops_req *rq, struct ops_err *err);
+json_t *ops_req_json(const struct ops_req *rq);
+
+enum ops_outcome {
+	OPS_DONE,    /* it is done */
+	OPS_STARTED, /* under way: a cancel stopping the run's tasks */
+	OPS_QUEUED,  /* left for the next server to apply (no server runs) */
+};
+
+struct ops_answer {
+	enum ops_outcome outcome;
+	/* What was (or, for a dry run, would be) done, as JSON (new reference):
+	 *   cancel: {run: RUN}
+	 *   clear:  {run_id, dry_run, instances: [{task_id, map_index, state}]}: what runs again
+	 *   mark:   {run_id, state, instances: [...]}
+	 *   pause:  {dag_id, paused, was_paused, next_run} */
+	json_t *body;
+};
+void ops_answer_free(struct ops_answer *a);
+/* The outcome and body in one object {outcome: "done"|"started"|"queued", ...body}, and
+ * back: what a stored command's result holds, errors included ({error: {kind, message}}). */
+char *ops_result_text(const struct ops_answer *a, const struct ops_err *err);
+int ops_result_parse(const char *text, struct ops_answer *a, struct ops_err *err);
+const char *ops_outcome_name(enum ops_outcome o);
+
+/* What the server does with its live state; each fills *err and returns -1 on failure. */
+struct ops_live {
+	void *ctx;
+	/* Stop the run (it is active: queued or running). *ret_done: it ended at once. */
+	int (*cancel)(void *ctx, const struct ops_req *rq, bool *ret_done, struct ops_err *err);
+	/* run_clear / run_mark on the live run (a finished one is brought back first). */
+	int (*clear)(void *ctx, const struct ops_req *rq, struct ops_err *err);
+	int (*mark)(void *ctx, const struct ops_req *rq, struct ops_err *err);
+	/* The DAG's pause changed: look at its schedule again. */
+	void (*dag_changed)(void *ctx, const char *dag_id);
+};
+
+/* Check the request against the store and carry it out: with `live` NULL, as a CLI with no
+ * server does (see above). OPS_NOT_FOUND for an unknown run, task or DAG, OPS_CONFLICT when
+ * its state forbids it (a finished run cancelled, a running instance cleared or marked). */
+int ops_apply(const struct ops_ctx *c, const struct ops_live *live, const struct ops_req *rq,
+	      struct ops_answer *ans, struct ops_err *err);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "ops/shape.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,28 @@ json_t *ops_time_json(int64_t ms)
 {
 	char b[48];
 	return ms ? json_string(time_format_utc_ms(ms, b, sizeof(b))) : json_null();
+}
+
+int ops_time_parse(const json_t *v, int64_t *ret_ms)
+{
+	const char *s = json_string_value(v);
+	/* YYYY-MM-DDTHH:MM:SS.mmmZ */
+	if (!s || strlen(s) != 24 || s[19] != '.' || s[23] != 'Z')
+		return -EINVAL;
+	char whole[21];
+	memcpy(whole, s, 19);
+	memcpy(whole + 19, "Z", 2);
+	int64_t ms;
+	if (dag_time_parse_ms(whole, NULL, &ms) < 0)
+		return -EINVAL;
+	int frac = 0;
+	for (int i = 20; i < 23; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		frac = frac * 10 + (s[i] - '0');
+	}
+	*ret_ms = ms + frac;
+	return 0;
 }
 
 static json_t *str_or_null(const char *s)

@@ -44,5 +44,7 @@ void ops_ti_record_done(struct store_ti *t);
 
 /* "2024-03-01T00:00:05.123Z" (or null for 0), the form of every time in these shapes. */
 json_t *ops_time_json(int64_t ms);
+/* And back: 0 and the time of such a string, -EINVAL for anything else (null included). */
+int ops_time_parse(const json_t *v, int64_t *ret_ms);
 
 #endif

@@ -12,27 +12,6 @@
 #include "dag/params.h"
 #include "ops/ops.h"
 
-/* "did you mean" among the DAGs that have an id (not the ./FILE rows of unloaded files). */
-static int unknown_dag(struct store *st, const char *id, struct ops_err *err)
-{
-	struct store_dag *dags = NULL;
-	size_t n = 0;
-	store_dag_list(st, &dags, &n);
-	const char **names = xcalloc(n + 1, sizeof(*names));
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!strchr(dags[i].dag_id, '/'))
-			names[k++] = dags[i].dag_id;
-	const char *hint = closest_word(id, names, k);
-	ops_fail(err, OPS_NOT_FOUND, "no DAG '%s'%s%s%s", id, hint ? " (did you mean '" : "",
-		 hint ? hint : "", hint ? "'?)" : "");
-	free(names);
-	for (size_t i = 0; i < n; i++)
-		store_dag_free(&dags[i]);
-	free(dags);
-	return -1;
-}
-
 /* The params of the run: texts parsed by type, typed values as given, then every default and
  * check (params_resolve). A new object, or NULL with *err. */
 static json_t *run_params(const struct dag *d, const struct ops_trigger_req *rq,
@@ -120,12 +99,8 @@ int ops_trigger(const struct ops_ctx *c, const struct ops_trigger_req *rq,
 {
 	memset(ans, 0, sizeof(*ans));
 	struct store_dag row;
-	int e = store_dag_get(c->st, rq->dag_id, &row);
-	if (e == -ENOENT)
-		return unknown_dag(c->st, rq->dag_id, err);
-	if (e < 0)
-		return ops_fail(err, OPS_INTERNAL, "cannot read DAG '%s': %s", rq->dag_id,
-				store_errmsg(c->st));
+	if (ops_get_dag(c->st, rq->dag_id, &row, err) < 0)
+		return -1;
 	int r = -1;
 	if (row.deleted) {
 		ops_fail(err, OPS_CONFLICT,
@@ -138,8 +113,9 @@ int ops_trigger(const struct ops_ctx *c, const struct ops_trigger_req *rq,
 			 "loaded:\n%s",
 			 rq->dag_id, row.error ? row.error : "(no error recorded)");
 	} else {
+		void *hold = NULL;
 		const struct dag *d =
-		    c->dags->get(c->dags->ctx, c->st, rq->dag_id, row.version, err);
+		    c->dags->get(c->dags->ctx, c->st, rq->dag_id, row.version, &hold, err);
 		if (d) {
 			json_t *params = run_params(d, rq, err);
 			if (params) {
@@ -148,8 +124,7 @@ int ops_trigger(const struct ops_ctx *c, const struct ops_trigger_req *rq,
 				free(text);
 				json_decref(params);
 			}
-			if (c->dags->release)
-				c->dags->release(c->dags->ctx, d);
+			c->dags->release(c->dags->ctx, hold);
 		}
 	}
 	store_dag_free(&row);

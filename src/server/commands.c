@@ -9,49 +9,141 @@
 #include <signal.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "exec/proctree.h"
+#include "ops/ops.h"
 #include "server/log.h"
 
-/* `gust tasks clear`: run a task again (and its downstream), in an active or finished run. */
-static const char *clear_task(struct server *s, const char *run_id, const char *task_id,
-			      int32_t map_index, bool downstream, int64_t now)
+/* The active run, brought back from the store if it finished (a clear or a mark of a finished
+ * run makes it run again). */
+static struct srun *live_run(struct server *s, const char *run_id, int64_t now, struct ops_err *err)
 {
 	struct srun *r = srun_find(s, run_id);
 	if (!r) {
 		struct store_run row;
-		if (store_run_get(s->st, run_id, &row) < 0)
-			return "no such run";
+		if (store_run_get(s->st, run_id, &row) < 0) {
+			ops_fail(err, OPS_NOT_FOUND, "no run '%s'", run_id);
+			return NULL;
+		}
 		struct dagver *v = version_for(s, row.dag_id, row.version);
 		if (!v) {
 			store_run_free(&row);
-			return "its DAG version cannot be loaded";
+			ops_fail(err, OPS_CONFLICT, "run %s: its DAG version cannot be loaded",
+				 run_id);
+			return NULL;
 		}
 		r = srun_add(s, &row, v);
 		dagver_unref(v);
 		restore_run_state(s, r, row.started_at, now);
 		store_run_free(&row);
 	}
-	if (!r->run)
-		return "the run has not started yet";
-	int32_t task = dag_task_index(r->ver->dag, task_id);
-	if (task < 0)
-		return "no such task in this run's DAG version";
-	int e = run_clear(r->run, (uint32_t)task, map_index, downstream, now);
-	if (e == -EBUSY)
-		return "busy: the task (or one downstream) is running; cancel it first";
-	if (e == -ENOENT)
-		return "no such instance of the mapped task";
-	if (e < 0)
-		return "cannot clear";
+	if (!r->run) {
+		ops_fail(err, OPS_CONFLICT, "run %s has not started yet", run_id);
+		return NULL;
+	}
+	return r;
+}
+
+/* After the engine changed a run by hand: its next step writes its state again (running after
+ * a clear; after a mark of a finished run, its outcome by the rule of its end), and its next
+ * wake-up is timed. */
+static void run_changed(struct server *s, struct srun *r)
+{
 	if (r->finished) {
 		r->finished = false;
-		store_run_set_state(s->st, NULL, r->run_id, "running", NULL, now);
+		if (run_get_state(r->run) == RUN_RUNNING)
+			store_run_set_state(s->st, NULL, r->run_id, "running", NULL, server_now(s));
 	}
 	r->timer_gen++;
 	server_timer_push(s, run_next_wakeup(r->run), T_RUN, r->serial, r->timer_gen);
-	slog(LOG_INFO, "run %s: cleared task '%s'%s: it runs again", run_id, task_id,
-	     downstream ? " and its downstream" : "");
-	return NULL;
+}
+
+static int engine_error(int e, const struct ops_req *rq, struct ops_err *err)
+{
+	if (e == -EBUSY)
+		return ops_fail(err, OPS_CONFLICT,
+				"%s in run %s (or a task downstream) is running; cancel it first",
+				rq->task_id, rq->run_id);
+	if (e == -ENOENT)
+		return ops_fail(err, OPS_INVALID, "no such instance of the mapped task '%s'",
+				rq->task_id);
+	return ops_fail(err, OPS_INTERNAL, "cannot change %s in run %s", rq->task_id, rq->run_id);
+}
+
+/* The live run and the index of the task a clear or a mark names. */
+static struct srun *live_task(struct server *s, const struct ops_req *rq, int64_t now,
+			      uint32_t *ret_task, struct ops_err *err)
+{
+	struct srun *r = live_run(s, rq->run_id, now, err);
+	if (!r)
+		return NULL;
+	int32_t task = dag_task_index(r->ver->dag, rq->task_id);
+	if (task < 0) {
+		ops_fail(err, OPS_NOT_FOUND, "no task '%s' in this run's DAG version", rq->task_id);
+		return NULL;
+	}
+	*ret_task = (uint32_t)task;
+	return r;
+}
+
+static int live_clear(void *ctx, const struct ops_req *rq, struct ops_err *err)
+{
+	struct server *s = ctx;
+	int64_t now = server_now(s);
+	uint32_t task;
+	struct srun *r = live_task(s, rq, now, &task, err);
+	if (!r)
+		return -1;
+	int e = run_clear(r->run, task, rq->map_index, rq->downstream, now);
+	if (e < 0)
+		return engine_error(e, rq, err);
+	run_changed(s, r);
+	slog(LOG_INFO, "run %s: cleared task '%s'%s%s%s: it runs again", rq->run_id, rq->task_id,
+	     rq->downstream ? " and its downstream" : "", rq->who ? " by " : "",
+	     rq->who ? rq->who : "");
+	return 0;
+}
+
+static int live_mark(void *ctx, const struct ops_req *rq, struct ops_err *err)
+{
+	struct server *s = ctx;
+	int64_t now = server_now(s);
+	uint32_t task;
+	struct srun *r = live_task(s, rq, now, &task, err);
+	if (!r)
+		return -1;
+	const char *state = rq->success ? "success" : "failed";
+	char *why = xasprintf("marked %s by %s", state, rq->who ? rq->who : "a request");
+	int e = run_mark(r->run, task, rq->map_index, rq->success, now, why);
+	free(why);
+	if (e < 0)
+		return engine_error(e, rq, err);
+	run_changed(s, r);
+	slog(LOG_INFO, "run %s: marked %s %s%s%s", rq->run_id, rq->task_id, state,
+	     rq->who ? " by " : "", rq->who ? rq->who : "");
+	return 0;
+}
+
+static int live_cancel(void *ctx, const struct ops_req *rq, bool *ret_done, struct ops_err *err)
+{
+	struct server *s = ctx;
+	struct srun *r = srun_find(s, rq->run_id);
+	if (!r || r->finished)
+		return ops_fail(err, OPS_CONFLICT, "run %s is not active", rq->run_id);
+	char *why = xasprintf("cancelled by %s", rq->who ? rq->who : "a request");
+	if (!r->run || !run_is_cancelling(r->run))
+		cancel_run(s, r, why, server_now(s));
+	free(why);
+	*ret_done = r->finished;
+	return 0;
+}
+
+static void live_dag_changed(void *ctx, const char *dag_id)
+{
+	struct server *s = ctx;
+	size_t idx;
+	if (dagbag_find(&s->bag, dag_id, &idx))
+		arm_dag(s, idx, server_now(s));
 }
 
 /* ---- commands and CLI changes ------------------------------------------------------------ */
@@ -62,8 +154,6 @@ void cancel_run(struct server *s, struct srun *r, const char *why, int64_t now)
 		/* Still queued: it simply never starts. */
 		store_run_set_state(s->st, NULL, r->run_id, "cancelled", why, now);
 		r->finished = true;
-		if (r->cancel_cmd)
-			store_command_done(s->st, NULL, r->cancel_cmd, "cancelled");
 		slog(LOG_INFO, "run %s: cancelled before it started", r->run_id);
 		return;
 	}
@@ -108,8 +198,57 @@ void load_new_runs(struct server *s)
 	free(rows);
 }
 
+/* ---- requests --------------------------------------------------------------------------- */
+
+/* The server's compiled versions, for the operations (held by a reference). */
+static const struct dag *server_dag_get(void *ctx, struct store *st, const char *dag_id,
+					int64_t version, void **ret_hold, struct ops_err *err)
+{
+	(void)st;
+	struct dagver *v = version_for(ctx, dag_id, version);
+	if (!v) {
+		ops_fail(err, OPS_CONFLICT,
+			 "DAG '%s' version %lld no longer loads (the server's log says why)",
+			 dag_id, (long long)version);
+		return NULL;
+	}
+	*ret_hold = v;
+	return v->dag;
+}
+
+static void server_dag_release(void *ctx, void *hold)
+{
+	(void)ctx;
+	dagver_unref(hold);
+}
+
+/* Only through server_ops_apply. */
+static const struct ops_live server_live_ops = {
+    .cancel = live_cancel,
+    .clear = live_clear,
+    .mark = live_mark,
+    .dag_changed = live_dag_changed,
+};
+
+int server_ops_apply(struct server *s, const struct ops_req *rq, struct ops_answer *ans,
+		     struct ops_err *err)
+{
+	const struct ops_dags dags = {server_dag_get, server_dag_release, s};
+	struct ops_ctx c = {.st = s->st, .now = server_now(s), .dags = &dags};
+	struct ops_live live = server_live_ops;
+	live.ctx = s;
+	int r = ops_apply(&c, &live, rq, ans, err);
+	if (r < 0)
+		slog(LOG_WARN, "%s request%s%s: %s", ops_op_name(rq->op), rq->who ? " by " : "",
+		     rq->who ? rq->who : "", err->msg);
+	return r;
+}
+
+/* The requests the CLI left in the store: each applied, its answer (or error) stored for the
+ * CLI that waits for it. */
 void apply_commands(struct server *s, int64_t now)
 {
+	(void)now;
 	struct store_command *cmds = NULL;
 	size_t n = 0;
 	if (store_command_pending(s->st, &cmds, &n) < 0)
@@ -117,41 +256,22 @@ void apply_commands(struct server *s, int64_t now)
 	for (size_t i = 0; i < n; i++) {
 		struct store_command *c = &cmds[i];
 		json_error_t jerr;
-		json_t *args = c->args ? json_loads(c->args, 0, &jerr) : NULL;
-		const char *run_id = json_string_value(json_object_get(args, "run_id"));
-		if (strcmp(c->kind, "cancel") == 0 && run_id) {
-			struct srun *r = srun_find(s, run_id);
-			if (!r) {
-				store_command_done(s->st, NULL, c->id, "not active");
-			} else if (!r->cancel_cmd) {
-				r->cancel_cmd = c->id;
-				cancel_run(s, r, "cancelled by 'gust runs cancel'", now);
-			}
-		} else if (strcmp(c->kind, "clear") == 0 && run_id) {
-			const char *task_id = json_string_value(json_object_get(args, "task_id"));
-			bool downstream = json_is_true(json_object_get(args, "downstream"));
-			json_t *mi = json_object_get(args, "map_index");
-			int32_t map_index = json_is_integer(mi) && json_integer_value(mi) >= 0 &&
-						    json_integer_value(mi) <= INT32_MAX
-						? (int32_t)json_integer_value(mi)
-						: -1;
-			const char *err =
-			    task_id ? clear_task(s, run_id, task_id, map_index, downstream, now)
-				    : "no task_id";
-			store_command_done(s->st, NULL, c->id, err ? err : "ok");
-			if (err)
-				slog(LOG_WARN, "clear %s %s: %s", run_id, task_id ? task_id : "?",
-				     err);
-		} else if (strcmp(c->kind, "wake") == 0) {
-			/* pause/unpause and the like: look at every schedule again */
-			for (size_t k = 0; k < s->bag.n; k++)
-				arm_dag(s, k, now);
-			store_command_done(s->st, NULL, c->id, "ok");
+		json_t *args = c->args ? json_loads(c->args, 0, &jerr) : json_object();
+		json_object_del(args, "op");
+		struct ops_req rq;
+		struct ops_answer ans = {0};
+		struct ops_err err = {0};
+		if (ops_req_parse(c->kind, args, &rq, &err) == 0) {
+			server_ops_apply(s, &rq, &ans, &err);
+			ops_req_free(&rq);
 		} else {
-			slog(LOG_WARN, "command %lld: unknown kind '%s'", (long long)c->id,
-			     c->kind);
-			store_command_done(s->st, NULL, c->id, "unknown command");
+			slog(LOG_WARN, "command %lld (%s): %s", (long long)c->id, c->kind, err.msg);
 		}
+		char *result = ops_result_text(&ans, &err);
+		store_command_done(s->st, NULL, c->id, result);
+		free(result);
+		ops_answer_free(&ans);
+		ops_err_free(&err);
 		json_decref(args);
 		store_command_free(c);
 	}

@@ -140,8 +140,8 @@ static const char *file_kind(mode_t mode)
 				: "not a file";
 }
 
-/* Why `file` could not be read (the processor thread's read_errno and read_mode), as "FILE: error: ...", saying what
- * to do. A symlink is named with its target. malloc'd. */
+/* Why `file` could not be read (the processor thread's read_errno and read_mode), as "FILE: error:
+ * ...", saying what to do. A symlink is named with its target. malloc'd. */
 static char *unreadable_msg(const char *file, int err, mode_t mode)
 {
 	char target[PATH_MAX];
@@ -600,8 +600,8 @@ static void remove_missing(struct dagbag *b, struct store *st, int64_t now)
 	struct stat sb;
 	for (size_t i = 0; i < b->n; i++) {
 		struct dag_entry *e = b->entries[i];
-		if ((e->dag_id || e->note_key || e->hash || e->pending) && lstat(e->file, &sb) < 0 &&
-		    errno == ENOENT)
+		if ((e->dag_id || e->note_key || e->hash || e->pending) &&
+		    lstat(e->file, &sb) < 0 && errno == ENOENT)
 			remove_file(b, st, e->file, now);
 	}
 }
@@ -712,6 +712,15 @@ struct dag_entry *dagbag_get(struct dagbag *b, const char *dag_id)
 {
 	uint32_t idx;
 	return strmap_get(&b->by_id, dag_id, &idx) ? b->entries[idx] : NULL;
+}
+
+bool dagbag_find(struct dagbag *b, const char *dag_id, size_t *ret_idx)
+{
+	uint32_t idx;
+	if (!strmap_get(&b->by_id, dag_id, &idx))
+		return false;
+	*ret_idx = idx;
+	return true;
 }
 
 size_t dagbag_take_changed(struct dagbag *b, size_t **ret)

@@ -107,6 +107,8 @@ void dagbag_on_events(struct dagbag *b, struct store *st, int64_t now);
  * is pending. Problems are logged and recorded in the store. */
 void dagbag_on_processed(struct dagbag *b, struct store *st, int64_t now, bool wait_all);
 struct dag_entry *dagbag_get(struct dagbag *b, const char *dag_id);
+/* The index of DAG dag_id's entry (what timers hold), false if the bag has no such DAG. */
+bool dagbag_find(struct dagbag *b, const char *dag_id, size_t *ret_idx);
 /* Indexes of entries whose current version changed (loaded, replaced or removed). */
 size_t dagbag_take_changed(struct dagbag *b, size_t **ret);
 /* Once the start-up scan is applied: mark deleted the store's rows of files that never loaded

@@ -125,8 +125,6 @@ int server_persist(struct server *s, struct store_tx *tx)
 			if (store_run_set_state(s->st, tx, r->run_id, run_state_name(st),
 						run_message(r->run), server_now(s)) < 0)
 				rc = -EIO;
-			if (r->cancel_cmd)
-				store_command_done(s->st, tx, r->cancel_cmd, run_state_name(st));
 		}
 	}
 	if (write_reservations(s, tx) < 0)

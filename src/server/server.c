@@ -169,9 +169,10 @@ static int take_lock(struct server *s)
 		free(path);
 		return -1;
 	}
-	/* A CLI process may hold a shared lock for an instant to see whether a server runs. */
+	/* A CLI process holds a shared lock for an instant to see whether a server runs, and
+	 * while it applies a request itself (cli_ops_write: compiling a big DAG takes a while). */
 	bool locked = false;
-	for (int tries = 0; tries < 20 && !locked; tries++) {
+	for (int tries = 0; tries < 300 && !locked; tries++) {
 		locked = flock(s->lockfd, LOCK_EX | LOCK_NB) == 0;
 		if (!locked && errno != EWOULDBLOCK)
 			break;

@@ -37,7 +37,6 @@ struct srun {
 	enum store_run_kind kind;
 	int64_t logical, created_at, started_at;
 	json_t *params;
-	int64_t cancel_cmd; /* a cancel command to mark done when the run ends (0: none) */
 	bool finished;
 	int64_t timer_gen;
 	int32_t active;	    /* attempts queued or running */
@@ -149,6 +148,12 @@ int write_reservations(struct server *s, struct store_tx *tx);
 void apply_commands(struct server *s, int64_t now);
 void cancel_run(struct server *s, struct srun *r, const char *why, int64_t now);
 void load_new_runs(struct server *s);
+struct ops_req;
+struct ops_answer;
+struct ops_err;
+/* A write request applied to the live state, as the CLI's and the API's are (ADR 0007). */
+int server_ops_apply(struct server *s, const struct ops_req *rq, struct ops_answer *ans,
+		     struct ops_err *err);
 
 /* retention.c */
 void retention_tick(struct server *s, int64_t now);

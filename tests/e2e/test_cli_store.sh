@@ -144,7 +144,7 @@ t_cli_store_without_server() {
   "$GUST" dags pause etk >out 2>&1; rc=$?
   set -e
   assert_eq "$rc" 1 "pause unknown"
-  assert_contains "$(cat out)" "no DAG 'etk' on $GUST_HOME (did you mean 'etl'?)"
+  assert_contains "$(cat out)" "no DAG 'etk' (did you mean 'etl'?)"
 
   # Cancel a queued run with no server: done at once.
   "$GUST" runs cancel "$r" >out
@@ -348,6 +348,67 @@ t_tasks_clear_one_mapped_instance() {
   local rc=0
   "$GUST" tasks clear "$r" work --map-index 9 >out 2>&1 || rc=$?
   assert_eq "$rc" 2 "exit status for a map index out of range"
+  kill -TERM $spid
+  wait $spid || true
+}
+
+# `tasks mark` ends instances by hand and the run follows; `tasks clear --dry-run` lists what
+# would run again and changes nothing; both refuse an instance whose attempt runs; without a
+# server, a mark waits for the next one.
+t_tasks_mark_and_clear_dry_run() {
+  export GUST_HOME=$PWD/home
+  mkdir -p "$GUST_HOME" dags
+  printf 'tasks:\n  a: exit 3\n  b: {run: echo b, depends: [a]}\n' >dags/f.yaml
+  printf 'tasks:\n  w: "while [ ! -e %s/go ]; do sleep 0.05; done"\n' "$PWD" >dags/h.yaml
+  "$GUST" server --dags dags 2>log &
+  local spid=$!
+  wait_for 20 grep -q "server: ready" log
+  local r rc
+  r=$(trigger f)
+  wait_for 20 state_is "$r" failed
+  assert_eq "$(ti_state "$r" b)" upstream_failed "b after a failed"
+
+  "$GUST" tasks clear "$r" a --downstream --dry-run >out
+  assert_contains "$(cat out)" "clearing a and its downstream tasks in run $r would run again:"
+  grep -qE '^  a +failed$' out || fail "dry run lists a: $(cat out)"
+  grep -qE '^  b +upstream_failed$' out || fail "dry run lists b: $(cat out)"
+  assert_eq "$(run_state "$r")" failed "a dry run changes nothing"
+  try_is "$r" a 1 || fail "a dry run started a try"
+
+  # a marked success: b, already decided, stays; marked too, the run succeeds.
+  "$GUST" tasks mark "$r" a --state success >out
+  assert_contains "$(cat out)" "marked a in run $r success"
+  wait_for 10 ti_state_is "$r" a success
+  assert_eq "$(ti_state "$r" b)" upstream_failed "decided downstream stays"
+  "$GUST" tasks mark "$r" b --state success >/dev/null
+  wait_for 10 state_is "$r" success
+  try_is "$r" b 0 || try_is "$r" b 1 || fail "b ran: $("$GUST" tasks list "$r")"
+  grep -q "run $r: marked b success by 'gust tasks mark'" log || fail "no log line: $(cat log)"
+
+  # A running instance: refused, with the CLI's exit status for a conflict.
+  local h
+  h=$(trigger h)
+  wait_for 20 ti_state_is "$h" w running
+  rc=0
+  "$GUST" tasks mark "$h" w --state failed >out 2>&1 || rc=$?
+  assert_eq "$rc" 1 "exit status of a mark of a running instance"
+  assert_contains "$(cat out)" "w is running (try 1): it can be marked once its attempt ends"
+  rc=0
+  "$GUST" tasks mark "$h" w --state maybe >out 2>&1 || rc=$?
+  assert_eq "$rc" 2 "exit status of a bad --state"
+  touch go
+  wait_for 20 state_is "$h" success
+
+  # No server: the mark is queued, and applied when one starts.
+  kill -TERM $spid
+  wait $spid || true
+  "$GUST" tasks mark "$h" w --state failed >out
+  assert_contains "$(cat out)" "mark of w in run $h requested; no server is running on $GUST_HOME, so it applies when 'gust server' starts"
+  assert_eq "$(run_state "$h")" success "not applied without a server"
+  "$GUST" server --dags dags 2>log2 &
+  spid=$!
+  wait_for 20 state_is "$h" failed
+  assert_eq "$(ti_state "$h" w)" failed "w marked failed by the next server"
   kill -TERM $spid
   wait $spid || true
 }

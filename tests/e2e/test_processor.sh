@@ -128,7 +128,7 @@ t_processor_compiles_stored_versions() {
   local out rc=0
   out=$("$GUST" tasks clear "$r" t --home home 2>&1) || rc=$?
   assert_eq "$rc" 1 "exit status of a clear whose version does not compile"
-  assert_contains "$out" "its DAG version cannot be loaded"
+  assert_contains "$out" "DAG 'x' version 1 no longer loads (the server's log says why)"
   grep -q "DAG 'x' version 1 no longer loads: the parser crashed (signal " log2 ||
     fail "no log line about the stored version: $(cat log2)"
   server_alive || fail "server died"
