@@ -147,6 +147,11 @@ const char *const store_sqlite_migrations[] = {
     "INSERT INTO dag_sources (dag_id, hash, part, data, created_at)\n"
     "  SELECT dag_id, hash, 0, CAST(source AS BLOB), created_at FROM dag_versions;\n"
     "ALTER TABLE dag_versions DROP COLUMN source;\n",
+
+    /* 4: the sweep of unused sources finds old parts by their time. Without it, it scanned the
+     * whole table, reading every blob to reach created_at after it (1.2 GB after an hour of
+     * chaos), under the write lock: the loop's commits waited 1.8 s. */
+    "CREATE INDEX dag_sources_created ON dag_sources(created_at);\n",
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

@@ -78,8 +78,9 @@
 	X(DAG_SOURCE_PART, "INSERT OR REPLACE INTO dag_sources (dag_id, hash, part, data, "        \
 			   "created_at) VALUES (?1, ?2, ?3, ?4, ?5)")                              \
 	X(DAG_SOURCE_SWEEP,                                                                        \
-	  "DELETE FROM dag_sources WHERE created_at < ?1 AND NOT EXISTS (SELECT 1 FROM "           \
-	  "dag_versions v WHERE v.dag_id = dag_sources.dag_id AND v.hash = dag_sources.hash)")     \
+	  "DELETE FROM dag_sources WHERE rowid IN (SELECT rowid FROM dag_sources WHERE "           \
+	  "created_at < ?1 AND NOT EXISTS (SELECT 1 FROM dag_versions v WHERE v.dag_id = "         \
+	  "dag_sources.dag_id AND v.hash = dag_sources.hash) LIMIT 16)")                           \
 	X(DAG_SET_CURRENT, "UPDATE dags SET file = ?2, version = ?3, hash = ?4, schedule = ?5, "   \
 			   "error = NULL, deleted = 0, updated_at = ?6 WHERE dag_id = ?1")         \
 	X(DAG_BROKEN,                                                                              \
@@ -1006,10 +1007,16 @@ int store_dag_sources_sweep(struct store *s, int64_t before, int *ret_n)
 	int r = prep(s, ST_DAG_SOURCE_SWEEP, &st);
 	if (r)
 		return r;
-	bind_int(s, st, 1, before);
-	r = exec_st(s, st, "removing DAG sources no version uses");
-	if (!r && ret_n)
-		*ret_n = sqlite3_changes(s->db);
+	/* 16 parts (at most 4 MiB) a transaction: others' commits wait for one batch at most. */
+	int n = 0, got;
+	do {
+		bind_int(s, st, 1, before);
+		r = exec_st(s, st, "removing DAG sources no version uses");
+		got = r ? 0 : sqlite3_changes(s->db);
+		n += got;
+	} while (!r && got > 0);
+	if (ret_n)
+		*ret_n = n;
 	return r;
 }
 

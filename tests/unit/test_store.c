@@ -377,8 +377,8 @@ TEST(store_open_migrates_schema_1_to_pools)
 		       "INSERT INTO task_instances (run_id, task_id, map_index, state) "
 		       "VALUES ('r', 't', -1, 'running');");
 	struct store *s = open_ok(path);
-	ASSERT_INT_EQ(store_schema_version(s), 3);
-	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 3);
+	ASSERT_INT_EQ(store_schema_version(s), 4);
+	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 4);
 	/* The old row has the defaults, the default pool exists and counts it. */
 	struct store_ti t;
 	ASSERT_INT_EQ(store_ti_get(s, "r", "t", -1, &t), 0);
@@ -400,7 +400,7 @@ TEST(store_open_migrates_schema_1_to_pools)
 	store_pool_free(&p);
 	store_close(s);
 	char *uv = raw_text(path, "PRAGMA user_version");
-	ASSERT_STR_EQ(uv, "3");
+	ASSERT_STR_EQ(uv, "4");
 	free(uv);
 	/* The usage and the active listings read the partial index. */
 	char *plan = raw_plan(path, "SELECT pool, sum(pool_slots) FROM task_instances WHERE "
@@ -425,7 +425,7 @@ TEST(store_open_migrates_schema_2_sources_apart)
 		       "INSERT INTO dag_versions (dag_id, version, hash, source, created_at) "
 		       "VALUES ('d', 1, 'h1', 'tasks: {a: x}', 5), ('d', 2, 'h2', '', 6);");
 	struct store *s = open_ok(path);
-	ASSERT_INT_EQ(store_schema_version(s), 3);
+	ASSERT_INT_EQ(store_schema_version(s), 4);
 	char *src = NULL;
 	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), 0);
 	ASSERT_STR_EQ(src, "tasks: {a: x}");
@@ -542,6 +542,17 @@ TEST(store_dag_source_put_in_parts)
 	ASSERT_INT_EQ(swept, 1);
 	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), 0);
 	free(src);
+	/* More than one batch of 16 parts; found by their time, not by a scan of every blob. */
+	for (int i = 0; i < 40; i++) {
+		char hash[16];
+		snprintf(hash, sizeof(hash), "old%d", i);
+		ASSERT_INT_EQ(store_dag_source_put(w, "other", hash, "x", 1, 900), 0);
+	}
+	ASSERT_INT_EQ(store_dag_sources_sweep(s, 901, &swept), 0);
+	ASSERT_INT_EQ(swept, 40);
+	char *plan = raw_plan(f.path, "SELECT rowid FROM dag_sources WHERE created_at < 1");
+	ASSERT_STR_CONTAINS(plan, "dag_sources_created");
+	free(plan);
 	store_close(w);
 	free(big);
 	teardown(&f);
