@@ -30,7 +30,7 @@ ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm $(LDLIBS)
 
 LIB_SRCS := $(wildcard src/base/*.c src/dag/*.c src/cron/*.c src/engine/*.c src/exec/*.c src/store/*.c \
-	src/auth/*.c src/ops/*.c src/http/*.c src/server/*.c)
+	src/auth/*.c src/ops/*.c src/http/*.c src/api/*.c src/server/*.c)
 CLI_SRCS := $(wildcard src/cli/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)

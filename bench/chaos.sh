@@ -20,6 +20,8 @@
 # Prints a markdown table. Exits 1 if the server died or the checks found a problem (the
 # table is printed either way).
 set -eu
+# Servers listen for the HTTP API on a free port, not 8080 (which may be taken).
+export GUST_LISTEN=${GUST_LISTEN:-127.0.0.1:0}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GUST=${GUST:-$ROOT/build/bench/gust}

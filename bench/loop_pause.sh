@@ -7,6 +7,8 @@
 # full parse, compile and weights each time). The server reports its longest loop turn when it
 # stops; the same is measured in a second server that gets no big DAG (the baseline).
 set -eu
+# Servers listen for the HTTP API on a free port, not 8080 (which may be taken).
+export GUST_LISTEN=${GUST_LISTEN:-127.0.0.1:0}
 GUST=${GUST:?}
 BENCH=$(cd "$(dirname "$0")" && pwd)
 N=${N_BIG:-100000}

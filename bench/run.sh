@@ -24,6 +24,8 @@
 #
 # Prints markdown tables. Sanity checks only (exit codes, counts); no timing assertions.
 set -eu
+# Servers listen for the HTTP API on a free port, not 8080 (which may be taken).
+export GUST_LISTEN=${GUST_LISTEN:-127.0.0.1:0}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/bench"

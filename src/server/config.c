@@ -19,6 +19,7 @@
 #include "base/duration.h"
 #include "base/util.h"
 #include "dag/yaml_tree.h"
+#include "http/http_parse.h"
 #include "server/dagproc.h"
 #include "store/store.h"
 
@@ -36,6 +37,9 @@ void config_defaults(struct config *c)
 	c->durability = STORE_DURABILITY_NORMAL;
 	c->parse_timeout_ms = DAGPROC_DEFAULT_TIME_MS;
 	c->parse_memory = DAGPROC_DEFAULT_MEMORY;
+	c->listen = NULL;
+	c->tls_cert = c->tls_key = NULL;
+	c->health_stall_ms = 30 * 1000;
 }
 
 static void free_pools(struct config *c)
@@ -53,6 +57,10 @@ void config_free(struct config *c)
 {
 	free(c->dags_dir);
 	c->dags_dir = NULL;
+	free(c->listen);
+	free(c->tls_cert);
+	free(c->tls_key);
+	c->listen = c->tls_cert = c->tls_key = NULL;
 	free_pools(c);
 }
 
@@ -355,6 +363,75 @@ static void set_host(struct config *c, const struct ynode *v, struct diag_list *
 	}
 }
 
+/* The HTTP API (docs/api.md). */
+static void set_listen(struct config *c, const struct ynode *v, struct diag_list *d)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	const char *why = NULL;
+	if (v->type != YN_SCALAR || !*v->str)
+		diag_add(d, v->line, v->col,
+			 "'listen' must be an address and port like 127.0.0.1:8080, got %s",
+			 ynode_describe(v));
+	else if (http_addr_parse(v->str, &sa, &len, &why) < 0)
+		diag_add(d, v->line, v->col, "bad address '%.100s' for 'listen': %s", v->str, why);
+	else {
+		free(c->listen);
+		c->listen = xstrdup(v->str);
+	}
+}
+
+static const char *const tls_keys[] = {"cert", "key"};
+
+static void set_tls(struct config *c, const struct ynode *v, struct diag_list *d)
+{
+	if (v->type != YN_MAP) {
+		diag_add(d, v->line, v->col,
+			 "'tls' must be a mapping like {cert: /etc/gust/cert.pem, key: "
+			 "/etc/gust/key.pem}, got %s",
+			 ynode_describe(v));
+		return;
+	}
+	char *files[2] = {NULL, NULL};
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct ynode *k = v->pairs[i].key, *x = v->pairs[i].value;
+		size_t which = 0;
+		while (which < ARRAY_SIZE(tls_keys) && strcmp(k->str, tls_keys[which]) != 0)
+			which++;
+		if (which == ARRAY_SIZE(tls_keys)) {
+			unknown_key(d, k, "key", " in tls", tls_keys, ARRAY_SIZE(tls_keys));
+		} else if (x->type != YN_SCALAR || !*x->str) {
+			diag_add(d, x->line, x->col, "'%s' in tls must be a file path (PEM), got %s",
+				 tls_keys[which], ynode_describe(x));
+		} else {
+			free(files[which]);
+			files[which] = xstrdup(x->str);
+		}
+	}
+	if (!files[0] != !files[1]) {
+		diag_add(d, v->line, v->col, "'tls' needs both 'cert' and 'key'");
+	} else if (files[0]) {
+		free(c->tls_cert);
+		free(c->tls_key);
+		c->tls_cert = files[0];
+		c->tls_key = files[1];
+		return;
+	}
+	free(files[0]);
+	free(files[1]);
+}
+
+static void set_health_stall(struct config *c, const struct ynode *v, struct diag_list *d)
+{
+	int64_t ms;
+	if (!want_duration(d, v, "health_stall", "30s", &ms))
+		return;
+	if (ms < 1000)
+		diag_add(d, v->line, v->col, "'health_stall' must be at least 1s");
+	else
+		c->health_stall_ms = ms;
+}
+
 static const struct {
 	const char *key;
 	void (*fn)(struct config *c, const struct ynode *v, struct diag_list *d);
@@ -369,6 +446,9 @@ static const struct {
     {"durability", set_durability},
     {"parse_timeout", set_parse_timeout},
     {"parse_memory", set_parse_memory},
+    {"listen", set_listen},
+    {"tls", set_tls},
+    {"health_stall", set_health_stall},
 };
 
 int config_read(const char *path, char **ret_text, size_t *ret_len)

@@ -13,6 +13,9 @@
  *   durability: normal     # or full: every commit is synced to the disk (store/store.h)
  *   parse_timeout: 30s     # the DAG processor's time per file (server/dagproc.h)
  *   parse_memory: 2G       # and its memory
+ *   listen: 127.0.0.1:8080 # the HTTP API (docs/api.md); --listen and $GUST_LISTEN win
+ *   tls: {cert: cert.pem, key: key.pem}   # HTTPS instead of HTTP
+ *   health_stall: 30s      # GET /api/v1/health answers 503 when the loop has not turned for this
  *
  * Unknown keys and bad values are errors with FILE:LINE:COL, like DAG files.
  */
@@ -44,6 +47,9 @@ struct config {
 	enum store_durability durability; /* default NORMAL; never RECORDED */
 	int64_t parse_timeout_ms;	  /* default 30 s */
 	uint64_t parse_memory;		  /* default 2 GiB */
+	char *listen;			  /* NULL: default (127.0.0.1:8080) */
+	char *tls_cert, *tls_key;	  /* both or neither */
+	int64_t health_stall_ms;	  /* default 30 s */
 };
 
 void config_defaults(struct config *c);

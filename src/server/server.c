@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
+#include "api/api.h"
 #include "base/fsutil.h"
 #include "base/util.h"
 #include "dag/dag_time.h"
@@ -89,6 +90,20 @@ static struct timer timer_pop(struct server *s)
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
+/* Tests only (GUST_TEST_LOOP_STALL=1): while HOME/test-stall exists, the loop is stuck here,
+ * as a loop blocked on a hung disk or a bug would be: health must say so, the watchdog stop. */
+static void test_stall(struct server *s)
+{
+	if (!s->test_stall_path || access(s->test_stall_path, F_OK) < 0)
+		return;
+	slog(LOG_WARN, "server: stalled on purpose while %s exists", s->test_stall_path);
+	while (access(s->test_stall_path, F_OK) == 0) {
+		struct timespec pause = {0, 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	slog(LOG_WARN, "server: stall over");
+}
+
 static void on_timers(struct server *s, int64_t now)
 {
 	while (s->n_timers && s->timers[0].at <= now) {
@@ -110,6 +125,7 @@ static void on_timers(struct server *s, int64_t now)
 			break;
 		}
 		case T_POLL:
+			test_stall(s);
 			poll_adopted(s, now);
 			if (store_changed(s->st)) {
 				pools_load(s->adm, s->st);
@@ -158,6 +174,35 @@ static void step(struct server *s)
 	start_ready(s, now);
 	commit_step(s);
 	drop_finished_runs(s);
+}
+
+static void api_log(const char *msg)
+{
+	slog(LOG_WARN, "%s", msg);
+}
+
+/* The HTTP API, on --listen, else $GUST_LISTEN, else the config's `listen`, else loopback. */
+static int start_api(struct server *s)
+{
+	const char *env = getenv("GUST_LISTEN");
+	struct api_options ao = {
+	    .listen = s->opts.listen		 ? s->opts.listen
+		      : env && *env ? env
+				    : s->cfg.listen,
+	    .tls_cert = s->cfg.tls_cert,
+	    .tls_key = s->cfg.tls_key,
+	    .health_stall_ms = s->cfg.health_stall_ms,
+	    .log = api_log,
+	};
+	char *msg = NULL;
+	if (api_start(&ao, &s->api, &msg) < 0) {
+		fprintf(stderr, "gust: %s\n", msg ? msg : "cannot start the HTTP API");
+		free(msg);
+		return -1;
+	}
+	slog(LOG_INFO, "http: listening on %s://%s", s->cfg.tls_cert ? "https" : "http",
+	     api_address(s->api));
+	return 0;
 }
 
 static int take_lock(struct server *s)
@@ -353,6 +398,11 @@ int server_main(const struct server_opts *o)
 		epoll_ctl(s->ep, EPOLL_CTL_ADD, fds[i], &ev);
 	}
 
+	const char *stall = getenv("GUST_TEST_LOOP_STALL");
+	if (stall && strcmp(stall, "1") == 0)
+		s->test_stall_path = xasprintf("%s/test-stall", s->home);
+	if (start_api(s) < 0)
+		goto out;
 	s->started = server_now(s);
 	char when[40];
 	slog(LOG_INFO,
@@ -380,6 +430,7 @@ int server_main(const struct server_opts *o)
 	int64_t longest_us = 0, woke_us = mono_us();
 	while (!s->stop) {
 		step(s);
+		api_loop_turned(s->api, mono_ms());
 		if (s->drain && s->running == 0)
 			break;
 		arm_timerfd(s, server_now(s));
@@ -433,6 +484,7 @@ int server_main(const struct server_opts *o)
 	     (double)longest_us / 1000.0, (unsigned long long)dagproc_files(&s->proc),
 	     (unsigned long long)dagproc_restarts(&s->proc));
 out:
+	api_stop(s->api); /* first: its handlers read what the rest holds */
 	for (size_t i = 0; i < s->n_runs; i++)
 		srun_free(s, s->runs[i]);
 	free(s->runs);
@@ -465,6 +517,7 @@ out:
 	free(s->changes);
 	free(s->base_env);
 	free(s->logs_dir);
+	free(s->test_stall_path);
 	free(s->home);
 	config_free(&s->cfg);
 	return rc;

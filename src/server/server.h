@@ -30,6 +30,7 @@ struct server_opts {
 	const char *now;      /* NULL, or the time the server's clock starts at (ISO 8601) */
 	bool drain;
 	int parallelism;      /* 0: from the config */
+	const char *listen;   /* the API's ADDR:PORT; NULL: $GUST_LISTEN, the config, 127.0.0.1:8080 */
 };
 
 /* Run until stopped. Returns the process exit code. */

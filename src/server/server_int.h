@@ -78,8 +78,12 @@ struct attempt_end {
 	int64_t at;
 };
 
+struct api;
+
 struct server {
 	struct server_opts opts;
+	struct api *api;       /* the HTTP API, NULL until started */
+	char *test_stall_path; /* GUST_TEST_LOOP_STALL=1: HOME/test-stall (server.c) */
 	struct config cfg;
 	char *home, *logs_dir;
 	int64_t offset; /* server clock - wall clock */

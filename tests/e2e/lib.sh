@@ -3,6 +3,10 @@
 # directory), with $GUST pointing at the binary under test and $ROOT at the repository.
 # A test fails by calling `fail` (or by any command failing: tests run with set -e).
 
+# Servers started by tests listen on a port of the kernel's choice (the API's default,
+# 127.0.0.1:8080, may be taken); a test that talks HTTP reads it from the log (api_url).
+export GUST_LISTEN=${GUST_LISTEN:-127.0.0.1:0}
+
 fail() {
   echo "FAIL: $*" >&2
   exit 1
@@ -50,3 +54,8 @@ alive_with_marker() {
 }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# api_url LOG: the server's API base URL from its log line "http: listening on URL".
+api_url() {
+  sed -n 's/.*http: listening on \(http[s]*:\/\/[^ ]*\).*/\1/p' "$1" | tail -1
+}

@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lines += data[i] == '\n' || data[i] == '\r' || data[i] == 0x85;
 	if (rc == 0) {
 		if (diags.n || c.parallelism < 1 || c.parallelism > 100000 || c.retention_ms < 0 ||
-		    c.priority_ageing_ms <= 0 || c.reserve_after_ms < 0 || c.host_cpu_milli < 0)
+		    c.priority_ageing_ms <= 0 || c.reserve_after_ms < 0 || c.host_cpu_milli < 0 ||
+		    c.health_stall_ms < 1000 || !c.tls_cert != !c.tls_key)
 			abort();
 		for (size_t i = 0; i < c.n_pools; i++)
 			if (!c.pools[i].name || c.pools[i].slots < 0 || c.pools[i].slots > 1000000)

@@ -149,7 +149,7 @@ TEST(config_unknown_settings_have_hints)
 	expect_problems(
 	    "colour: red\n",
 	    "1:1: unknown setting 'colour' (use parallelism, retention, dags, pools, "
-	    "host, priority_ageing, reserve_after, durability, parse_timeout or parse_memory)\n");
+	    "host, priority_ageing, reserve_after, durability, parse_timeout, parse_memory, listen, tls or health_stall)\n");
 	expect_problems("durabilty: full\n",
 			"1:1: unknown setting 'durabilty' (did you mean 'durability'?)\n");
 }
@@ -237,6 +237,41 @@ TEST(config_bad_pools)
 	config_free(&c);
 	/* A duplicate is the YAML layer's error. */
 	expect_problems("pools:\n  a: 1\n  a: 2\n", "3:3: duplicate key 'a' (first at line 2)\n");
+}
+
+TEST(config_api_settings)
+{
+	struct config c;
+	config_defaults(&c);
+	ASSERT(c.listen == NULL && c.tls_cert == NULL);
+	ASSERT_INT_EQ(c.health_stall_ms, 30000);
+	char *problems;
+	ASSERT_INT_EQ(load(&c,
+			   "listen: '[::1]:9090'\n"
+			   "tls: {cert: /etc/gust/cert.pem, key: /etc/gust/key.pem}\n"
+			   "health_stall: 1m\n",
+			   &problems),
+		      0);
+	ASSERT_STR_EQ(problems, "");
+	free(problems);
+	ASSERT_STR_EQ(c.listen, "[::1]:9090");
+	ASSERT_STR_EQ(c.tls_cert, "/etc/gust/cert.pem");
+	ASSERT_STR_EQ(c.tls_key, "/etc/gust/key.pem");
+	ASSERT_INT_EQ(c.health_stall_ms, 60000);
+	config_free(&c);
+	ASSERT(c.listen == NULL && c.tls_key == NULL);
+
+	expect_problems("listen: 8080\n", "1:9: bad address '8080' for 'listen': missing ':PORT' "
+					   "(use ADDR:PORT, e.g. 127.0.0.1:8080)\n");
+	expect_problems("listen: [a]\n",
+			"1:9: 'listen' must be an address and port like 127.0.0.1:8080, got a "
+			"list\n");
+	expect_problems("tls: {cert: a.pem}\n", "1:6: 'tls' needs both 'cert' and 'key'\n");
+	expect_problems("tls: {cert: a.pem, key: b.pem, ca: c.pem}\n",
+			"1:32: unknown key 'ca' in tls (use cert or key)\n");
+	expect_problems("tls: on\n", "1:6: 'tls' must be a mapping like {cert: "
+				      "/etc/gust/cert.pem, key: /etc/gust/key.pem}, got a string\n");
+	expect_problems("health_stall: 10ms\n", "1:15: 'health_stall' must be at least 1s\n");
 }
 
 TEST(config_bad_host_and_durations)

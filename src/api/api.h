@@ -1,0 +1,43 @@
+/*
+ * api.h - the HTTP API of `gust server` (docs/api.md): the routes under /api/v1 over the HTTP
+ * transport (src/http), each a thin layer over the operations (src/ops).
+ *
+ * Threads: handlers run on the transport's threads, never the scheduling loop's. What they
+ * need of the loop they learn through what the server publishes here (api_loop_turned, from
+ * the loop's thread; atomics, no lock) and, for writes, through requests the loop applies.
+ *
+ * Routes so far: GET /api/v1/health, the one route without authentication: the status, the
+ * version, and the age of the loop's last turn; 503 while the server starts (before the loop's
+ * first turn) and when the loop has not turned for `health_stall` (a loop that waits for
+ * nothing still turns every quarter of a second).
+ */
+#ifndef GUST_API_API_H
+#define GUST_API_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct api;
+
+struct api_options {
+	const char *listen;		/* "ADDR:PORT"; NULL: 127.0.0.1:8080 */
+	const char *tls_cert, *tls_key; /* PEM files, both or neither */
+	int64_t health_stall_ms;	/* > 0 */
+	void (*log)(const char *msg);	/* one line for the server's log; NULL: none */
+};
+
+/* Listen and serve. 0, or a negative errno with *ret_msg (malloc'd, for the operator). */
+int api_start(const struct api_options *o, struct api **ret, char **ret_msg);
+/* Stop serving (parked requests answered 503); NULL is a no-op. */
+void api_stop(struct api *a);
+/* "127.0.0.1:8080" as bound (the port the kernel chose for port 0). */
+const char *api_address(const struct api *a);
+/* The loop turned at `mono_ms` (mono_ms()): called by the loop, read by the handlers. */
+void api_loop_turned(struct api *a, int64_t mono_ms);
+
+/* The health answer (pure, for tests): the body and its HTTP status (200 or 503). */
+json_t *api_health_json(int64_t now_mono_ms, int64_t last_turn_mono_ms, int64_t started_mono_ms,
+			int64_t stall_ms, int *ret_status);
+
+#endif
