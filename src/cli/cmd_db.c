@@ -43,10 +43,10 @@ static int cmd_cleanup(int argc, char **argv)
 {
 	const char *home = NULL, *before_s = NULL;
 	static const struct option opts[] = {
-		{"before", required_argument, NULL, 'b'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"before", required_argument, NULL, 'b'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -111,20 +111,20 @@ static int cmd_cleanup(int argc, char **argv)
 }
 
 static const struct cli_cmd cleanup_cmd = {
-	"db cleanup",
-	cmd_cleanup,
-	"delete old finished runs and their logs",
-	"Usage: gust db cleanup --before DATE [--home DIR]\n"
-	"\n"
-	"Delete the runs that finished (success, failed, cancelled) before DATE, with their\n"
-	"task instances, attempts and attempt folders (logs, outputs), in small batches so a\n"
-	"running server is never held up; print how many runs were removed. Queued and running\n"
-	"runs are never touched. The server does this by itself for runs older than the\n"
-	"config's `retention` (default 30d).\n"
-	"\n"
-	"  --before DATE  2024-03-01, 2024-03-01T12:00:00Z (UTC unless an offset is given), or an\n"
-	"                 age such as 30d or 12h\n"
-	"  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
+    "db cleanup",
+    cmd_cleanup,
+    "delete old finished runs and their logs",
+    "Usage: gust db cleanup --before DATE [--home DIR]\n"
+    "\n"
+    "Delete the runs that finished (success, failed, cancelled) before DATE, with their\n"
+    "task instances, attempts and attempt folders (logs, outputs), in small batches so a\n"
+    "running server is never held up; print how many runs were removed. Queued and running\n"
+    "runs are never touched. The server does this by itself for runs older than the\n"
+    "config's `retention` (default 30d).\n"
+    "\n"
+    "  --before DATE  2024-03-01, 2024-03-01T12:00:00Z (UTC unless an offset is given), or an\n"
+    "                 age such as 30d or 12h\n"
+    "  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
 };
 
 static const struct cli_cmd *const db_cmds[] = {&cleanup_cmd};

@@ -63,7 +63,8 @@ static void check_state(struct why *w)
 	if (!t || t->try_number == 0)
 		say(w, "%s in run %s: %s", name, w->ref.run.run_id, ti_state(w));
 	else
-		say(w, "%s in run %s: %s, try %d", name, w->ref.run.run_id, t->state, t->try_number);
+		say(w, "%s in run %s: %s, try %d", name, w->ref.run.run_id, t->state,
+		    t->try_number);
 }
 
 static void check_done(struct why *w)
@@ -88,8 +89,8 @@ static void check_active(struct why *w)
 		return;
 	char when[40], rel[40], prog[256];
 	if (is(t->state, "queued")) {
-		say(w, "it is starting: try %d was handed to the executor at %s (%s)", t->try_number,
-		    cli_fmt_time(t->queued_at, when, sizeof(when)),
+		say(w, "it is starting: try %d was handed to the executor at %s (%s)",
+		    t->try_number, cli_fmt_time(t->queued_at, when, sizeof(when)),
 		    cli_fmt_relative(t->queued_at - w->now, rel, sizeof(rel)));
 	} else {
 		cli_fmt_progress(t, prog, sizeof(prog));
@@ -122,16 +123,16 @@ static void check_run(struct why *w)
 		char list[512] = "";
 		size_t len = 0;
 		for (size_t i = 0; i < n && i < 3; i++)
-			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
-						running[i].run_id);
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+						i ? ", " : "", running[i].run_id);
 		if (n > 3)
 			snprintf(list + len, sizeof(list) - len, " and %zu more", n - 3);
 		say(w, "run is queued: DAG '%s' has max_active_runs %d and run%s %s %s running",
 		    r->dag_id, max, n == 1 ? "" : "s", list, n == 1 ? "is" : "are");
 	} else {
 		/* Older queued runs of the DAG start first. */
-		struct store_run_filter q = {.dag_id = r->dag_id, .state = "queued",
-					     .oldest_first = true};
+		struct store_run_filter q = {
+		    .dag_id = r->dag_id, .state = "queued", .oldest_first = true};
 		struct store_run *queued = NULL;
 		size_t n_q = 0, ahead = 0;
 		store_run_list(w->st, &q, &queued, &n_q);
@@ -144,8 +145,9 @@ static void check_run(struct why *w)
 			store_run_free(&queued[i]);
 		free(queued);
 		if (ahead)
-			say(w, "run is queued behind %zu older queued run%s of DAG '%s' "
-			       "(max_active_runs %d, %zu running)",
+			say(w,
+			    "run is queued behind %zu older queued run%s of DAG '%s' "
+			    "(max_active_runs %d, %zu running)",
 			    ahead, ahead == 1 ? "" : "s", r->dag_id, max, n);
 		else if (!why_conflicts(w))
 			say(w, "run is queued: DAG '%s' has max_active_runs %d and %zu running: %s",
@@ -161,8 +163,9 @@ static void check_run(struct why *w)
 static void check_paused(struct why *w)
 {
 	if (w->dag_row.paused)
-		say(w, "DAG '%s' is paused: no new scheduled runs are created ('gust dags unpause "
-		       "%s'); runs already created carry on",
+		say(w,
+		    "DAG '%s' is paused: no new scheduled runs are created ('gust dags unpause "
+		    "%s'); runs already created carry on",
 		    w->dag->id, w->dag->id);
 }
 
@@ -179,8 +182,8 @@ static void check_upstream(struct why *w)
 		size_t n = 0, done = 0;
 		const struct store_ti *one = NULL;
 		size_t by[5] = {0}; /* running, queued, scheduled, up_for_retry, none */
-		static const char *const names[] = {"running", "queued", "scheduled", "up_for_retry",
-						    "none"};
+		static const char *const names[] = {"running", "queued", "scheduled",
+						    "up_for_retry", "none"};
 		for (size_t i = 0; i < w->ref.n_tis; i++) {
 			const struct store_ti *t = &w->ref.tis[i];
 			if (strcmp(t->task_id, up) != 0)
@@ -214,16 +217,17 @@ static void check_upstream(struct why *w)
 					len += (size_t)snprintf(parts + len, sizeof(parts) - len,
 								"%s%zu %s", len ? ", " : "", by[k],
 								names[k]);
-			say(w, "waiting for upstream '%s' (mapped: %zu of %zu instances done; %s)", up,
-			    done, n, parts);
+			say(w, "waiting for upstream '%s' (mapped: %zu of %zu instances done; %s)",
+			    up, done, n, parts);
 		}
 	}
 	if (waiting && task->trigger_rule != TR_ALL_SUCCESS)
 		say(w, "its trigger rule is %s: it is decided once the upstream states allow",
 		    trigger_rule_name(task->trigger_rule));
 	if (!waiting)
-		say(w, "every upstream task is done (trigger rule %s): the server decides it on "
-		       "its next step",
+		say(w,
+		    "every upstream task is done (trigger rule %s): the server decides it on "
+		    "its next step",
 		    trigger_rule_name(task->trigger_rule));
 }
 
@@ -242,8 +246,9 @@ static void check_retry(struct why *w)
 		    cli_fmt_time(t->retry_at, when, sizeof(when)),
 		    cli_fmt_relative(t->retry_at - w->now, rel, sizeof(rel)), t->try_number, last);
 	else
-		say(w, "retry %d of %d was due at %s (%s): the server starts it on its next step; "
-		       "try %d failed: %s",
+		say(w,
+		    "retry %d of %d was due at %s (%s): the server starts it on its next step; "
+		    "try %d failed: %s",
 		    k, retries, cli_fmt_time(t->retry_at, when, sizeof(when)),
 		    cli_fmt_relative(t->retry_at - w->now, rel, sizeof(rel)), t->try_number, last);
 }
@@ -258,7 +263,8 @@ static void check_slots(struct why *w)
 static void check_server(struct why *w)
 {
 	if (!w->server)
-		say(w, "no server is running on %s: nothing starts until 'gust server --home %s' runs",
+		say(w,
+		    "no server is running on %s: nothing starts until 'gust server --home %s' runs",
 		    w->home, w->home);
 }
 
@@ -266,15 +272,15 @@ static const struct why_check {
 	const char *name;
 	void (*fn)(struct why *w);
 } checks[] = {
-	{"state", check_state},	      /* always first: what it is */
-	{"done", check_done},	      /* finished: why, and the end of it */
-	{"active", check_active},     /* queued or running: it is not waiting */
-	{"run", check_run},	      /* the run is queued (max_active_runs) or over */
-	{"paused", check_paused},     /* the DAG's schedule is paused */
-	{"upstream", check_upstream}, /* none: upstream tasks not done */
-	{"retry", check_retry},	      /* up_for_retry: when */
-	{"slots", check_slots},	      /* scheduled: parallelism, limits, pool, resources */
-	{"server", check_server},     /* nothing moves without a server */
+    {"state", check_state},	  /* always first: what it is */
+    {"done", check_done},	  /* finished: why, and the end of it */
+    {"active", check_active},	  /* queued or running: it is not waiting */
+    {"run", check_run},		  /* the run is queued (max_active_runs) or over */
+    {"paused", check_paused},	  /* the DAG's schedule is paused */
+    {"upstream", check_upstream}, /* none: upstream tasks not done */
+    {"retry", check_retry},	  /* up_for_retry: when */
+    {"slots", check_slots},	  /* scheduled: parallelism, limits, pool, resources */
+    {"server", check_server},	  /* nothing moves without a server */
 };
 
 /* ---- command -------------------------------------------------------------------------------- */
@@ -286,10 +292,10 @@ int cmd_why(int argc, char **argv)
 	const char *home = NULL;
 	int32_t map_index = -2;
 	static const struct option opts[] = {
-		{"map-index", required_argument, NULL, 'm'},
-		{"home", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"map-index", required_argument, NULL, 'm'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -298,7 +304,8 @@ int cmd_why(int argc, char **argv)
 		case 'm': {
 			long v;
 			if (!cli_parse_int(optarg, 0, 1000000, &v))
-				return cli_usage_error(&why_cmd, "--map-index takes a number from 0");
+				return cli_usage_error(&why_cmd,
+						       "--map-index takes a number from 0");
 			map_index = (int32_t)v;
 			break;
 		}
@@ -350,20 +357,20 @@ out:
 }
 
 static const struct cli_cmd why_cmd = {
-	"why",
-	cmd_why,
-	"why a task instance is not running",
-	"Usage: gust why RUN TASK [--map-index I] [--home DIR]\n"
-	"\n"
-	"Say why TASK of run RUN is not running now, one line per reason, with numbers: its\n"
-	"state; the upstream tasks it waits for and their states; when its next retry is due;\n"
-	"the run waiting for its DAG's max_active_runs or for a running run of a conflicting\n"
-	"DAG; the attempts in use against the parallelism ($GUST_HOME/config.yaml, default 32)\n"
-	"and the DAG's max_active_tasks; its pool's slots and the runs and tasks holding them;\n"
-	"its declared cpu, memory and disk against what is free; reservations held for tasks\n"
-	"waiting longer; a paused DAG; no server running. A finished instance says how it\n"
-	"ended. The rules: docs/admission.md.\n"
-	"\n"
-	"  --map-index I  which instance of a mapped task\n"
-	"  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
+    "why",
+    cmd_why,
+    "why a task instance is not running",
+    "Usage: gust why RUN TASK [--map-index I] [--home DIR]\n"
+    "\n"
+    "Say why TASK of run RUN is not running now, one line per reason, with numbers: its\n"
+    "state; the upstream tasks it waits for and their states; when its next retry is due;\n"
+    "the run waiting for its DAG's max_active_runs or for a running run of a conflicting\n"
+    "DAG; the attempts in use against the parallelism ($GUST_HOME/config.yaml, default 32)\n"
+    "and the DAG's max_active_tasks; its pool's slots and the runs and tasks holding them;\n"
+    "its declared cpu, memory and disk against what is free; reservations held for tasks\n"
+    "waiting longer; a paused DAG; no server running. A finished instance says how it\n"
+    "ended. The rules: docs/admission.md.\n"
+    "\n"
+    "  --map-index I  which instance of a mapped task\n"
+    "  --home DIR     state folder (default $GUST_HOME, else ./.gust)\n",
 };
