@@ -11,7 +11,7 @@
 
 O ?= build
 CC ?= cc
-PKGS := yaml-0.1 jansson icu-i18n icu-uc sqlite3 libmicrohttpd libsodium libcurl
+PKGS := yaml-0.1 jansson icu-i18n icu-uc sqlite3 libmicrohttpd libsodium libcurl libsystemd
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))

@@ -186,9 +186,9 @@ static int start_api(struct server *s)
 {
 	const char *env = getenv("GUST_LISTEN");
 	struct api_options ao = {
-	    .listen = s->opts.listen		 ? s->opts.listen
-		      : env && *env ? env
-				    : s->cfg.listen,
+	    .listen = s->opts.listen ? s->opts.listen
+		      : env && *env  ? env
+				     : s->cfg.listen,
 	    .tls_cert = s->cfg.tls_cert,
 	    .tls_key = s->cfg.tls_key,
 	    .health_stall_ms = s->cfg.health_stall_ms,
@@ -357,6 +357,13 @@ int server_main(const struct server_opts *o)
 	mkdir_p(s->logs_dir);
 
 	s->base_env = env_without_prefix(environ, "GUST_");
+	/* Tasks do not get systemd's socket: only the server speaks for the service. */
+	size_t kept = 0;
+	for (size_t i = 0; s->base_env[i]; i++)
+		if (!notify_env_var(s->base_env[i]))
+			s->base_env[kept++] = s->base_env[i];
+	s->base_env[kept] = NULL;
+	notify_init(&s->notify);
 	if (admission_open(s) < 0)
 		goto out;
 	char offset[32];
@@ -424,6 +431,10 @@ int server_main(const struct server_opts *o)
 	server_timer_push(s, s->started + 1000, T_RETENTION, 0, 0);
 	slog(LOG_INFO, "server: ready: %zu DAG file%s, %zu active run%s", s->bag.n,
 	     s->bag.n == 1 ? "" : "s", s->n_runs, s->n_runs == 1 ? "" : "s");
+	char *status = xasprintf("scheduling %zu DAG file%s; API on %s", s->bag.n,
+				 s->bag.n == 1 ? "" : "s", api_address(s->api));
+	notify_ready(&s->notify, status);
+	free(status);
 
 	/* The longest turn of the loop (from waking up to waiting again), reported at stop: what
 	 * a task start or a timer may have waited for (bench/run.sh loop measures it). */
@@ -431,6 +442,7 @@ int server_main(const struct server_opts *o)
 	while (!s->stop) {
 		step(s);
 		api_loop_turned(s->api, mono_ms());
+		notify_turned(&s->notify, mono_us());
 		if (s->drain && s->running == 0)
 			break;
 		arm_timerfd(s, server_now(s));
@@ -477,6 +489,7 @@ int server_main(const struct server_opts *o)
 			}
 		}
 	}
+	notify_stopping(&s->notify);
 	commit_step(s);
 	rc = 0;
 	slog(LOG_INFO,

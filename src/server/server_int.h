@@ -25,6 +25,7 @@
 #include "server/config.h"
 #include "server/dagbag.h"
 #include "server/dagproc.h"
+#include "server/notify.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -83,6 +84,7 @@ struct api;
 struct server {
 	struct server_opts opts;
 	struct api *api;       /* the HTTP API, NULL until started */
+	struct notify notify;  /* systemd's READY and WATCHDOG */
 	char *test_stall_path; /* GUST_TEST_LOOP_STALL=1: HOME/test-stall (server.c) */
 	struct config cfg;
 	char *home, *logs_dir;

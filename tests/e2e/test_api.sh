@@ -107,3 +107,52 @@ t_api_listen_settings_are_checked() {
   kill -TERM $spid
   wait $spid || true
 }
+
+# Under systemd (Type=notify, WatchdogSec=): READY once loaded, WATCHDOG from the loop itself,
+# so a stalled loop stops the pings; tasks do not see the socket. A datagram socket stands in
+# for systemd's.
+pings() { grep -c WATCHDOG=1 notify.log || true; }
+pings_over() { [ "$(pings)" -gt "$1" ]; }
+
+t_systemd_ready_and_watchdog() {
+  mkdir -p dags home
+  printf 'tasks:\n  t: env > %s/task.env\n' "$PWD" >dags/e.yaml
+  python3 - "$PWD/notify.sock" >notify.log <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    msg = s.recv(4096).decode()
+    for line in msg.split("\n"):
+        print("%.3f %s" % (time.monotonic(), line), flush=True)
+PY
+  local lpid=$!
+  wait_for 10 test -S notify.sock
+  printf 'health_stall: 1s\n' >home/config.yaml
+  NOTIFY_SOCKET=$PWD/notify.sock WATCHDOG_USEC=400000 GUST_TEST_LOOP_STALL=1 \
+    "$GUST" server --home home --dags dags 2>log &
+  local spid=$!
+  wait_for 20 grep -q "READY=1" notify.log
+  grep -q "STATUS=scheduling 1 DAG file; API on 127.0.0.1:" notify.log || fail "status: $(cat notify.log)"
+  wait_for 10 pings_over 2
+  grep -q "systemd watchdog every 400 ms" log || fail "no watchdog line: $(cat log)"
+  # A stalled loop: the pings stop (none for over a second), then come back.
+  touch home/test-stall
+  wait_for 10 grep -q "stalled on purpose" log
+  local before after
+  before=$(pings)
+  wait_for 10 health_is "$(api_url log)" 503
+  after=$(pings)
+  assert_eq "$after" "$before" "pings while the loop is stalled"
+  rm home/test-stall
+  wait_for 10 pings_over "$after"
+  # Tasks do not inherit the socket.
+  local r
+  r=$("$GUST" dags trigger e --home home)
+  wait_for 20 test -s task.env
+  ! grep -qE '^(NOTIFY_SOCKET|WATCHDOG_USEC)=' task.env || fail "the task saw systemd's variables"
+  kill -TERM $spid
+  wait $spid || true
+  wait_for 10 grep -q "STOPPING=1" notify.log
+  kill $lpid
+}
