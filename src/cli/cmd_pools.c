@@ -2,8 +2,8 @@
  * cmd_pools.c - `gust pools set | list | delete`: the pools in the store at $GUST_HOME.
  *
  * A pool is a named number of slots that tasks naming it (`pool:`, `pool_slots:`) share while
- * they are queued or running. These commands write the store directly, with or without a
- * server: a running server notices the change within a quarter of a second. Pools declared in
+ * they are queued or running. `set` and `delete` are requests of the operations layer
+ * (ops_apply): a running server applies them at once, else this process does. Pools declared in
  * config.yaml are written by the server at every start, so the config wins over a change made
  * here; the commands say so when it applies.
  */
@@ -18,8 +18,6 @@
 #include "ops/shape.h"
 #include "server/config.h"
 #include "store/store.h"
-
-#define BAD_NAME "bad pool name '%s': use 1 to 100 letters, digits, '_', '-' and '.'"
 
 /* The pool of that name declared in HOME/config.yaml, with its slots in *ret_slots. A config
  * that does not load counts as declaring nothing (the server refuses it anyway). */
@@ -59,33 +57,6 @@ static void config_note(const char *home, const char *name, bool from_config, co
 			name, home, what);
 }
 
-/* "gust: no pool 'x' on HOME (did you mean 'y'?)" to stderr. */
-static void unknown_pool(struct store *st, const char *home, const char *name)
-{
-	struct store_pool *ps = NULL;
-	size_t n = 0;
-	const char *hint = NULL;
-	const char **names = NULL;
-	if (store_pool_list(st, &ps, &n) == 0 && n) {
-		names = xcalloc(n, sizeof(*names));
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (ps[i].slots >= 0)
-				names[k++] = ps[i].name;
-		hint = closest_word(name, names, k);
-	}
-	if (hint)
-		fprintf(stderr, "gust: no pool '%s' on %s (did you mean '%s'?)\n", name, home,
-			hint);
-	else
-		fprintf(stderr, "gust: no pool '%s' on %s; 'gust pools list' shows the pools\n",
-			name, home);
-	free(names);
-	for (size_t i = 0; i < n; i++)
-		store_pool_free(&ps[i]);
-	free(ps);
-}
-
 /* ---- set --------------------------------------------------------------------------------- */
 
 static const struct cli_cmd pools_set_cmd;
@@ -119,8 +90,6 @@ static int cmd_pools_set(int argc, char **argv)
 		return cli_usage_error(&pools_set_cmd, "name a pool and its number of slots");
 	const char *name = argv[optind];
 	long slots;
-	if (!store_pool_name_valid(name))
-		return cli_usage_error(&pools_set_cmd, BAD_NAME, name);
 	if (!cli_parse_int(argv[optind + 1], 0, STORE_POOL_SLOTS_MAX, &slots))
 		return cli_usage_error(&pools_set_cmd,
 				       "SLOTS must be a whole number from 0 to 1000000, got '%s'",
@@ -129,36 +98,36 @@ static int cmd_pools_set(int argc, char **argv)
 	struct store *st = NULL;
 	if (cli_store_open(home, true, &st) < 0)
 		return 1;
-	int rc = 1;
-	struct store_pool old;
-	int e = store_pool_get(st, name, &old);
-	if (e < 0 && e != -ENOENT) {
-		fprintf(stderr, "gust: cannot read pool '%s': %s\n", name, store_errmsg(st));
-		goto out;
-	}
-	bool existed = e == 0, from_config = existed && old.from_config;
-	if (store_pool_set(st, NULL, name, (int32_t)slots, description, from_config, cli_now_ms()) <
-	    0) {
-		fprintf(stderr, "gust: cannot set pool '%s': %s\n", name, store_errmsg(st));
+	struct ops_req rq = {.op = OPS_POOL_SET,
+			     .pool = (char *)name,
+			     .slots = (int32_t)slots,
+			     .description = (char *)description,
+			     .map_index = -1,
+			     .who = "'gust pools set'"};
+	struct ops_answer ans;
+	struct ops_err err = {0};
+	int rc = 0;
+	if (cli_ops_write(home, st, &rq, &ans, &err) < 0) {
+		rc = cli_ops_failed(&err);
 	} else {
-		if (!existed)
+		json_t *old = json_object_get(ans.body, "old_slots");
+		json_t *pool = json_object_get(ans.body, "pool");
+		if (!json_is_integer(old))
 			printf("created pool '%s' with %ld slot%s\n", name, slots,
 			       slots == 1 ? "" : "s");
-		else if (old.slots != slots)
-			printf("pool '%s': %ld slot%s (was %d)\n", name, slots,
-			       slots == 1 ? "" : "s", (int)old.slots);
+		else if (json_integer_value(old) != slots)
+			printf("pool '%s': %ld slot%s (was %lld)\n", name, slots,
+			       slots == 1 ? "" : "s", (long long)json_integer_value(old));
 		else
 			printf("pool '%s': %ld slot%s (unchanged)\n", name, slots,
 			       slots == 1 ? "" : "s");
 		if (description)
 			printf("pool '%s': description %s\n", name,
 			       *description ? "set" : "cleared");
-		config_note(home, name, from_config, "the config wins at the next server start");
-		rc = 0;
+		config_note(home, name, json_is_true(json_object_get(pool, "from_config")),
+			    "the config wins at the next server start");
 	}
-	if (existed)
-		store_pool_free(&old);
-out:
+	ops_answer_free(&ans);
 	store_close(st);
 	return rc;
 }
@@ -273,51 +242,39 @@ static int cmd_pools_delete(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error(&pools_delete_cmd, "name exactly one pool");
 	const char *name = argv[optind];
-	if (!store_pool_name_valid(name))
-		return cli_usage_error(&pools_delete_cmd, BAD_NAME, name);
 	home = cli_home(home);
 	struct store *st = NULL;
 	if (cli_store_open(home, false, &st) < 0)
 		return 1;
-	int rc = 1;
-	struct store_pool p;
-	int e = store_pool_get(st, name, &p);
-	if (e == -ENOENT) {
-		unknown_pool(st, home, name);
-		goto out;
-	} else if (e < 0) {
-		fprintf(stderr, "gust: cannot read pool '%s': %s\n", name, store_errmsg(st));
-		goto out;
-	}
-	e = store_pool_delete(st, name);
-	if (e == -EPERM)
-		fprintf(stderr,
-			"gust: %s cannot be deleted: it holds the tasks that name no pool; change "
-			"its slots with 'gust pools set %s SLOTS'\n",
-			name, name);
-	else if (e == -ENOENT) /* deleted meanwhile */
-		unknown_pool(st, home, name);
-	else if (e < 0)
-		fprintf(stderr, "gust: cannot delete pool '%s': %s\n", name, store_errmsg(st));
-	if (e < 0) {
-		store_pool_free(&p);
+	struct ops_req rq = {.op = OPS_POOL_DELETE,
+			     .pool = (char *)name,
+			     .map_index = -1,
+			     .who = "'gust pools delete'"};
+	struct ops_answer ans;
+	struct ops_err err = {0};
+	int rc = 0;
+	if (cli_ops_write(home, st, &rq, &ans, &err) < 0) {
+		rc = cli_ops_failed(&err);
 		goto out;
 	}
 	printf("deleted pool '%s'\n", name);
-	if (p.running)
+	json_t *p = json_object_get(ans.body, "pool");
+	long long running = json_integer_value(json_object_get(p, "running"));
+	long long waiting = json_integer_value(json_object_get(p, "waiting"));
+	if (running)
 		fprintf(stderr,
 			"gust: note: pool '%s' still has %lld queued or running task instance%s: "
 			"they finish normally\n",
-			name, (long long)p.running, p.running == 1 ? "" : "s");
-	if (p.waiting)
+			name, running, running == 1 ? "" : "s");
+	if (waiting)
 		fprintf(stderr,
 			"gust: note: %lld ready task instance%s of pool '%s' will wait until a "
 			"pool of that name exists again\n",
-			(long long)p.waiting, p.waiting == 1 ? "" : "s", name);
-	config_note(home, name, p.from_config, "the server creates it again at its next start");
-	store_pool_free(&p);
-	rc = 0;
+			waiting, waiting == 1 ? "" : "s", name);
+	config_note(home, name, json_is_true(json_object_get(p, "from_config")),
+		    "the server creates it again at its next start");
 out:
+	ops_answer_free(&ans);
 	store_close(st);
 	return rc;
 }

@@ -399,6 +399,110 @@ static int apply_pause(const struct ops_ctx *c, const struct ops_live *live,
 	return r;
 }
 
+/* ---- pools ------------------------------------------------------------------------------ */
+
+static int no_pool(struct store *st, const char *name, struct ops_err *err)
+{
+	struct store_pool *ps = NULL;
+	size_t n = 0;
+	const char *hint = NULL;
+	const char **names = NULL;
+	if (store_pool_list(st, &ps, &n) == 0 && n) {
+		names = xcalloc(n, sizeof(*names));
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (ps[i].slots >= 0) /* not the missing pools that tasks name */
+				names[k++] = ps[i].name;
+		hint = closest_word(name, names, k);
+	}
+	ops_fail(err, OPS_NOT_FOUND, "no pool '%s'%s%s%s", name, hint ? " (did you mean '" : "",
+		 hint ? hint : "", hint ? "'?)" : "");
+	free(names);
+	for (size_t i = 0; i < n; i++)
+		store_pool_free(&ps[i]);
+	free(ps);
+	return -1;
+}
+
+static int check_pool_name(const char *name, struct ops_err *err)
+{
+	if (store_pool_name_valid(name))
+		return 0;
+	return ops_fail(err, OPS_INVALID,
+			"bad pool name '%s': use 1 to 100 letters, digits, '_', '-' and '.'", name);
+}
+
+static int apply_pool_set(const struct ops_ctx *c, const struct ops_live *live,
+			  const struct ops_req *rq, struct ops_answer *ans, struct ops_err *err)
+{
+	if (check_pool_name(rq->pool, err) < 0)
+		return -1;
+	if (rq->slots < 0 || rq->slots > STORE_POOL_SLOTS_MAX)
+		return ops_fail(err, OPS_INVALID,
+				"slots must be a whole number from 0 to %d, got %d",
+				STORE_POOL_SLOTS_MAX, (int)rq->slots);
+	struct store_pool old;
+	int e = store_pool_get(c->st, rq->pool, &old);
+	if (e < 0 && e != -ENOENT)
+		return ops_fail(err, OPS_INTERNAL, "cannot read pool '%s': %s", rq->pool,
+				store_errmsg(c->st));
+	bool existed = e == 0;
+	int r = 0;
+	/* A pool the config declared stays marked so (the server writes it back at its start). */
+	if (store_pool_set(c->st, NULL, rq->pool, rq->slots, rq->description,
+			   existed && old.from_config, c->now) < 0)
+		r = ops_fail(err, OPS_INTERNAL, "cannot set pool '%s': %s", rq->pool,
+			     store_errmsg(c->st));
+	struct store_pool now;
+	if (r == 0 && store_pool_get(c->st, rq->pool, &now) == 0) {
+		if (live)
+			live->pools_changed(live->ctx);
+		ans->outcome = OPS_DONE;
+		ans->body =
+		    json_pack("{s:o, s:b, s:o}", "pool", ops_pool_json(&now), "created", !existed,
+			      "old_slots", existed ? json_integer(old.slots) : json_null());
+		store_pool_free(&now);
+	}
+	if (existed)
+		store_pool_free(&old);
+	return r;
+}
+
+static int apply_pool_delete(const struct ops_ctx *c, const struct ops_live *live,
+			     const struct ops_req *rq, struct ops_answer *ans, struct ops_err *err)
+{
+	if (check_pool_name(rq->pool, err) < 0)
+		return -1;
+	struct store_pool p;
+	int e = store_pool_get(c->st, rq->pool, &p);
+	if (e == -ENOENT)
+		return no_pool(c->st, rq->pool, err);
+	if (e < 0)
+		return ops_fail(err, OPS_INTERNAL, "cannot read pool '%s': %s", rq->pool,
+				store_errmsg(c->st));
+	e = store_pool_delete(c->st, rq->pool);
+	int r = 0;
+	if (e == -EPERM)
+		r = ops_fail(
+		    err, OPS_CONFLICT,
+		    "%s cannot be deleted: it holds the tasks that name no pool; change its "
+		    "slots with 'gust pools set %s SLOTS'",
+		    rq->pool, rq->pool);
+	else if (e == -ENOENT) /* deleted meanwhile */
+		r = no_pool(c->st, rq->pool, err);
+	else if (e < 0)
+		r = ops_fail(err, OPS_INTERNAL, "cannot delete pool '%s': %s", rq->pool,
+			     store_errmsg(c->st));
+	if (r == 0) {
+		if (live)
+			live->pools_changed(live->ctx);
+		ans->outcome = OPS_DONE;
+		ans->body = json_pack("{s:o}", "pool", ops_pool_json(&p));
+	}
+	store_pool_free(&p);
+	return r;
+}
+
 int ops_apply(const struct ops_ctx *c, const struct ops_live *live, const struct ops_req *rq,
 	      struct ops_answer *ans, struct ops_err *err)
 {
@@ -411,6 +515,10 @@ int ops_apply(const struct ops_ctx *c, const struct ops_live *live, const struct
 		return apply_clear_or_mark(c, live, rq, ans, err);
 	case OPS_PAUSE:
 		return apply_pause(c, live, rq, ans, err);
+	case OPS_POOL_SET:
+		return apply_pool_set(c, live, rq, ans, err);
+	case OPS_POOL_DELETE:
+		return apply_pool_delete(c, live, rq, ans, err);
 	}
 	return ops_fail(err, OPS_BAD_REQUEST, "unknown operation");
 }

@@ -120,10 +120,12 @@ void ops_trigger_ans_free(struct ops_trigger_ans *a);
  *     (OPS_QUEUED), what the store alone holds (a queued run's cancel, a pause) is done.
  */
 enum ops_op {
-	OPS_CANCEL, /* run_id */
-	OPS_CLEAR,  /* run_id, task_id, map_index, downstream, dry_run */
-	OPS_MARK,   /* run_id, task_id, map_index, success */
-	OPS_PAUSE,  /* dag_id, paused */
+	OPS_CANCEL,	 /* run_id */
+	OPS_CLEAR,	 /* run_id, task_id, map_index, downstream, dry_run */
+	OPS_MARK,	 /* run_id, task_id, map_index, success */
+	OPS_PAUSE,	 /* dag_id, paused */
+	OPS_POOL_SET,	 /* pool, slots, description */
+	OPS_POOL_DELETE, /* pool */
 };
 
 struct ops_req {
@@ -131,10 +133,13 @@ struct ops_req {
 	char *run_id, *task_id, *dag_id;
 	int32_t map_index; /* -1: every instance of the task */
 	bool downstream, dry_run, success, paused;
-	char *who; /* who asks, for messages: "gust runs cancel", a user name */
+	char *pool;
+	int32_t slots;
+	char *description; /* pool set: NULL keeps the pool's, "" clears it */
+	char *who;	   /* who asks, for messages: "gust runs cancel", a user name */
 };
 void ops_req_free(struct ops_req *rq);
-/* "cancel", "clear", "mark", "pause": the kind of a stored command row. */
+/* "cancel", "clear", "mark", "pause", "pool_set", "pool_delete": a stored command row's kind. */
 const char *ops_op_name(enum ops_op op);
 /* A request from its JSON object (the form ops_req_json writes; `op` names the operation
  * unless `op_name` does): unknown fields and wrong types are OPS_BAD_REQUEST. */
@@ -153,7 +158,9 @@ struct ops_answer {
 	 *   cancel: {run: RUN}
 	 *   clear:  {run_id, dry_run, instances: [{task_id, map_index, state}]}: what runs again
 	 *   mark:   {run_id, state, instances: [...]}
-	 *   pause:  {dag_id, paused, was_paused, next_run} */
+	 *   pause:  {dag_id, paused, was_paused, next_run}
+	 *   pool set: {pool: POOL, created, old_slots (null if created)}
+	 *   pool delete: {pool: POOL as it was} */
 	json_t *body;
 };
 void ops_answer_free(struct ops_answer *a);
@@ -173,6 +180,8 @@ struct ops_live {
 	int (*mark)(void *ctx, const struct ops_req *rq, struct ops_err *err);
 	/* The DAG's pause changed: look at its schedule again. */
 	void (*dag_changed)(void *ctx, const char *dag_id);
+	/* A pool was set or deleted: admission reads the pools again. */
+	void (*pools_changed)(void *ctx);
 };
 
 /* Check the request against the store and carry it out: with `live` NULL, as a CLI with no

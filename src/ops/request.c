@@ -9,10 +9,8 @@
 #include "ops/ops.h"
 
 static const char *const op_names[] = {
-    [OPS_CANCEL] = "cancel",
-    [OPS_CLEAR] = "clear",
-    [OPS_MARK] = "mark",
-    [OPS_PAUSE] = "pause",
+    [OPS_CANCEL] = "cancel", [OPS_CLEAR] = "clear",	  [OPS_MARK] = "mark",
+    [OPS_PAUSE] = "pause",   [OPS_POOL_SET] = "pool_set", [OPS_POOL_DELETE] = "pool_delete",
 };
 
 static const char *const outcome_names[] = {
@@ -37,6 +35,8 @@ void ops_req_free(struct ops_req *rq)
 	free(rq->task_id);
 	free(rq->dag_id);
 	free(rq->who);
+	free(rq->pool);
+	free(rq->description);
 	memset(rq, 0, sizeof(*rq));
 }
 
@@ -50,6 +50,9 @@ enum {
 	F_STATE = 1 << 5,
 	F_DAG = 1 << 6,
 	F_PAUSED = 1 << 7,
+	F_POOL = 1 << 8,
+	F_SLOTS = 1 << 9,
+	F_DESC = 1 << 10,
 };
 
 static const unsigned op_fields[] = {
@@ -57,20 +60,25 @@ static const unsigned op_fields[] = {
     [OPS_CLEAR] = F_RUN | F_TASK | F_MAP | F_DOWN | F_DRY,
     [OPS_MARK] = F_RUN | F_TASK | F_MAP | F_STATE,
     [OPS_PAUSE] = F_DAG | F_PAUSED,
+    [OPS_POOL_SET] = F_POOL | F_SLOTS | F_DESC,
+    [OPS_POOL_DELETE] = F_POOL,
 };
 static const unsigned op_required[] = {
     [OPS_CANCEL] = F_RUN,
     [OPS_CLEAR] = F_RUN | F_TASK,
     [OPS_MARK] = F_RUN | F_TASK | F_STATE,
     [OPS_PAUSE] = F_DAG | F_PAUSED,
+    [OPS_POOL_SET] = F_POOL | F_SLOTS,
+    [OPS_POOL_DELETE] = F_POOL,
 };
 
 static const struct {
 	const char *name;
 	unsigned flag;
 } fields[] = {
-    {"run_id", F_RUN},	{"task_id", F_TASK}, {"map_index", F_MAP}, {"downstream", F_DOWN},
-    {"dry_run", F_DRY}, {"state", F_STATE},  {"dag_id", F_DAG},	   {"paused", F_PAUSED},
+    {"run_id", F_RUN},	{"task_id", F_TASK}, {"map_index", F_MAP},    {"downstream", F_DOWN},
+    {"dry_run", F_DRY}, {"state", F_STATE},  {"dag_id", F_DAG},	      {"paused", F_PAUSED},
+    {"pool", F_POOL},	{"slots", F_SLOTS},  {"description", F_DESC},
 };
 
 static int bad(struct ops_err *err, const char *op, const char *key, const char *what)
@@ -161,6 +169,25 @@ int ops_req_parse(const char *op_name, const json_t *obj, struct ops_req *rq, st
 		case F_PAUSED:
 			r = take_bool(v, name, key, &rq->paused, err);
 			break;
+		case F_POOL:
+			r = take_string(v, name, key, &rq->pool, err);
+			break;
+		case F_SLOTS:
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > INT32_MAX)
+				r = bad(err, name, key, "must be a whole number from 0");
+			else
+				rq->slots = (int32_t)json_integer_value(v);
+			break;
+		case F_DESC:
+			if (json_is_null(v))
+				break;
+			if (!json_is_string(v) ||
+			    strlen(json_string_value(v)) != json_string_length(v))
+				r = bad(err, name, key, "must be a string, or null to keep it");
+			else
+				rq->description = xstrdup(json_string_value(v));
+			break;
 		case F_STATE: {
 			const char *s = json_string_value(v);
 			if (!s || (strcmp(s, "success") != 0 && strcmp(s, "failed") != 0))
@@ -206,6 +233,12 @@ json_t *ops_req_json(const struct ops_req *rq)
 		json_object_set_new(o, "dag_id", json_string(rq->dag_id));
 	if (f & F_PAUSED)
 		json_object_set_new(o, "paused", json_boolean(rq->paused));
+	if (f & F_POOL)
+		json_object_set_new(o, "pool", json_string(rq->pool));
+	if (f & F_SLOTS)
+		json_object_set_new(o, "slots", json_integer(rq->slots));
+	if ((f & F_DESC) && rq->description)
+		json_object_set_new(o, "description", json_string(rq->description));
 	if (rq->who)
 		json_object_set_new(o, "who", json_string(rq->who));
 	return o;

@@ -13,6 +13,7 @@
 #include "exec/proctree.h"
 #include "ops/ops.h"
 #include "server/log.h"
+#include "server/pools.h"
 
 /* The active run, brought back from the store if it finished (a clear or a mark of a finished
  * run makes it run again). */
@@ -198,6 +199,12 @@ void load_new_runs(struct server *s)
 	free(rows);
 }
 
+static void live_pools_changed(void *ctx)
+{
+	struct server *s = ctx;
+	pools_load(s->adm, s->st);
+}
+
 /* ---- requests --------------------------------------------------------------------------- */
 
 /* The server's compiled versions, for the operations (held by a reference). */
@@ -228,6 +235,7 @@ static const struct ops_live server_live_ops = {
     .clear = live_clear,
     .mark = live_mark,
     .dag_changed = live_dag_changed,
+    .pools_changed = live_pools_changed,
 };
 
 int server_ops_apply(struct server *s, const struct ops_req *rq, struct ops_answer *ans,

@@ -63,8 +63,8 @@ t_pools_set_list_delete() {
   set -e
   assert_eq "$rc1" 1 "deleting an unknown pool"
   assert_eq "$rc2" 1 "deleting an unknown pool"
-  assert_contains "$(cat out)" "gust: no pool 'indexers' on $GUST_HOME; 'gust pools list' shows the pools"
-  assert_contains "$(cat out)" "gust: no pool 'a.b-C_8' on $GUST_HOME (did you mean 'a.b-C_9'?)"
+  assert_contains "$(cat out)" "gust: no pool 'indexers'"
+  assert_contains "$(cat out)" "gust: no pool 'a.b-C_8' (did you mean 'a.b-C_9'?)"
 }
 
 t_pools_bad_input() {

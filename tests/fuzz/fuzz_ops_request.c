@@ -26,9 +26,24 @@ static void check_request(const json_t *o)
 		ops_err_free(&err);
 		return;
 	}
-	bool run = rq.op != OPS_PAUSE;
-	if ((run && !rq.run_id) || (!run && !rq.dag_id) ||
-	    ((rq.op == OPS_CLEAR || rq.op == OPS_MARK) && !rq.task_id) || rq.map_index < -1)
+	bool ok = rq.map_index >= -1 && rq.slots >= 0;
+	switch (rq.op) {
+	case OPS_CANCEL:
+		ok &= rq.run_id != NULL;
+		break;
+	case OPS_CLEAR:
+	case OPS_MARK:
+		ok &= rq.run_id && rq.task_id;
+		break;
+	case OPS_PAUSE:
+		ok &= rq.dag_id != NULL;
+		break;
+	case OPS_POOL_SET:
+	case OPS_POOL_DELETE:
+		ok &= rq.pool != NULL;
+		break;
+	}
+	if (!ok)
 		abort();
 	json_t *j = ops_req_json(&rq);
 	struct ops_req back;

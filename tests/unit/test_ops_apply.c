@@ -1,5 +1,6 @@
 /* Unit tests of write requests (src/ops/request.c, src/ops/apply.c) on a store in memory,
  * without a server (live NULL) and with hooks that record what the server would be asked. */
+#include <errno.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -71,7 +72,7 @@ static struct store *etl_store(void)
 
 /* What the server's hooks were asked. */
 struct calls {
-	int cancel, clear, mark, dag_changed;
+	int cancel, clear, mark, dag_changed, pools_changed;
 	char last[200];
 };
 
@@ -108,6 +109,12 @@ static void rec_dag_changed(void *ctx, const char *dag_id)
 	struct calls *c = ctx;
 	c->dag_changed++;
 	snprintf(c->last, sizeof(c->last), "dag %s", dag_id);
+}
+
+static void rec_pools_changed(void *ctx)
+{
+	struct calls *c = ctx;
+	c->pools_changed++;
 }
 
 static int apply(struct store *st, const struct ops_live *live, const char *json,
@@ -236,7 +243,8 @@ TEST(ops_clear_checks_then_asks_the_server)
 {
 	struct store *st = etl_store();
 	struct calls calls = {0};
-	struct ops_live live = {&calls, rec_cancel, rec_clear, rec_mark, rec_dag_changed};
+	struct ops_live live = {&calls,	  rec_cancel,	   rec_clear,
+				rec_mark, rec_dag_changed, rec_pools_changed};
 	struct ops_answer ans;
 	struct ops_err err = {0};
 	char got[300];
@@ -315,7 +323,8 @@ TEST(ops_pause_writes_the_store_and_tells_the_server)
 {
 	struct store *st = etl_store();
 	struct calls calls = {0};
-	struct ops_live live = {&calls, rec_cancel, rec_clear, rec_mark, rec_dag_changed};
+	struct ops_live live = {&calls,	  rec_cancel,	   rec_clear,
+				rec_mark, rec_dag_changed, rec_pools_changed};
 	struct ops_answer ans;
 	struct ops_err err = {0};
 	ASSERT_INT_EQ(
@@ -359,6 +368,72 @@ TEST(ops_pause_writes_the_store_and_tells_the_server)
 	ASSERT_STR_EQ(err2.msg, err.msg);
 	free(text);
 	ops_err_free(&err2);
+	ops_err_free(&err);
+	store_close(st);
+}
+
+TEST(ops_pools_set_and_delete)
+{
+	struct store *st = etl_store();
+	struct calls calls = {0};
+	struct ops_live live = {&calls,	  rec_cancel,	   rec_clear,
+				rec_mark, rec_dag_changed, rec_pools_changed};
+	struct ops_answer ans;
+	struct ops_err err = {0};
+	ASSERT_INT_EQ(apply(st, &live,
+			    "{\"op\":\"pool_set\",\"pool\":\"indexers\",\"slots\":6,"
+			    "\"description\":\"the index workers\"}",
+			    &ans, &err),
+		      0);
+	ASSERT(json_is_true(json_object_get(ans.body, "created")));
+	ASSERT(json_is_null(json_object_get(ans.body, "old_slots")));
+	json_t *p = json_object_get(ans.body, "pool");
+	ASSERT_INT_EQ(json_integer_value(json_object_get(p, "slots")), 6);
+	ASSERT_STR_EQ(json_string_value(json_object_get(p, "description")), "the index workers");
+	ASSERT_INT_EQ(calls.pools_changed, 1);
+	ops_answer_free(&ans);
+	/* Again: the old slots, the description kept. */
+	ASSERT_INT_EQ(
+	    apply(st, NULL, "{\"op\":\"pool_set\",\"pool\":\"indexers\",\"slots\":2}", &ans, &err),
+	    0);
+	ASSERT_INT_EQ(json_integer_value(json_object_get(ans.body, "old_slots")), 6);
+	p = json_object_get(ans.body, "pool");
+	ASSERT_STR_EQ(json_string_value(json_object_get(p, "description")), "the index workers");
+	ops_answer_free(&ans);
+
+	static const struct {
+		const char *json;
+		enum ops_kind kind;
+		const char *msg;
+	} bad[] = {
+	    {"{\"op\":\"pool_set\",\"pool\":\"a b\",\"slots\":1}", OPS_INVALID,
+	     "bad pool name 'a b': use 1 to 100 letters, digits, '_', '-' and '.'"},
+	    {"{\"op\":\"pool_set\",\"pool\":\"p\",\"slots\":1000001}", OPS_INVALID,
+	     "slots must be a whole number from 0 to 1000000, got 1000001"},
+	    {"{\"op\":\"pool_set\",\"pool\":\"p\",\"slots\":\"2\"}", OPS_BAD_REQUEST,
+	     "pool_set: 'slots' must be a whole number from 0"},
+	    {"{\"op\":\"pool_set\",\"pool\":\"p\"}", OPS_BAD_REQUEST,
+	     "pool_set: 'slots' is required"},
+	    {"{\"op\":\"pool_delete\",\"pool\":\"indexer\"}", OPS_NOT_FOUND,
+	     "no pool 'indexer' (did you mean 'indexers'?)"},
+	    {"{\"op\":\"pool_delete\",\"pool\":\"default_pool\"}", OPS_CONFLICT,
+	     "default_pool cannot be deleted: it holds the tasks that name no pool; change its "
+	     "slots with 'gust pools set default_pool SLOTS'"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		ASSERT_INT_EQ(apply(st, &live, bad[i].json, &ans, &err), -1);
+		ASSERT_INT_EQ(err.kind, bad[i].kind);
+		ASSERT_STR_EQ(err.msg, bad[i].msg);
+	}
+	ASSERT_INT_EQ(calls.pools_changed, 1);
+	ASSERT_INT_EQ(
+	    apply(st, &live, "{\"op\":\"pool_delete\",\"pool\":\"indexers\"}", &ans, &err), 0);
+	p = json_object_get(ans.body, "pool");
+	ASSERT_INT_EQ(json_integer_value(json_object_get(p, "slots")), 2);
+	ASSERT_INT_EQ(calls.pools_changed, 2);
+	ops_answer_free(&ans);
+	struct store_pool gone;
+	ASSERT_INT_EQ(store_pool_get(st, "indexers", &gone), -ENOENT);
 	ops_err_free(&err);
 	store_close(st);
 }
