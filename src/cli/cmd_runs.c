@@ -14,9 +14,6 @@
 #include "ops/shape.h"
 #include "store/store.h"
 
-static const char *const run_states[] = {"queued", "running",	"success",
-					 "failed", "cancelled", "active"};
-
 static int64_t run_duration(const struct store_run *r, int64_t now)
 {
 	return r->started_at ? (r->ended_at ? r->ended_at : now) - r->started_at : -1;
@@ -29,7 +26,7 @@ static const struct cli_cmd runs_list_cmd;
 static int cmd_runs_list(int argc, char **argv)
 {
 	const char *home = NULL;
-	struct store_run_filter f = {.limit = 50};
+	struct ops_run_query q = {.limit = 50};
 	bool json = false;
 	long limit = 50;
 	static const struct option opts[] = {
@@ -46,25 +43,11 @@ static int cmd_runs_list(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "d:s:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			f.dag_id = optarg;
+			q.dag_id = optarg;
 			break;
-		case 's': {
-			bool ok = false;
-			for (size_t i = 0; i < ARRAY_SIZE(run_states); i++)
-				ok |= strcmp(optarg, run_states[i]) == 0;
-			if (!ok) {
-				const char *hint =
-				    closest_word(optarg, run_states, ARRAY_SIZE(run_states));
-				return cli_usage_error(
-				    &runs_list_cmd,
-				    "unknown state '%s'%s%s%s: use queued, running, success, "
-				    "failed, cancelled or active",
-				    optarg, hint ? " (did you mean '" : "", hint ? hint : "",
-				    hint ? "'?)" : "");
-			}
-			f.state = optarg;
+		case 's':
+			q.state = optarg;
 			break;
-		}
 		case 'n':
 			if (!cli_parse_int(optarg, 0, 1000000000, &limit))
 				return cli_usage_error(&runs_list_cmd,
@@ -84,28 +67,20 @@ static int cmd_runs_list(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error(&runs_list_cmd, "unexpected argument '%s'", argv[optind]);
-	f.limit = (size_t)limit;
+	q.limit = (size_t)limit;
 	home = cli_home(home);
 	struct store *st = NULL;
 	if (cli_store_open(home, false, &st) < 0)
 		return 1;
-	int rc = 1;
-	if (f.dag_id) {
-		struct store_dag d;
-		int e = store_dag_get(st, f.dag_id, &d);
-		if (e == -ENOENT) {
-			cli_unknown_dag(st, home, f.dag_id);
-			goto out;
-		}
-		if (e == 0)
-			store_dag_free(&d);
+	struct ops_run_page page;
+	struct ops_err err = {0};
+	if (ops_run_list(st, &q, &page, &err) < 0) {
+		int rc = cli_ops_failed(&err);
+		store_close(st);
+		return rc;
 	}
-	struct store_run *rows = NULL;
-	size_t n = 0;
-	if (store_run_list(st, &f, &rows, &n) < 0) {
-		fprintf(stderr, "gust: cannot list runs: %s\n", store_errmsg(st));
-		goto out;
-	}
+	const struct store_run *rows = page.runs;
+	size_t n = page.n;
 	int64_t now = cli_now_ms();
 	if (json) {
 		json_t *arr = json_array();
@@ -128,19 +103,15 @@ static int cmd_runs_list(int argc, char **argv)
 			       r->message ? r->message : "");
 		}
 		if (!n)
-			printf("(no runs%s%s%s%s)\n", f.dag_id ? " of DAG " : "",
-			       f.dag_id ? f.dag_id : "", f.state ? " in state " : "",
-			       f.state ? f.state : "");
-		else if (f.limit && n == f.limit)
+			printf("(no runs%s%s%s%s)\n", q.dag_id ? " of DAG " : "",
+			       q.dag_id ? q.dag_id : "", q.state ? " in state " : "",
+			       q.state ? q.state : "");
+		else if (page.next_cursor)
 			printf("(the newest %zu; --limit N for more)\n", n);
 	}
-	for (size_t i = 0; i < n; i++)
-		store_run_free(&rows[i]);
-	free(rows);
-	rc = 0;
-out:
+	ops_run_page_free(&page);
 	store_close(st);
-	return rc;
+	return 0;
 }
 
 static const struct cli_cmd runs_list_cmd = {

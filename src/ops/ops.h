@@ -82,6 +82,27 @@ int ops_ti_rows(struct store *st, const char *run_id, struct store_ti **ret, siz
 		struct ops_err *err);
 void ops_ti_rows_free(struct store_ti *tis, size_t n);
 
+/* ---- listings (read.c) ------------------------------------------------------------------- */
+
+struct ops_run_query {
+	const char *dag_id; /* NULL: every DAG (else OPS_NOT_FOUND for an unknown one) */
+	const char *state;  /* NULL, a run state, or "active" (queued or running) */
+	size_t limit;	    /* 0: every run (the CLI's --limit 0; the API caps it) */
+	const char *cursor; /* the next_cursor of the page before, NULL for the first */
+};
+
+struct ops_run_page {
+	struct store_run *runs; /* newest first */
+	size_t n;
+	char *next_cursor; /* NULL: nothing after this page */
+};
+
+/* One page of runs, by keyset (created_at, run_id): runs created between two pages never
+ * repeat a row or push one out, and a page costs the same however deep it is. */
+int ops_run_list(struct store *st, const struct ops_run_query *q, struct ops_run_page *ret,
+		 struct ops_err *err);
+void ops_run_page_free(struct ops_run_page *p);
+
 /* ---- trigger --------------------------------------------------------------------------- */
 
 struct ops_param_text {

@@ -216,6 +216,9 @@ struct store_run_filter {
 	const char *state;  /* NULL: any; "active" means queued or running */
 	size_t limit;	    /* 0: no limit */
 	bool oldest_first;  /* default newest first (by created_at, then run_id) */
+	/* Keyset paging: only the runs after this one in that order (NULL: from the first). */
+	const char *after_run_id;
+	int64_t after_created_at;
 };
 int store_run_list(struct store *s, const struct store_run_filter *f, struct store_run **ret,
 		   size_t *ret_n);

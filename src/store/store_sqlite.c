@@ -173,7 +173,7 @@ enum stmt_id { STATEMENTS(AS_ENUM) ST__COUNT };
 static const char *const stmt_sql[] = {STATEMENTS(AS_SQL)};
 
 /* run_list: (dag filter or not) x (no state, "active", one state) x (newest or oldest first) */
-#define RUN_LIST_VARIANTS 12
+#define RUN_LIST_VARIANTS 24 /* by dag x 3 state kinds x order x after a key */
 
 struct store_tx {
 	struct store *s;
@@ -1319,15 +1319,20 @@ int store_run_get(struct store *s, const char *run_id, struct store_run *ret)
 	return r;
 }
 
-static char *run_list_sql(bool by_dag, int state_kind, bool oldest_first)
+static char *run_list_sql(bool by_dag, int state_kind, bool oldest_first, bool after)
 {
 	static const char *const state_where[] = {"", "state IN ('queued', 'running')",
 						  "state = ?2"};
 	const char *dir = oldest_first ? "ASC" : "DESC";
-	return xasprintf("SELECT " RUN_COLS " FROM runs%s%s%s%s ORDER BY created_at %s, run_id %s "
-			 "LIMIT ?3",
-			 by_dag || state_kind ? " WHERE " : "", by_dag ? "dag_id = ?1" : "",
-			 by_dag && state_kind ? " AND " : "", state_where[state_kind], dir, dir);
+	/* The key of the last row of the page before: rows strictly after it in this order. */
+	const char *key = !after	 ? ""
+			  : oldest_first ? "(created_at, run_id) > (?4, ?5)"
+					 : "(created_at, run_id) < (?4, ?5)";
+	bool any = by_dag || state_kind || after;
+	return xasprintf(
+	    "SELECT " RUN_COLS " FROM runs%s%s%s%s%s%s ORDER BY created_at %s, run_id %s LIMIT ?3",
+	    any ? " WHERE " : "", by_dag ? "dag_id = ?1" : "", by_dag && state_kind ? " AND " : "",
+	    state_where[state_kind], after && (by_dag || state_kind) ? " AND " : "", key, dir, dir);
 }
 
 int store_run_list(struct store *s, const struct store_run_filter *f, struct store_run **ret,
@@ -1338,9 +1343,12 @@ int store_run_list(struct store *s, const struct store_run_filter *f, struct sto
 		f = &none;
 	bool by_dag = f->dag_id != NULL;
 	int state_kind = !f->state ? 0 : strcmp(f->state, "active") == 0 ? 1 : 2;
-	size_t variant = (size_t)by_dag + 2 * (size_t)state_kind + 6 * (size_t)f->oldest_first;
+	bool after = f->after_run_id != NULL;
+	size_t variant = (size_t)by_dag + 2 * (size_t)state_kind + 6 * (size_t)f->oldest_first +
+			 12 * (size_t)after;
 	sqlite3_stmt *st;
-	char *sql = s->run_list[variant] ? NULL : run_list_sql(by_dag, state_kind, f->oldest_first);
+	char *sql =
+	    s->run_list[variant] ? NULL : run_list_sql(by_dag, state_kind, f->oldest_first, after);
 	int r = prep_sql(s, &s->run_list[variant], sql, &st);
 	free(sql);
 	if (r)
@@ -1348,6 +1356,10 @@ int store_run_list(struct store *s, const struct store_run_filter *f, struct sto
 	bind_text(s, st, 1, f->dag_id);
 	bind_text(s, st, 2, state_kind == 2 ? f->state : NULL);
 	bind_int(s, st, 3, f->limit == 0 || f->limit > INT64_MAX ? -1 : (int64_t)f->limit);
+	if (after) {
+		bind_int(s, st, 4, f->after_created_at);
+		bind_text(s, st, 5, f->after_run_id);
+	}
 	return list_rows(s, st, sizeof(**ret), read_run, free_run_row, (void **)ret, ret_n,
 			 "listing runs");
 }
