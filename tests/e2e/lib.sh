@@ -43,12 +43,13 @@ wait_for() {
 
 # Is a live (non-zombie) process running whose command line contains MARKER?
 alive_with_marker() {
-  local marker=$1 p st
-  for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$marker"; then
-      st=$(awk '{print $3}' "$p/stat" 2>/dev/null) || continue
-      [ "$st" != "Z" ] && [ -n "$st" ] && return 0
-    fi
+  local marker=$1 f st
+  # One grep over every command line (a fork per process made a scan take seconds on a
+  # loaded machine, longer than some tasks live). The marker comes from a file descriptor,
+  # not grep's arguments: grep must not find its own command line.
+  for f in $(grep -lsF -f <(printf '%s\n' "$marker") /proc/[0-9]*/cmdline 2>/dev/null); do
+    st=$(awk '{print $3}' "${f%/cmdline}/stat" 2>/dev/null) || continue
+    [ "$st" != "Z" ] && [ -n "$st" ] && return 0
   done
   return 1
 }
