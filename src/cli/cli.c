@@ -219,30 +219,11 @@ bool cli_server_running(const char *home)
 	return running;
 }
 
-void cli_unknown_dag(struct store *st, const char *home, const char *dag_id)
+void cli_unknown_dag(struct store *st, const char *dag_id)
 {
-	struct store_dag *dags = NULL;
-	size_t n = 0;
-	const char *hint = NULL;
-	if (store_dag_list(st, &dags, &n) == 0 && n) {
-		/* DAG ids only: not the rows of files that never loaded ("./x.yaml"). */
-		const char **names = xcalloc(n, sizeof(*names));
-		size_t n_names = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!strchr(dags[i].dag_id, '/'))
-				names[n_names++] = dags[i].dag_id;
-		hint = closest_word(dag_id, names, n_names);
-		if (hint)
-			fprintf(stderr, "gust: no DAG '%s' on %s (did you mean '%s'?)\n", dag_id,
-				home, hint);
-		free(names);
-	}
-	if (!hint)
-		fprintf(stderr, "gust: no DAG '%s' on %s; 'gust dags list' shows the DAGs\n",
-			dag_id, home);
-	for (size_t i = 0; i < n; i++)
-		store_dag_free(&dags[i]);
-	free(dags);
+	struct ops_err err = {0};
+	ops_no_dag(st, dag_id, &err);
+	cli_ops_failed(&err);
 }
 
 int cli_run_get(struct store *st, const char *run_id, struct store_run *ret)

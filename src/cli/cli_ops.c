@@ -22,7 +22,7 @@
 static int hold_server_lock(const char *home)
 {
 	char *path = xasprintf("%s/server.lock", home);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644); /* as the server makes it */
 	free(path);
 	if (fd < 0)
 		return -2; /* cannot even create it: no server can run here either */

@@ -730,7 +730,7 @@ static int cmd_next(int argc, char **argv)
 		}
 		if (!known &&
 		    !(d = cli_dag_from_folder(cli_dags_dir(dags_dir), id, NULL, NULL, NULL))) {
-			cli_unknown_dag(st, home, id);
+			cli_unknown_dag(st, id);
 			store_close(st);
 			free(db);
 			return 1;
