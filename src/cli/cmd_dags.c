@@ -138,71 +138,79 @@ static int list_folder(const char *dir)
 	return 0;
 }
 
-static int list_store(struct store *st)
+/* A time of the shapes ("2024-03-01T00:00:05.123Z") as the CLI prints times, or "-". */
+static const char *shape_time(const json_t *v, char *buf, size_t size)
 {
-	struct store_dag *dags = NULL;
-	size_t n = 0;
-	if (store_dag_list(st, &dags, &n) < 0) {
-		fprintf(stderr, "gust: cannot list DAGs: %s\n", store_errmsg(st));
-		return 1;
-	}
+	int64_t ms;
+	if (ops_time_parse(v, &ms) < 0 || !ms)
+		return "-";
+	return cli_fmt_time(ms, buf, size);
+}
+
+static int list_store(struct store *st, bool as_json)
+{
 	struct ops_ctx ctx = {.st = st, .now = cli_now_ms(), .dags = &ops_dags_from_store};
+	struct ops_dag_query q = OPS_DAG_QUERY_ALL;
+	struct ops_err err = {0};
+	json_t *dags = NULL;
+	if (ops_dag_list(&ctx, &q, &dags, &err) < 0)
+		return cli_ops_failed(&err);
+	if (as_json) {
+		cli_print_json(dags);
+		json_decref(dags);
+		return 0;
+	}
 	printf("%-24s %-16s %-6s %-31s %-20s  %s\n", "DAG", "SCHEDULE", "PAUSED", "LAST RUN",
 	       "NEXT RUN", "NOTE");
-	size_t shown = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct store_dag *d = &dags[i];
-		/* A file that never loaded and is gone: nothing to show (no version, no runs). */
-		if (d->deleted && !d->version)
-			continue;
-		shown++;
+	size_t i;
+	json_t *d;
+	json_array_foreach(dags, i, d)
+	{
+		const char *id = json_string_value(json_object_get(d, "dag_id"));
+		const char *schedule = json_string_value(json_object_get(d, "schedule"));
+		bool loaded = json_is_integer(json_object_get(d, "version"));
 		char last[64] = "-", next[40] = "-", when[40];
-		struct store_run_filter f = {.dag_id = d->dag_id, .limit = 1};
-		struct store_run *runs = NULL;
-		size_t n_runs = 0;
-		if (store_run_list(st, &f, &runs, &n_runs) == 0 && n_runs) {
-			snprintf(last, sizeof(last), "%-9s %s", runs[0].state,
-				 cli_fmt_time(runs[0].logical_date, when, sizeof(when)));
-			store_run_free(&runs[0]);
-		}
-		free(runs);
-		int64_t t = ops_next_fire(&ctx, d);
-		if (t)
-			cli_fmt_time(t, next, sizeof(next));
-		else if (d->version && !d->schedule)
+		json_t *recent = json_array_get(json_object_get(d, "recent_runs"), 0);
+		if (recent)
+			snprintf(last, sizeof(last), "%-9s %s",
+				 json_string_value(json_object_get(recent, "state")),
+				 shape_time(json_object_get(recent, "logical_date"), when,
+					    sizeof(when)));
+		json_t *nr = json_object_get(d, "next_run");
+		if (json_is_string(nr))
+			snprintf(next, sizeof(next), "%s", shape_time(nr, when, sizeof(when)));
+		else if (loaded && !schedule)
 			snprintf(next, sizeof(next), "(manual)");
-		printf("%-24s %-16s %-6s %-31s %-20s ", d->dag_id,
-		       d->schedule  ? d->schedule
-		       : d->version ? "(manual)"
-				    : "-",
-		       d->paused ? "yes" : "no", last, next);
-		/* A removed file's problems are gone with it. */
-		if (d->deleted) {
+		printf("%-24s %-16s %-6s %-31s %-20s ", id,
+		       schedule ? schedule
+		       : loaded ? "(manual)"
+				: "-",
+		       json_is_true(json_object_get(d, "paused")) ? "yes" : "no", last, next);
+		json_t *errors = json_object_get(d, "errors");
+		if (json_is_true(json_object_get(d, "deleted"))) {
 			printf(" file removed; history kept");
-		} else if (d->error) {
-			size_t len = strcspn(d->error, "\n");
-			printf(" BROKEN%s: %.*s",
-			       d->version ? " (the last good version is in use)" : "", (int)len,
-			       d->error);
-			if (d->error[len])
-				printf(" (+more; run 'gust dags validate %s')",
-				       d->file ? d->file : d->dag_id);
+		} else if (json_array_size(errors)) {
+			const char *file = json_string_value(json_object_get(d, "file"));
+			printf(" BROKEN%s: %s", loaded ? " (the last good version is in use)" : "",
+			       json_string_value(json_array_get(errors, 0)));
+			if (json_array_size(errors) > 1)
+				printf(" (+more; run 'gust dags validate %s')", file ? file : id);
 		}
 		putchar('\n');
 	}
-	if (!shown)
+	if (!json_array_size(dags))
 		printf("(no DAGs yet: the server records the DAG folder's files when it starts)\n");
-	for (size_t i = 0; i < n; i++)
-		store_dag_free(&dags[i]);
-	free(dags);
+	json_decref(dags);
 	return 0;
 }
 
 static int cmd_list(int argc, char **argv)
 {
 	const char *dir = NULL, *home = NULL;
+	bool as_json = false;
 	static const struct option opts[] = {
 	    {"dags", required_argument, NULL, 'd'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"home", required_argument, NULL, 'H'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -217,6 +225,9 @@ static int cmd_list(int argc, char **argv)
 		case 'H':
 			home = optarg;
 			break;
+		case 'j':
+			as_json = true;
+			break;
 		case 'h':
 			return cli_help(&list_cmd);
 		default:
@@ -230,12 +241,14 @@ static int cmd_list(int argc, char **argv)
 	struct stat sb;
 	bool have_store = stat(db, &sb) == 0;
 	free(db);
+	if (dir && as_json)
+		return cli_usage_error(&list_cmd, "--json lists the store's DAGs; drop --dags");
 	if (dir || !have_store)
 		return list_folder(cli_dags_dir(dir));
 	struct store *st = NULL;
 	if (cli_store_open(home, false, &st) < 0)
 		return 1;
-	int rc = list_store(st);
+	int rc = list_store(st, as_json);
 	store_close(st);
 	return rc;
 }
@@ -244,7 +257,7 @@ static const struct cli_cmd list_cmd = {
     "dags list",
     cmd_list,
     "list DAGs",
-    "Usage: gust dags list [--dags DIR] [--home DIR]\n"
+    "Usage: gust dags list [--json] [--dags DIR] [--home DIR]\n"
     "\n"
     "List the DAGs the server knows (the store at $GUST_HOME): id, schedule, paused, the\n"
     "last run (state and logical date) and the next fire time (UTC). A file that does not\n"
@@ -253,6 +266,7 @@ static const struct cli_cmd list_cmd = {
     "With --dags, or when nothing has run on the home yet, list the files of the DAG folder\n"
     "instead: id, schedule, number of tasks and file.\n"
     "\n"
+    "  --json        the DAGs as a JSON array (the shape of GET /api/v1/dags)\n"
     "  --dags DIR    list this folder's files (default folder: $GUST_DAGS, else ./dags)\n"
     "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n",
 };

@@ -362,15 +362,7 @@ int64_t ops_next_fire(const struct ops_ctx *c, const struct store_dag *row)
 	ops_err_free(&ignored);
 	if (!d)
 		return 0;
-	int64_t next = 0;
-	struct schedule *sc = NULL;
-	char *msg = NULL;
-	if (schedule_open(d, &sc, &msg) == 0 && sc) {
-		int64_t t = schedule_next(sc, c->now);
-		next = t == INT64_MAX ? 0 : t;
-	}
-	free(msg);
-	schedule_free(sc);
+	int64_t next = ops_dag_next_fire(d, c->now);
 	c->dags->release(c->dags->ctx, hold);
 	return next;
 }

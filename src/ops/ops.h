@@ -82,6 +82,28 @@ int ops_ti_rows(struct store *st, const char *run_id, struct store_ti **ret, siz
 		struct ops_err *err);
 void ops_ti_rows_free(struct store_ti *tis, size_t n);
 
+/* ---- DAGs (dags.c) ------------------------------------------------------------------------- */
+
+struct ops_dag_query {
+	int paused;	    /* -1 any, 0 not paused, 1 paused */
+	int broken;	    /* -1 any, 0 loads, 1 its file is broken */
+	const char *tag;    /* NULL, or a tag the current version has */
+	const char *search; /* NULL, or a substring of the id */
+};
+#define OPS_DAG_QUERY_ALL ((struct ops_dag_query){.paused = -1, .broken = -1})
+
+/* The DAGs (ops_dag_json rows, by id) that pass the filters. A removed file's DAG is listed
+ * (deleted: true) while it has a version: its history stays. */
+int ops_dag_list(const struct ops_ctx *c, const struct ops_dag_query *q, json_t **ret,
+		 struct ops_err *err);
+/* One DAG: its row and detail (ops_dag_detail_add); OPS_NOT_FOUND with a hint. */
+int ops_dag_show(const struct ops_ctx *c, const char *dag_id, json_t **ret, struct ops_err *err);
+/* The stored source of a version (0: the current one), malloc'd, and which version it is. */
+int ops_dag_source(struct store *st, const char *dag_id, int64_t version, char **ret,
+		   int64_t *ret_version, struct ops_err *err);
+/* The next fire time after `now` of a compiled DAG's schedule; 0 for none. */
+int64_t ops_dag_next_fire(const struct dag *d, int64_t now);
+
 /* ---- listings (read.c) ------------------------------------------------------------------- */
 
 struct ops_run_query {

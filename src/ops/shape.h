@@ -42,6 +42,22 @@ void ops_run_record(const struct run *r, const char *kind, struct store_run *out
 void ops_ti_record(const struct run *r, uint32_t i, struct store_ti *out);
 void ops_ti_record_done(struct store_ti *t);
 
+struct dag;
+
+/* A DAG's listing row: {dag_id, description, file, version, schedule, timezone, tags, paused,
+ * deleted, broken, errors [lines], next_run (null when paused or none), last_logical_date,
+ * recent_runs [{run_id, state, logical_date}] newest first, updated_at}. `d` is its compiled
+ * current version, or NULL when it never loaded (description, timezone, tags empty). */
+json_t *ops_dag_json(const struct store_dag *row, const struct dag *d,
+		     const struct store_run *recent, size_t n_recent, int64_t next_run,
+		     int64_t now);
+/* One DAG's detail, added to its row: tasks [{task_id, description, depends, run, map,
+ * trigger_rule, retries, retry_delay_ms, timeout_ms, pool, pool_slots, priority}] in an order
+ * they can run, params {name: JSON Schema fragment}, max_active_runs, max_active_tasks,
+ * catchup, conflicts, versions [{version, hash, created_at}] newest first. */
+void ops_dag_detail_add(json_t *o, const struct dag *d, const struct store_dag_version *vs,
+			size_t nv);
+
 /* "2024-03-01T00:00:05.123Z" (or null for 0), the form of every time in these shapes. */
 json_t *ops_time_json(int64_t ms);
 /* And back: 0 and the time of such a string, -EINVAL for anything else (null included). */

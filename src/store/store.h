@@ -179,6 +179,15 @@ int store_dag_get(struct store *s, const char *dag_id, struct store_dag *ret);
 int store_dag_list(struct store *s, struct store_dag **ret, size_t *ret_n);
 /* The source text of a version (malloc'd). */
 int store_dag_version_source(struct store *s, const char *dag_id, int64_t version, char **ret);
+/* The versions of a DAG, newest first (an unknown DAG has none). */
+struct store_dag_version {
+	int64_t version;
+	char *hash;
+	int64_t created_at;
+};
+int store_dag_version_list(struct store *s, const char *dag_id, struct store_dag_version **ret,
+			   size_t *ret_n);
+void store_dag_version_list_free(struct store_dag_version *v, size_t n);
 int store_dag_set_last_logical(struct store *s, struct store_tx *tx, const char *dag_id,
 			       int64_t logical);
 

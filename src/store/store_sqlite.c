@@ -96,6 +96,8 @@
 	X(DAG_SOURCE, "SELECT s.data FROM dag_versions v JOIN dag_sources s "                      \
 		      "ON s.dag_id = v.dag_id AND s.hash = v.hash "                                \
 		      "WHERE v.dag_id = ?1 AND v.version = ?2 ORDER BY s.part")                    \
+	X(DAG_VERSIONS, "SELECT version, hash, created_at FROM dag_versions WHERE dag_id = ?1 "    \
+			"ORDER BY version DESC")                                                   \
 	X(DAG_LAST_LOGICAL, "UPDATE dags SET last_logical = ?2 WHERE dag_id = ?1")                 \
 	X(RUN_CREATE, "INSERT INTO runs (" RUN_COLS ") "                                           \
 		      "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', coalesce(?6, '{}'), ?7, ?8, 0, 0)")   \
@@ -1223,6 +1225,40 @@ int store_dag_version_source(struct store *s, const char *dag_id, int64_t versio
 	}
 	*ret = buf_detach(&b);
 	return 0;
+}
+
+static void read_dag_version(sqlite3_stmt *st, void *row)
+{
+	struct store_dag_version *v = row;
+	*v = (struct store_dag_version){
+	    .version = col_int(st, 0),
+	    .hash = col_str(st, 1),
+	    .created_at = col_int(st, 2),
+	};
+}
+
+static void free_dag_version_row(void *row)
+{
+	free(((struct store_dag_version *)row)->hash);
+}
+
+int store_dag_version_list(struct store *s, const char *dag_id, struct store_dag_version **ret,
+			   size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_DAG_VERSIONS, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, dag_id);
+	return list_rows(s, st, sizeof(**ret), read_dag_version, free_dag_version_row,
+			 (void **)ret, ret_n, "listing DAG versions");
+}
+
+void store_dag_version_list_free(struct store_dag_version *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free_dag_version_row(&v[i]);
+	free(v);
 }
 
 /* ---- runs ---------------------------------------------------------------------------------- */

@@ -612,6 +612,20 @@ TEST(store_dag_versions_and_fields)
 	ASSERT(src == NULL);
 	ASSERT_STR_CONTAINS(store_errmsg(s), "'d' version '3");
 
+	struct store_dag_version *vs = NULL;
+	size_t nv = 0;
+	ASSERT_INT_EQ(store_dag_version_list(s, "d", &vs, &nv), 0);
+	ASSERT_INT_EQ(nv, 2);
+	ASSERT_INT_EQ(vs[0].version, 2); /* newest first */
+	ASSERT_STR_EQ(vs[0].hash, "h2");
+	ASSERT_INT_EQ(vs[0].created_at, 120);
+	ASSERT_INT_EQ(vs[1].version, 1);
+	ASSERT_INT_EQ(vs[1].created_at, 100);
+	store_dag_version_list_free(vs, nv);
+	ASSERT_INT_EQ(store_dag_version_list(s, "nope", &vs, &nv), 0);
+	ASSERT_INT_EQ(nv, 0);
+	store_dag_version_list_free(vs, nv);
+
 	/* Broken: the good version stays current; loading again clears the error. */
 	ASSERT_INT_EQ(store_dag_broken(s, NULL, "d", "dags/d.yaml", "d.yaml:3:1: error: x", 140),
 		      0);
