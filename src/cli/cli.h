@@ -151,5 +151,8 @@ int cmd_tasks(int argc, char **argv);
 int cmd_why(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_pools(int argc, char **argv);
+int cmd_users(int argc, char **argv);
+int cmd_tokens(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -29,6 +29,12 @@ static const char usage[] =
     "  why RUN TASK              why a task instance is not running now\n"
     "  pools set NAME SLOTS      create a pool or change its slots (--description)\n"
     "  pools list|delete         the pools with their use; delete one\n"
+    "  users add NAME --role R   add a user of the HTTP API (password from stdin or a prompt)\n"
+    "  users list|passwd         the users; change a user's password\n"
+    "  users set-role|remove     change a user's role; remove a user\n"
+    "  tokens create             an API token, printed once (--user, --name, --expires)\n"
+    "  tokens list|revoke        the API tokens (never their text); revoke one\n"
+    "  audit                     who changed users and tokens, logins (--limit N, --json)\n"
     "  db cleanup --before DATE  delete old finished runs and their logs\n"
     "  server                    run the scheduler: DAGs on their schedules, history kept\n"
     "\n"
@@ -44,8 +50,9 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } groups[] = {
-    {"dags", cmd_dags},	  {"runs", cmd_runs}, {"tasks", cmd_tasks},   {"why", cmd_why},
-    {"pools", cmd_pools}, {"db", cmd_db},     {"server", cmd_server},
+    {"dags", cmd_dags},	    {"runs", cmd_runs},	  {"tasks", cmd_tasks},	  {"why", cmd_why},
+    {"pools", cmd_pools},   {"db", cmd_db},	  {"server", cmd_server}, {"users", cmd_users},
+    {"tokens", cmd_tokens}, {"audit", cmd_audit},
 };
 
 int main(int argc, char **argv)

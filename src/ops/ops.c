@@ -46,6 +46,10 @@ int ops_http_status(enum ops_kind k)
 		return 409;
 	case OPS_INVALID:
 		return 422;
+	case OPS_UNAUTHORIZED:
+		return 401;
+	case OPS_FORBIDDEN:
+		return 403;
 	case OPS_INTERNAL:
 		break;
 	}
@@ -54,7 +58,22 @@ int ops_http_status(enum ops_kind k)
 
 int ops_exit_code(enum ops_kind k)
 {
-	return k == OPS_OK ? 0 : k == OPS_BAD_REQUEST || k == OPS_INVALID ? 2 : 1;
+	switch (k) {
+	case OPS_OK:
+		return 0;
+	case OPS_BAD_REQUEST:
+	case OPS_INVALID:
+		return 2;
+	case OPS_UNAUTHORIZED:
+		return 3;
+	case OPS_FORBIDDEN:
+		return 4;
+	case OPS_NOT_FOUND:
+	case OPS_CONFLICT:
+	case OPS_INTERNAL:
+		break;
+	}
+	return 1;
 }
 
 const char *ops_kind_slug(enum ops_kind k)
@@ -70,6 +89,10 @@ const char *ops_kind_slug(enum ops_kind k)
 		return "conflict";
 	case OPS_INVALID:
 		return "invalid";
+	case OPS_UNAUTHORIZED:
+		return "unauthorized";
+	case OPS_FORBIDDEN:
+		return "forbidden";
 	case OPS_INTERNAL:
 		break;
 	}

@@ -26,6 +26,10 @@ enum ops_kind {
 	OPS_CONFLICT,	 /* the object's state forbids it: 409, exit 1 */
 	OPS_INVALID,	 /* well formed but not valid (params, a DAG): 422, exit 2 */
 	OPS_INTERNAL,	 /* the store failed: 500, exit 1 */
+	/* No valid credentials (none, wrong, expired, revoked): 401, exit 3. */
+	OPS_UNAUTHORIZED,
+	/* Valid credentials whose role does not allow it: 403, exit 4. */
+	OPS_FORBIDDEN,
 };
 
 struct ops_err {

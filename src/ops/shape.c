@@ -233,3 +233,36 @@ void ops_ti_record_done(struct store_ti *t)
 	free(t->item);
 	t->output = t->item = NULL;
 }
+
+/* ---- identities ---------------------------------------------------------------------------- */
+
+json_t *ops_user_json(const struct store_user *u)
+{
+	return json_pack("{s:s?, s:s?, s:o, s:o, s:o}", "name", u->name, "role", u->role,
+			 "created_at", ops_time_json(u->created_at), "updated_at",
+			 ops_time_json(u->updated_at), "password_changed_at",
+			 ops_time_json(u->password_changed_at));
+}
+
+json_t *ops_token_json(const struct store_token *t)
+{
+	return json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o, s:o}", "id",
+			 (json_int_t)t->id, "name", t->name, "user", t->user, "display", t->display,
+			 "created_by", t->created_by, "created_at", ops_time_json(t->created_at),
+			 "expires_at", ops_time_json(t->expires_at), "last_used_at",
+			 ops_time_json(t->last_used_at), "revoked_at",
+			 ops_time_json(t->revoked_at));
+}
+
+json_t *ops_audit_json(const struct store_audit *a)
+{
+	json_t *detail = parsed(a->detail);
+	if (!json_is_object(detail)) {
+		json_decref(detail);
+		detail = json_object();
+	}
+	return json_pack("{s:I, s:o, s:s?, s:s?, s:o, s:s?, s:o, s:o}", "id", (json_int_t)a->id,
+			 "at", ops_time_json(a->at), "actor", a->actor, "via", a->via,
+			 "remote_addr", str_or_null(a->remote_addr), "action", a->action, "target",
+			 str_or_null(a->target), "detail", detail);
+}

@@ -32,6 +32,15 @@ json_t *ops_try_json(const struct store_attempt *a);
 json_t *ops_run_with_tis_json(const struct store_run *r, const struct store_ti *tis, size_t n,
 			      int64_t now);
 
+/* Identities (ops/identity.h): never a password, a hash or a token's text.
+ * {name, role, created_at, updated_at, password_changed_at} */
+json_t *ops_user_json(const struct store_user *u);
+/* {id, name, user, display, created_by, created_at, expires_at (null: never), last_used_at,
+ *  revoked_at} */
+json_t *ops_token_json(const struct store_token *t);
+/* {id, at, actor, via, remote_addr, action, target, detail} */
+json_t *ops_audit_json(const struct store_audit *a);
+
 /*
  * A live run (engine/run.h) as the records the store keeps, so that `dags test --json` and the
  * server write and show exactly what a stored run shows. The strings point into the run and

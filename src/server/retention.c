@@ -33,6 +33,10 @@ void retention_tick(struct server *s, int64_t now)
 	if (n > 0)
 		slog(LOG_INFO, "retention: removed %d old run%s and their logs", n,
 		     n == 1 ? "" : "s");
+	/* Sessions past their end (idle or absolute): they open nothing, this frees their rows. */
+	int sessions = store_session_sweep(s->st, now, 500);
+	if (sessions < 0)
+		slog(LOG_WARN, "retention: %s", store_errmsg(s->st));
 	/* More to do: come back soon, in small batches that never stall the loop. Otherwise
 	 * look again in a minute (or sooner for a short retention). */
 	int64_t again = s->cfg.retention_ms / 2;

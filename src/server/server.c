@@ -21,6 +21,7 @@
 #include "base/fsutil.h"
 #include "base/util.h"
 #include "dag/dag_time.h"
+#include "ops/identity.h"
 #include "server/log.h"
 #include "server/pools.h"
 
@@ -205,6 +206,30 @@ static int start_api(struct server *s)
 	return 0;
 }
 
+/* The first start on a store without users creates `admin` (ops_bootstrap_admin): with
+ * GUST_ADMIN_PASSWORD when set (never logged), else a random password printed here once. */
+static int bootstrap_admin(struct server *s)
+{
+	const char *env = getenv("GUST_ADMIN_PASSWORD");
+	char *generated = NULL;
+	struct ops_err err = {0};
+	if (ops_bootstrap_admin(s->st, server_now(s), env && *env ? env : NULL, &generated, &err) <
+	    0) {
+		fprintf(stderr, "gust: %s\n", err.msg);
+		ops_err_free(&err);
+		return -1;
+	}
+	if (generated) {
+		slog(LOG_WARN,
+		     "server: FIRST START: created user 'admin' (role admin) with the password "
+		     "%s (shown once, never again: change it with 'gust users passwd admin')",
+		     generated);
+		explicit_bzero(generated, strlen(generated));
+		free(generated);
+	}
+	return 0;
+}
+
 static int take_lock(struct server *s)
 {
 	char *path = xasprintf("%s/server.lock", s->home);
@@ -349,6 +374,8 @@ int server_main(const struct server_opts *o)
 		goto out;
 	}
 	free(db);
+	if (bootstrap_admin(s) < 0)
+		goto out;
 	/* The loop's commits must not checkpoint the log (copy pages, sync the file). */
 	if (store_checkpoint_apart(s->st) < 0)
 		slog(LOG_WARN, "server: %s; commits checkpoint the log themselves",

@@ -156,6 +156,60 @@ const char *const store_sqlite_migrations[] = {
     /* 5: a page of runs in one state (runs list --state, the API's ?state=) walks the index
      * in its order instead of sorting every run in that state. */
     "CREATE INDEX runs_state_created ON runs(state, created_at, run_id);\n",
+
+    /* 6: identities of the HTTP API (docs/users.md). Sessions and tokens are kept by the
+     * BLAKE2b hash of their secret, never the secret. A session belongs to its user (deleting
+     * the user deletes them); a token names its user without a foreign key, so that a removed
+     * user's tokens stay listed, revoked, for the audit trail. Audit ids only grow
+     * (AUTOINCREMENT never reuses one), which makes them a cursor. */
+    "CREATE TABLE users (\n"
+    "  name                TEXT PRIMARY KEY NOT NULL,\n"
+    "  role                TEXT NOT NULL\n"
+    "                      CHECK (role IN ('viewer', 'operator', 'editor', 'admin')),\n"
+    "  password_hash       TEXT NOT NULL,\n"
+    "  created_at          INTEGER NOT NULL,\n"
+    "  updated_at          INTEGER NOT NULL,\n"
+    "  password_changed_at INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "CREATE INDEX users_role ON users(role);\n"
+    "\n"
+    "CREATE TABLE sessions (\n"
+    "  hash         TEXT PRIMARY KEY NOT NULL,\n"
+    "  user         TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,\n"
+    "  created_at   INTEGER NOT NULL,\n"
+    "  expires_at   INTEGER NOT NULL,\n" /* the earlier of the idle and the absolute limit */
+    "  last_seen_at INTEGER NOT NULL,\n"
+    "  remote_addr  TEXT\n"
+    ") WITHOUT ROWID, STRICT;\n"
+    "CREATE INDEX sessions_user ON sessions(user);\n"
+    "CREATE INDEX sessions_expires ON sessions(expires_at);\n"
+    "\n"
+    "CREATE TABLE api_tokens (\n"
+    "  id           INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  hash         TEXT NOT NULL UNIQUE,\n"
+    "  display      TEXT NOT NULL,\n"
+    "  name         TEXT NOT NULL,\n"
+    "  user         TEXT NOT NULL,\n"
+    "  created_by   TEXT NOT NULL,\n"
+    "  created_at   INTEGER NOT NULL,\n"
+    "  expires_at   INTEGER NOT NULL DEFAULT 0,\n" /* 0: never */
+    "  last_used_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  revoked_at   INTEGER NOT NULL DEFAULT 0\n"
+    ") STRICT;\n"
+    "CREATE INDEX api_tokens_user ON api_tokens(user, id);\n"
+    "\n"
+    "CREATE TABLE audit (\n"
+    "  id          INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  at          INTEGER NOT NULL,\n"
+    "  actor       TEXT NOT NULL,\n"
+    "  via         TEXT NOT NULL CHECK (via IN ('cli', 'api', 'server')),\n"
+    "  remote_addr TEXT,\n"
+    "  action      TEXT NOT NULL,\n"
+    "  target      TEXT,\n"
+    "  detail      TEXT NOT NULL DEFAULT '{}'\n"
+    ") STRICT;\n"
+    "CREATE INDEX audit_actor ON audit(actor, id);\n"
+    "CREATE INDEX audit_action ON audit(action, id);\n",
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

@@ -1,6 +1,7 @@
 /*
  * store.h - everything gust remembers, behind one interface: DAGs and their versions, runs,
- * task instances, attempts, the commands the CLI leaves for the server, and pools.
+ * task instances, attempts, the commands the CLI leaves for the server, pools, and the
+ * identities of the HTTP API (users, sessions, tokens, the audit log).
  *
  * The store is the only module that knows SQL. Two backends will implement it: SQLite (the
  * embedded default, store_sqlite.c) and later PostgreSQL; nothing above this header may assume
@@ -366,6 +367,123 @@ int store_pool_get(struct store *s, const char *name, struct store_pool *ret);
 /* Every pool by name, with usage; a pool that TIs name but that does not exist is listed too,
  * with slots -1. */
 int store_pool_list(struct store *s, struct store_pool **ret, size_t *ret_n);
+
+/* ---- identities: users, sessions, API tokens, the audit log ----------------------------- */
+
+/*
+ * What the HTTP API authenticates against (docs/users.md); ops/identity.h decides who may do
+ * what, the store only keeps it. Secrets are never stored: a password as its argon2id string,
+ * a session id and a token as the BLAKE2b-256 hex of their text (auth/core.h). Roles are
+ * stored by name ("viewer" ... "admin", auth/role.h); the schema refuses any other.
+ */
+struct store_user {
+	char *name;
+	char *role;
+	char *password_hash;
+	int64_t created_at, updated_at, password_changed_at;
+};
+void store_user_free(struct store_user *u);
+
+/* -EEXIST for a name taken; -EINVAL for an unknown role or a missing field. */
+int store_user_add(struct store *s, struct store_tx *tx, const struct store_user *u);
+/* -ENOENT for an unknown name. */
+int store_user_get(struct store *s, const char *name, struct store_user *ret);
+/* Every user by name. */
+int store_user_list(struct store *s, struct store_user **ret, size_t *ret_n);
+/* How many users have `role` (NULL: how many users there are). */
+int store_user_count(struct store *s, const char *role, int64_t *ret);
+/* A new password hash (password_changed_at = updated_at = now). With `end_sessions`, the
+ * user's sessions are deleted in the same transaction. -ENOENT for an unknown name. */
+int store_user_set_password(struct store *s, struct store_tx *tx, const char *name,
+			    const char *hash, bool end_sessions, int64_t now);
+/* The same password hashed again (a new cost): password_hash = hash only while it is still
+ * `old_hash` (a password changed meanwhile wins); nothing else changes. 0 either way. */
+int store_user_rehash(struct store *s, const char *name, const char *old_hash, const char *hash);
+/* -ENOENT for an unknown name, -EINVAL for an unknown role. */
+int store_user_set_role(struct store *s, struct store_tx *tx, const char *name, const char *role,
+			int64_t now);
+/* Delete the user, its sessions, and revoke (revoked_at = now) its tokens not yet revoked, in
+ * one transaction; the number of tokens revoked in *ret_revoked (may be NULL). -ENOENT. */
+int store_user_delete(struct store *s, struct store_tx *tx, const char *name, int64_t now,
+		      int64_t *ret_revoked);
+
+struct store_session {
+	char *hash; /* BLAKE2b-256 hex of the session id */
+	char *user;
+	int64_t created_at;
+	int64_t expires_at; /* the session ends then (the earlier of its idle and absolute ends) */
+	int64_t last_seen_at;
+	char *remote_addr; /* NULL: unknown */
+};
+void store_session_free(struct store_session *x);
+
+/* -EEXIST for a hash taken, -ENOENT for an unknown user. */
+int store_session_add(struct store *s, struct store_tx *tx, const struct store_session *x);
+/* -ENOENT for an unknown hash (expired ones are returned: the caller compares the time). */
+int store_session_get(struct store *s, const char *hash, struct store_session *ret);
+/* Set last_seen_at and expires_at. -ENOENT for an unknown hash. */
+int store_session_touch(struct store *s, const char *hash, int64_t last_seen_at,
+			int64_t expires_at);
+/* -ENOENT for an unknown hash. */
+int store_session_delete(struct store *s, const char *hash);
+/* Delete up to `batch` sessions whose expires_at <= now: the number deleted, or -errno. */
+int store_session_sweep(struct store *s, int64_t now, size_t batch);
+
+struct store_token {
+	int64_t id;    /* assigned by store_token_add */
+	char *hash;    /* BLAKE2b-256 hex of the token */
+	char *display; /* gust_ + 8 characters: safe to show */
+	char *name;    /* the label given at creation */
+	char *user;    /* whose rights it carries */
+	char *created_by;
+	int64_t created_at;
+	int64_t expires_at;   /* 0: never */
+	int64_t last_used_at; /* 0: never used */
+	int64_t revoked_at;   /* 0: not revoked */
+};
+void store_token_free(struct store_token *t);
+
+/* Sets *ret_id. -EEXIST for a hash taken. */
+int store_token_add(struct store *s, struct store_tx *tx, const struct store_token *t,
+		    int64_t *ret_id);
+/* -ENOENT for an unknown id. */
+int store_token_get(struct store *s, int64_t id, struct store_token *ret);
+/* The token whose hash is `hash`: -ENOENT when none. */
+int store_token_find(struct store *s, const char *hash, struct store_token *ret);
+/* The tokens of `user` (NULL: everyone's), by id. */
+int store_token_list(struct store *s, const char *user, struct store_token **ret, size_t *ret_n);
+/* revoked_at = now unless already revoked. -ENOENT for an unknown id, -EALREADY when it was
+ * revoked before (nothing changes). */
+int store_token_revoke(struct store *s, struct store_tx *tx, int64_t id, int64_t now);
+/* last_used_at = now. -ENOENT for an unknown id. */
+int store_token_touch(struct store *s, int64_t id, int64_t now);
+
+struct store_audit {
+	int64_t id; /* assigned by store_audit_add; only grows */
+	int64_t at;
+	char *actor;	   /* a user name, or "local:UNIXNAME" for the machine's operator */
+	char *via;	   /* "cli", "api" or "server" */
+	char *remote_addr; /* NULL: not over the network */
+	char *action;	   /* "user.add", "login.failed", ... (docs/users.md) */
+	char *target;	   /* what it acted on, NULL if nothing */
+	char *detail;	   /* a JSON object as text; NULL is stored as "{}" */
+};
+void store_audit_free(struct store_audit *a);
+
+/* -EINVAL for an unknown `via` or a missing field. */
+int store_audit_add(struct store *s, struct store_tx *tx, const struct store_audit *a,
+		    int64_t *ret_id);
+
+struct store_audit_filter {
+	int64_t after_id;   /* > 0: entries after it, oldest first */
+	int64_t before_id;  /* > 0 (and no after_id): entries before it, newest first */
+	const char *actor;  /* NULL: anyone */
+	const char *action; /* NULL: any */
+	size_t limit;	    /* 0: no limit */
+};
+/* Entries newest first (oldest first with after_id), filtered. */
+int store_audit_list(struct store *s, const struct store_audit_filter *f, struct store_audit **ret,
+		     size_t *ret_n);
 
 /* ---- key-value settings (server state such as the clock offset) ------------------------- */
 

@@ -50,6 +50,14 @@
  * in the partial index task_instances_active, so that SQLite uses it. */
 #define ACTIVE "('scheduled', 'queued', 'running')"
 #define POOL_COLS "name, slots, description, from_config, updated_at"
+#define USER_COLS "name, role, password_hash, created_at, updated_at, password_changed_at"
+#define SESSION_COLS "hash, user, created_at, expires_at, last_seen_at, remote_addr"
+#define TOKEN_COLS                                                                                 \
+	"id, hash, display, name, user, created_by, created_at, expires_at, last_used_at, "        \
+	"revoked_at"
+#define AUDIT_COLS "id, at, actor, via, remote_addr, action, target, detail"
+#define AUDIT_WHERE "(?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR action = ?4)"
+
 /* Each pool's usage from the TIs that hold or wait for its slots (read from the index alone). */
 #define POOL_USAGE                                                                                 \
 	"SELECT pool, sum(CASE WHEN state = 'scheduled' THEN 0 ELSE pool_slots END) AS used, "     \
@@ -161,6 +169,41 @@
 		     "coalesce(waiting, 0) FROM pools LEFT JOIN u ON u.pool = name "               \
 		     "UNION ALL SELECT pool, -1, NULL, 0, 0, used, running, waiting FROM u "       \
 		     "WHERE pool NOT IN (SELECT name FROM pools) ORDER BY 1")                      \
+	X(USER_ADD, "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)")           \
+	X(USER_GET, "SELECT " USER_COLS " FROM users WHERE name = ?1")                             \
+	X(USER_LIST, "SELECT " USER_COLS " FROM users ORDER BY name")                              \
+	X(USER_COUNT, "SELECT count(*) FROM users WHERE ?1 IS NULL OR role = ?1")                  \
+	X(USER_PASSWORD, "UPDATE users SET password_hash = ?2, updated_at = ?3, "                  \
+			 "password_changed_at = ?3 WHERE name = ?1")                               \
+	X(USER_REHASH,                                                                             \
+	  "UPDATE users SET password_hash = ?3 WHERE name = ?1 AND password_hash = ?2")            \
+	X(USER_ROLE, "UPDATE users SET role = ?2, updated_at = ?3 WHERE name = ?1")                \
+	X(USER_DELETE, "DELETE FROM users WHERE name = ?1")                                        \
+	X(USER_SESSIONS_END, "DELETE FROM sessions WHERE user = ?1")                               \
+	X(USER_TOKENS_REVOKE, "UPDATE api_tokens SET revoked_at = ?2 "                             \
+			      "WHERE user = ?1 AND revoked_at = 0")                                \
+	X(SESSION_ADD, "INSERT INTO sessions (" SESSION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)")  \
+	X(SESSION_GET, "SELECT " SESSION_COLS " FROM sessions WHERE hash = ?1")                    \
+	X(SESSION_TOUCH, "UPDATE sessions SET last_seen_at = ?2, expires_at = ?3 WHERE hash = ?1") \
+	X(SESSION_DELETE, "DELETE FROM sessions WHERE hash = ?1")                                  \
+	X(SESSION_SWEEP, "DELETE FROM sessions WHERE hash IN (SELECT hash FROM sessions "          \
+			 "WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)")                   \
+	X(TOKEN_ADD, "INSERT INTO api_tokens (hash, display, name, user, created_by, created_at, " \
+		     "expires_at, last_used_at, revoked_at) "                                      \
+		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0)")                                  \
+	X(TOKEN_GET, "SELECT " TOKEN_COLS " FROM api_tokens WHERE id = ?1")                        \
+	X(TOKEN_FIND, "SELECT " TOKEN_COLS " FROM api_tokens WHERE hash = ?1")                     \
+	X(TOKEN_LIST, "SELECT " TOKEN_COLS " FROM api_tokens WHERE ?1 IS NULL OR user = ?1 "       \
+		      "ORDER BY id")                                                               \
+	X(TOKEN_REVOKE, "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at = 0")  \
+	X(TOKEN_TOUCH, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1")                    \
+	X(AUDIT_ADD, "INSERT INTO audit (at, actor, via, remote_addr, action, target, detail) "    \
+		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, '{}'))")                        \
+	X(AUDIT_NEWEST,                                                                            \
+	  "SELECT " AUDIT_COLS " FROM audit WHERE (?1 <= 0 OR id < ?1) AND " AUDIT_WHERE           \
+	  " ORDER BY id DESC LIMIT ?2")                                                            \
+	X(AUDIT_AFTER, "SELECT " AUDIT_COLS " FROM audit WHERE id > ?1 AND " AUDIT_WHERE           \
+		       " ORDER BY id LIMIT ?2")                                                    \
 	X(CLEANUP_RUNS, "SELECT run_id FROM runs WHERE state IN " FINISHED " AND ended_at < ?1 "   \
 			"ORDER BY ended_at, run_id LIMIT ?2")                                      \
 	X(CLEANUP_DIRS, "SELECT dir FROM attempts WHERE run_id = ?1 AND dir IS NOT NULL "          \
@@ -1854,6 +1897,478 @@ int store_pool_list(struct store *s, struct store_pool **ret, size_t *ret_n)
 		return r;
 	return list_rows(s, st, sizeof(**ret), read_pool, free_pool_row, (void **)ret, ret_n,
 			 "listing pools");
+}
+
+/* ---- identities ---------------------------------------------------------------------------- */
+
+void store_user_free(struct store_user *u)
+{
+	if (!u)
+		return;
+	free(u->name);
+	free(u->role);
+	if (u->password_hash)
+		memset(u->password_hash, 0, strlen(u->password_hash));
+	free(u->password_hash);
+	u->name = u->role = u->password_hash = NULL;
+}
+
+static void read_user(sqlite3_stmt *st, void *row)
+{
+	struct store_user *u = row;
+	*u = (struct store_user){
+	    .name = col_str(st, 0),
+	    .role = col_str(st, 1),
+	    .password_hash = col_str(st, 2),
+	    .created_at = col_int(st, 3),
+	    .updated_at = col_int(st, 4),
+	    .password_changed_at = col_int(st, 5),
+	};
+}
+
+static void free_user_row(void *row)
+{
+	store_user_free(row);
+}
+
+/* Step a statement that returns at most one row, read by `read` into ret. -ENOENT when none. */
+static int get_row(struct store *s, sqlite3_stmt *st, row_read_fn read, void *ret, const char *what,
+		   const char *key)
+{
+	int r = 0, rc = step(s, st);
+	if (rc == SQLITE_ROW)
+		read(st, ret);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no %s '%s'", what, key);
+	else
+		r = sql_fail(s, rc, "reading %s '%s'", what, key);
+	sqlite3_reset(st);
+	return r;
+}
+
+int store_user_add(struct store *s, struct store_tx *tx, const struct store_user *u)
+{
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_USER_ADD, &st)))
+		return r;
+	bind_text(s, st, 1, u->name);
+	bind_text(s, st, 2, u->role);
+	bind_text(s, st, 3, u->password_hash);
+	bind_int(s, st, 4, u->created_at);
+	bind_int(s, st, 5, u->updated_at ? u->updated_at : u->created_at);
+	bind_int(s, st, 6, u->password_changed_at ? u->password_changed_at : u->created_at);
+	return exec_st(s, st, "adding user '%s'", S(u->name));
+}
+
+int store_user_get(struct store *s, const char *name, struct store_user *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_USER_GET, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, name);
+	return get_row(s, st, read_user, ret, "user", S(name));
+}
+
+int store_user_list(struct store *s, struct store_user **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_USER_LIST, &st);
+	if (r)
+		return r;
+	return list_rows(s, st, sizeof(**ret), read_user, free_user_row, (void **)ret, ret_n,
+			 "listing users");
+}
+
+int store_user_count(struct store *s, const char *role, int64_t *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_USER_COUNT, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, role);
+	int rc = step(s, st);
+	if (rc == SQLITE_ROW)
+		*ret = col_int(st, 0);
+	else
+		r = sql_fail(s, rc, "counting users");
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Run a bound statement that names one user; -ENOENT when it changed nothing. */
+static int change_user(struct store *s, sqlite3_stmt *st, const char *what, const char *name)
+{
+	int r = exec_st(s, st, "%s '%s'", what, S(name));
+	if (!r && sqlite3_changes(s->db) == 0)
+		r = fail(s, -ENOENT, "no user '%s'", S(name));
+	return r;
+}
+
+/* Run a bound statement with no row to name. */
+static int exec_bound(struct store *s, enum stmt_id id, const char *name, int64_t now,
+		      const char *what)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, id, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, name);
+	if (now)
+		bind_int(s, st, 2, now);
+	return exec_st(s, st, "%s of '%s'", what, S(name));
+}
+
+int store_user_set_password(struct store *s, struct store_tx *tx, const char *name,
+			    const char *hash, bool end_sessions, int64_t now)
+{
+	bool own;
+	sqlite3_stmt *st;
+	int r = op_begin(s, tx, &own);
+	if (r)
+		return r;
+	if (!(r = prep(s, ST_USER_PASSWORD, &st))) {
+		bind_text(s, st, 1, name);
+		bind_text(s, st, 2, hash);
+		bind_int(s, st, 3, now);
+		r = change_user(s, st, "changing the password of user", name);
+	}
+	if (!r && end_sessions)
+		r = exec_bound(s, ST_USER_SESSIONS_END, name, 0, "ending the sessions");
+	return op_end(s, own, r);
+}
+
+int store_user_rehash(struct store *s, const char *name, const char *old_hash, const char *hash)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_USER_REHASH, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, name);
+	bind_text(s, st, 2, old_hash);
+	bind_text(s, st, 3, hash);
+	return exec_st(s, st, "storing a new hash of the password of user '%s'", S(name));
+}
+
+int store_user_set_role(struct store *s, struct store_tx *tx, const char *name, const char *role,
+			int64_t now)
+{
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_USER_ROLE, &st)))
+		return r;
+	bind_text(s, st, 1, name);
+	bind_text(s, st, 2, role);
+	bind_int(s, st, 3, now);
+	return change_user(s, st, "changing the role of user", name);
+}
+
+int store_user_delete(struct store *s, struct store_tx *tx, const char *name, int64_t now,
+		      int64_t *ret_revoked)
+{
+	bool own;
+	sqlite3_stmt *st;
+	int64_t revoked = 0;
+	int r = op_begin(s, tx, &own);
+	if (r)
+		return r;
+	if (!(r = exec_bound(s, ST_USER_SESSIONS_END, name, 0, "ending the sessions")) &&
+	    !(r = exec_bound(s, ST_USER_TOKENS_REVOKE, name, now, "revoking the tokens")))
+		revoked = sqlite3_changes(s->db);
+	if (!r && !(r = prep(s, ST_USER_DELETE, &st))) {
+		bind_text(s, st, 1, name);
+		r = change_user(s, st, "deleting user", name);
+	}
+	r = op_end(s, own, r);
+	if (!r && ret_revoked)
+		*ret_revoked = revoked;
+	return r;
+}
+
+void store_session_free(struct store_session *x)
+{
+	if (!x)
+		return;
+	free(x->hash);
+	free(x->user);
+	free(x->remote_addr);
+	x->hash = x->user = x->remote_addr = NULL;
+}
+
+static void read_session(sqlite3_stmt *st, void *row)
+{
+	struct store_session *x = row;
+	*x = (struct store_session){
+	    .hash = col_str(st, 0),
+	    .user = col_str(st, 1),
+	    .created_at = col_int(st, 2),
+	    .expires_at = col_int(st, 3),
+	    .last_seen_at = col_int(st, 4),
+	    .remote_addr = col_str(st, 5),
+	};
+}
+
+int store_session_add(struct store *s, struct store_tx *tx, const struct store_session *x)
+{
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_SESSION_ADD, &st)))
+		return r;
+	bind_text(s, st, 1, x->hash);
+	bind_text(s, st, 2, x->user);
+	bind_int(s, st, 3, x->created_at);
+	bind_int(s, st, 4, x->expires_at);
+	bind_int(s, st, 5, x->last_seen_at ? x->last_seen_at : x->created_at);
+	bind_text(s, st, 6, x->remote_addr);
+	return exec_st(s, st, "adding a session of user '%s'", S(x->user));
+}
+
+int store_session_get(struct store *s, const char *hash, struct store_session *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_SESSION_GET, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, hash);
+	/* The key is not worth an error message: it is a hash of a secret. */
+	return get_row(s, st, read_session, ret, "session", "(hash)");
+}
+
+/* Run a bound statement on one row named by a secret's hash; -ENOENT when none changed. */
+static int change_hashed(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int r = exec_st(s, st, "%s", what);
+	if (!r && sqlite3_changes(s->db) == 0)
+		r = fail(s, -ENOENT, "%s: no such session", what);
+	return r;
+}
+
+int store_session_touch(struct store *s, const char *hash, int64_t last_seen_at, int64_t expires_at)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_SESSION_TOUCH, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, hash);
+	bind_int(s, st, 2, last_seen_at);
+	bind_int(s, st, 3, expires_at);
+	return change_hashed(s, st, "touching a session");
+}
+
+int store_session_delete(struct store *s, const char *hash)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_SESSION_DELETE, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, hash);
+	return change_hashed(s, st, "deleting a session");
+}
+
+int store_session_sweep(struct store *s, int64_t now, size_t batch)
+{
+	if (batch > INT_MAX)
+		batch = INT_MAX;
+	sqlite3_stmt *st;
+	int r = prep(s, ST_SESSION_SWEEP, &st);
+	if (r)
+		return r;
+	bind_int(s, st, 1, now);
+	bind_int(s, st, 2, (int64_t)batch);
+	if ((r = exec_st(s, st, "deleting expired sessions")))
+		return r;
+	return sqlite3_changes(s->db);
+}
+
+void store_token_free(struct store_token *t)
+{
+	if (!t)
+		return;
+	free(t->hash);
+	free(t->display);
+	free(t->name);
+	free(t->user);
+	free(t->created_by);
+	t->hash = t->display = t->name = t->user = t->created_by = NULL;
+}
+
+static void read_token(sqlite3_stmt *st, void *row)
+{
+	struct store_token *t = row;
+	*t = (struct store_token){
+	    .id = col_int(st, 0),
+	    .hash = col_str(st, 1),
+	    .display = col_str(st, 2),
+	    .name = col_str(st, 3),
+	    .user = col_str(st, 4),
+	    .created_by = col_str(st, 5),
+	    .created_at = col_int(st, 6),
+	    .expires_at = col_int(st, 7),
+	    .last_used_at = col_int(st, 8),
+	    .revoked_at = col_int(st, 9),
+	};
+}
+
+static void free_token_row(void *row)
+{
+	store_token_free(row);
+}
+
+int store_token_add(struct store *s, struct store_tx *tx, const struct store_token *t,
+		    int64_t *ret_id)
+{
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_TOKEN_ADD, &st)))
+		return r;
+	bind_text(s, st, 1, t->hash);
+	bind_text(s, st, 2, t->display);
+	bind_text(s, st, 3, t->name);
+	bind_text(s, st, 4, t->user);
+	bind_text(s, st, 5, t->created_by);
+	bind_int(s, st, 6, t->created_at);
+	bind_int(s, st, 7, t->expires_at);
+	r = exec_st(s, st, "adding a token of user '%s'", S(t->user));
+	if (!r && ret_id)
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+int store_token_get(struct store *s, int64_t id, struct store_token *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_TOKEN_GET, &st);
+	if (r)
+		return r;
+	bind_int(s, st, 1, id);
+	char key[32];
+	snprintf(key, sizeof(key), "%" PRId64, id);
+	return get_row(s, st, read_token, ret, "token", key);
+}
+
+int store_token_find(struct store *s, const char *hash, struct store_token *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_TOKEN_FIND, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, hash);
+	return get_row(s, st, read_token, ret, "token", "(hash)");
+}
+
+int store_token_list(struct store *s, const char *user, struct store_token **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_TOKEN_LIST, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, user);
+	return list_rows(s, st, sizeof(**ret), read_token, free_token_row, (void **)ret, ret_n,
+			 "listing tokens");
+}
+
+int store_token_revoke(struct store *s, struct store_tx *tx, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_TOKEN_REVOKE, &st)))
+		return r;
+	bind_int(s, st, 1, id);
+	bind_int(s, st, 2, now);
+	if ((r = exec_st(s, st, "revoking token %" PRId64, id)))
+		return r;
+	if (sqlite3_changes(s->db) > 0)
+		return 0;
+	struct store_token t;
+	if ((r = store_token_get(s, id, &t)))
+		return r;
+	store_token_free(&t);
+	return fail(s, -EALREADY, "token %" PRId64 " was revoked already", id);
+}
+
+int store_token_touch(struct store *s, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_TOKEN_TOUCH, &st);
+	if (r)
+		return r;
+	bind_int(s, st, 1, id);
+	bind_int(s, st, 2, now);
+	if ((r = exec_st(s, st, "touching token %" PRId64, id)))
+		return r;
+	if (sqlite3_changes(s->db) == 0)
+		return fail(s, -ENOENT, "no token %" PRId64, id);
+	return 0;
+}
+
+void store_audit_free(struct store_audit *a)
+{
+	if (!a)
+		return;
+	free(a->actor);
+	free(a->via);
+	free(a->remote_addr);
+	free(a->action);
+	free(a->target);
+	free(a->detail);
+	a->actor = a->via = a->remote_addr = a->action = a->target = a->detail = NULL;
+}
+
+static void read_audit(sqlite3_stmt *st, void *row)
+{
+	struct store_audit *a = row;
+	*a = (struct store_audit){
+	    .id = col_int(st, 0),
+	    .at = col_int(st, 1),
+	    .actor = col_str(st, 2),
+	    .via = col_str(st, 3),
+	    .remote_addr = col_str(st, 4),
+	    .action = col_str(st, 5),
+	    .target = col_str(st, 6),
+	    .detail = col_str(st, 7),
+	};
+}
+
+static void free_audit_row(void *row)
+{
+	store_audit_free(row);
+}
+
+int store_audit_add(struct store *s, struct store_tx *tx, const struct store_audit *a,
+		    int64_t *ret_id)
+{
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_AUDIT_ADD, &st)))
+		return r;
+	bind_int(s, st, 1, a->at);
+	bind_text(s, st, 2, a->actor);
+	bind_text(s, st, 3, a->via);
+	bind_text(s, st, 4, a->remote_addr);
+	bind_text(s, st, 5, a->action);
+	bind_text(s, st, 6, a->target);
+	bind_text(s, st, 7, a->detail);
+	r = exec_st(s, st, "adding an audit entry '%s'", S(a->action));
+	if (!r && ret_id)
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+int store_audit_list(struct store *s, const struct store_audit_filter *f, struct store_audit **ret,
+		     size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	bool after = f->after_id > 0;
+	int r = prep(s, after ? ST_AUDIT_AFTER : ST_AUDIT_NEWEST, &st);
+	if (r)
+		return r;
+	bind_int(s, st, 1, after ? f->after_id : f->before_id);
+	bind_int(s, st, 2, f->limit && f->limit < INT64_MAX ? (int64_t)f->limit : -1);
+	bind_text(s, st, 3, f->actor);
+	bind_text(s, st, 4, f->action);
+	return list_rows(s, st, sizeof(**ret), read_audit, free_audit_row, (void **)ret, ret_n,
+			 "listing the audit log");
 }
 
 /* ---- retention ----------------------------------------------------------------------------- */

@@ -377,8 +377,8 @@ TEST(store_open_migrates_schema_1_to_pools)
 		       "INSERT INTO task_instances (run_id, task_id, map_index, state) "
 		       "VALUES ('r', 't', -1, 'running');");
 	struct store *s = open_ok(path);
-	ASSERT_INT_EQ(store_schema_version(s), 5);
-	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 5);
+	ASSERT_INT_EQ(store_schema_version(s), 6);
+	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 6);
 	/* The old row has the defaults, the default pool exists and counts it. */
 	struct store_ti t;
 	ASSERT_INT_EQ(store_ti_get(s, "r", "t", -1, &t), 0);
@@ -400,7 +400,7 @@ TEST(store_open_migrates_schema_1_to_pools)
 	store_pool_free(&p);
 	store_close(s);
 	char *uv = raw_text(path, "PRAGMA user_version");
-	ASSERT_STR_EQ(uv, "5");
+	ASSERT_STR_EQ(uv, "6");
 	free(uv);
 	/* The usage and the active listings read the partial index. */
 	char *plan = raw_plan(path, "SELECT pool, sum(pool_slots) FROM task_instances WHERE "
@@ -431,7 +431,7 @@ TEST(store_open_migrates_schema_2_sources_apart)
 		       "INSERT INTO dag_versions (dag_id, version, hash, source, created_at) "
 		       "VALUES ('d', 1, 'h1', 'tasks: {a: x}', 5), ('d', 2, 'h2', '', 6);");
 	struct store *s = open_ok(path);
-	ASSERT_INT_EQ(store_schema_version(s), 5);
+	ASSERT_INT_EQ(store_schema_version(s), 6);
 	char *src = NULL;
 	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), 0);
 	ASSERT_STR_EQ(src, "tasks: {a: x}");
@@ -449,6 +449,59 @@ TEST(store_open_migrates_schema_2_sources_apart)
 	    raw_text(path, "SELECT group_concat(name) FROM pragma_table_info('dag_versions')");
 	ASSERT(strstr(cols, "source") == NULL);
 	free(cols);
+	rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
+TEST(store_open_migrates_schema_5_to_identities)
+{
+	/* A store of schema 5 with a run: 6 adds users, sessions, tokens and the audit log, and
+	 * leaves the run alone. */
+	char *dir = xasprintf("%s/gust-store-XXXXXX", tmp_base());
+	ASSERT(mkdtemp(dir));
+	char *path = xasprintf("%s/gust.db", dir);
+	for (int i = 0; i < 5; i++)
+		raw_exec(path, store_sqlite_migrations[i]);
+	raw_exec(path, "PRAGMA user_version = 5;"
+		       "INSERT INTO dags (dag_id) VALUES ('d');"
+		       "INSERT INTO runs (run_id, dag_id, version, kind, logical_date, state, "
+		       "created_at) VALUES ('r', 'd', 1, 'manual', 0, 'queued', 1);");
+	struct store *s = open_ok(path);
+	ASSERT_INT_EQ(store_schema_version(s), 6);
+	struct store_run r;
+	ASSERT_INT_EQ(store_run_get(s, "r", &r), 0);
+	ASSERT_STR_EQ(r.state, "queued");
+	store_run_free(&r);
+	int64_t n = -1;
+	ASSERT_INT_EQ(store_user_count(s, NULL, &n), 0);
+	ASSERT_INT_EQ(n, 0);
+	struct store_user u = {
+	    .name = "ann", .role = "admin", .password_hash = "$h", .created_at = 9};
+	ASSERT_INT_EQ(store_user_add(s, NULL, &u), 0);
+	store_close(s);
+	char *uv = raw_text(path, "PRAGMA user_version");
+	ASSERT_STR_EQ(uv, "6");
+	free(uv);
+	char *tables = raw_text(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+				      "sqlite_schema WHERE type = 'table' AND name IN ('users', "
+				      "'sessions', 'api_tokens', 'audit') ORDER BY name)");
+	ASSERT_STR_EQ(tables, "api_tokens,audit,sessions,users");
+	free(tables);
+	/* The schema refuses a role it does not know and a via it does not know. */
+	sqlite3 *db;
+	ASSERT_INT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	ASSERT(sqlite3_exec(db, "INSERT INTO users VALUES ('x', 'root', 'h', 1, 1, 1)", NULL, NULL,
+			    NULL) != SQLITE_OK);
+	ASSERT(sqlite3_exec(db,
+			    "INSERT INTO audit (at, actor, via, action) VALUES (1, 'a', "
+			    "'mail', 'x')",
+			    NULL, NULL, NULL) != SQLITE_OK);
+	sqlite3_close(db);
+	/* Audit listings by actor walk their index. */
+	char *plan = raw_plan(path, "SELECT id FROM audit WHERE actor = 'a' ORDER BY id DESC");
+	ASSERT_STR_CONTAINS(plan, "audit_actor");
+	free(plan);
 	rm_rf(dir);
 	free(path);
 	free(dir);
