@@ -2,23 +2,14 @@
  * api.c - the API's server: its route table over the transport, and what the loop publishes
  * for the handlers (see api.h).
  */
-#include "api/api.h"
-
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_int.h"
+#include "auth/role.h"
 #include "base/util.h"
 #include "base/version.h"
-#include "http/http.h"
-
-struct api {
-	struct api_options opts;
-	struct http_server *http;
-	int64_t started_mono;
-	_Atomic int64_t last_turn_mono;
-};
 
 json_t *api_health_json(int64_t now_mono_ms, int64_t last_turn_mono_ms, int64_t started_mono_ms,
 			int64_t stall_ms, int *ret_status)
@@ -45,12 +36,47 @@ static void get_health(void *app, struct http_req *rq, struct http_resp *rs)
 	http_json(rs, status, j);
 }
 
-/* flags: what a route needs; the authentication in front of the others comes with them. */
-enum { API_PUBLIC = 1u << 0 };
+#define VIEWER AUTH_ROLE_VIEWER
+#define OPERATOR AUTH_ROLE_OPERATOR
+#define EDITOR AUTH_ROLE_EDITOR
 
+/* The routes; docs/openapi.yaml describes each (a test compares the two). */
 static const struct http_route routes[] = {
     {"GET", "/api/v1/health", get_health, API_PUBLIC, 0},
+    {"POST", "/api/v1/auth/login", api_post_login, API_PUBLIC, 4096},
+    {"POST", "/api/v1/auth/logout", api_post_logout, VIEWER, 0},
+    {"GET", "/api/v1/auth/me", api_get_me, VIEWER, 0},
+    {"GET", "/api/v1/dags", api_get_dags, VIEWER, 0},
+    {"GET", "/api/v1/dags/{dag_id}", api_get_dag, VIEWER, 0},
+    {"PATCH", "/api/v1/dags/{dag_id}", api_patch_dag, OPERATOR, 0},
+    {"GET", "/api/v1/dags/{dag_id}/source", api_get_dag_source, VIEWER, 0},
+    {"POST", "/api/v1/dags/{dag_id}/runs", api_post_dag_runs, OPERATOR, 0},
+    {"GET", "/api/v1/runs", api_get_runs, VIEWER, 0},
+    {"GET", "/api/v1/runs/{run_id}", api_get_run, VIEWER, 0},
+    {"POST", "/api/v1/runs/{run_id}/cancel", api_post_run_cancel, OPERATOR, 0},
+    {"GET", "/api/v1/runs/{run_id}/tasks", api_get_run_tasks, VIEWER, 0},
+    {"GET", "/api/v1/runs/{run_id}/tasks/{task_id}", api_get_task, VIEWER, 0},
+    {"POST", "/api/v1/runs/{run_id}/tasks/{task_id}/clear", api_post_task_clear, OPERATOR, 0},
+    {"POST", "/api/v1/runs/{run_id}/tasks/{task_id}/mark", api_post_task_mark, OPERATOR, 0},
+    {"GET", "/api/v1/pools", api_get_pools, VIEWER, 0},
+    {"GET", "/api/v1/pools/{name}", api_get_pool, VIEWER, 0},
+    {"PUT", "/api/v1/pools/{name}", api_put_pool, EDITOR, 0},
+    {"DELETE", "/api/v1/pools/{name}", api_delete_pool, EDITOR, 0},
 };
+
+const struct http_route *api_routes(size_t *ret_n)
+{
+	*ret_n = ARRAY_SIZE(routes);
+	return routes;
+}
+
+/* Every route but the public ones needs a caller whose role allows what the route needs. */
+static bool before(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	if (rq->route->flags & API_PUBLIC)
+		return true;
+	return api_authenticate(app, rq, rs, (enum auth_role)(rq->route->flags & API_ROLE_MASK));
+}
 
 static void transport_log(void *app, const char *msg)
 {
@@ -62,12 +88,35 @@ static void transport_log(void *app, const char *msg)
 	}
 }
 
+static void api_free(struct api *a)
+{
+	free(a->home);
+	free(a->store_url);
+	free(a);
+}
+
 int api_start(const struct api_options *o, struct api **ret, char **ret_msg)
 {
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->opts = *o;
+	/* The caller's strings may not outlive the call. */
+	a->opts.home = a->home = xstrdup(o->home ? o->home : ".");
+	a->opts.store_url = a->store_url = xstrdup(o->store_url ? o->store_url : ":memory:");
 	a->started_mono = mono_ms();
 	atomic_init(&a->last_turn_mono, 0);
+	int e = api_jobs_init(a);
+	if (e < 0) {
+		*ret_msg = xasprintf("cannot make the API's eventfd: %s", strerror(-e));
+		api_free(a);
+		return e;
+	}
+	api_stores_init(a);
+	if ((e = api_auth_init(a, ret_msg)) < 0) {
+		api_stores_free(a);
+		api_jobs_free(a);
+		api_free(a);
+		return e;
+	}
 	struct http_server_options ho = {0};
 	ho.listen = o->listen;
 	ho.tls_cert_file = o->tls_cert;
@@ -76,9 +125,13 @@ int api_start(const struct api_options *o, struct api **ret, char **ret_msg)
 	ho.n_routes = ARRAY_SIZE(routes);
 	ho.app = a;
 	ho.log = transport_log;
-	int e = http_server_start(&ho, &a->http, ret_msg);
+	ho.before = before;
+	e = http_server_start(&ho, &a->http, ret_msg);
 	if (e < 0) {
-		free(a);
+		api_auth_free(a);
+		api_stores_free(a);
+		api_jobs_free(a);
+		api_free(a);
 		return e;
 	}
 	*ret = a;
@@ -90,7 +143,10 @@ void api_stop(struct api *a)
 	if (!a)
 		return;
 	http_server_stop(a->http);
-	free(a);
+	api_jobs_free(a);
+	api_auth_free(a);
+	api_stores_free(a);
+	api_free(a);
 }
 
 const char *api_address(const struct api *a)

@@ -16,15 +16,33 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct api;
+struct ops_req;
+struct ops_answer;
+struct ops_err;
+
+/* What the loop does for the API, on the loop's thread (api_run_jobs). */
+struct api_loop {
+	/* Apply a write request as a stored command is applied (server_ops_apply). */
+	int (*apply)(void *ctx, const struct ops_req *rq, struct ops_answer *ans,
+		     struct ops_err *err);
+	/* Look at the store now: a handler queued a run (NULL: nothing). */
+	void (*poked)(void *ctx);
+	void *ctx;
+};
 
 struct api_options {
 	const char *listen;		/* "ADDR:PORT"; NULL: 127.0.0.1:8080 */
 	const char *tls_cert, *tls_key; /* PEM files, both or neither */
 	int64_t health_stall_ms;	/* > 0 */
 	void (*log)(const char *msg);	/* one line for the server's log; NULL: none */
+	const char *home;		/* GUST_HOME: the key file for CSRF tokens is there */
+	const char *store_url;		/* the store the handlers read (their own connections) */
+	int64_t clock_offset_ms;	/* the server's clock minus the wall clock (--now) */
+	struct api_loop loop;
 };
 
 /* Listen and serve. 0, or a negative errno with *ret_msg (malloc'd, for the operator). */
@@ -35,6 +53,14 @@ void api_stop(struct api *a);
 const char *api_address(const struct api *a);
 /* The loop turned at `mono_ms` (mono_ms()): called by the loop, read by the handlers. */
 void api_loop_turned(struct api *a, int64_t mono_ms);
+/* The descriptor the loop polls for the API's requests (readable: call api_run_jobs). */
+int api_fd(const struct api *a);
+/* On the loop's thread: apply what the handlers queued and answer their clients. */
+void api_run_jobs(struct api *a);
+
+/* The route table (the test that compares it with docs/openapi.yaml reads it). */
+struct http_route;
+const struct http_route *api_routes(size_t *ret_n);
 
 /* The health answer (pure, for tests): the body and its HTTP status (200 or 503). */
 json_t *api_health_json(int64_t now_mono_ms, int64_t last_turn_mono_ms, int64_t started_mono_ms,

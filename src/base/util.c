@@ -19,6 +19,13 @@ int64_t mono_ms(void)
 	return mono_us() / 1000;
 }
 
+int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 _Noreturn void die_oom(void)
 {
 	static const char msg[] = "gust: out of memory\n";

@@ -18,6 +18,8 @@
 _Noreturn void die_oom(void);
 /* CLOCK_MONOTONIC in milliseconds and microseconds: for deadlines and durations. */
 int64_t mono_ms(void);
+/* The wall clock (CLOCK_REALTIME) in ms since the epoch. */
+int64_t wall_ms(void);
 int64_t mono_us(void);
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);

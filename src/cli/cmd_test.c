@@ -37,13 +37,6 @@
 
 extern char **environ;
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- display ------------------------------------------------------------------------------ */
 
 enum display_mode { DISPLAY_LINES, DISPLAY_TABLE, DISPLAY_QUIET };

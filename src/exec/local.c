@@ -87,13 +87,6 @@ struct local {
 	struct handle h_zyg;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct executor_event *queue_push(struct local *l)
 {
 	if (l->qhead > 0 && l->qhead == l->qlen)
@@ -228,7 +221,7 @@ static void sup_report(struct local *l, struct lsup *s, bool have_status, int ws
 	memset(o, 0, sizeof(*o));
 	o->status = AS_LOST;
 	o->exit_code = -1;
-	o->ended_at = now_ms();
+	o->ended_at = wall_ms();
 	if (s->xmsg) {
 		o->message = xasprintf("supervisor failed: %s", s->xmsg);
 	} else if (have_status && WIFSIGNALED(wstatus)) {

@@ -140,6 +140,7 @@ struct ops_trigger_req {
 	const struct ops_param_text *texts; /* the CLI's form, or */
 	size_t n_texts;
 	json_t *params; /* typed values (an API body's "params"), or NULL */
+	int64_t logical_date; /* ms; 0: the time of the trigger */
 };
 
 struct ops_trigger_ans {

@@ -173,6 +173,52 @@ json_t *ops_run_with_tis_json(const struct store_run *r, const struct store_ti *
 	return o;
 }
 
+/* The state a mapped task's instances show as one: what is going on first, then how it
+ * ended (a failure before a success). */
+static const char *const group_order[] = {"running",	     "up_for_retry", "queued",
+					  "scheduled",	     "failed",	     "upstream_failed",
+					  "none",	     "success",	     "skipped"};
+
+static json_t *group_json(const struct store_ti *tis, size_t n)
+{
+	json_t *sum = json_object();
+	const char *state = NULL;
+	for (size_t k = 0; k < sizeof(group_order) / sizeof(group_order[0]); k++) {
+		size_t c = 0;
+		for (size_t i = 0; i < n; i++)
+			c += strcmp(tis[i].state, group_order[k]) == 0;
+		if (c) {
+			json_object_set_new(sum, group_order[k], json_integer((json_int_t)c));
+			if (!state)
+				state = group_order[k];
+		}
+	}
+	return json_pack("{s:s, s:b, s:n, s:s, s:I, s:o}", "task_id", tis[0].task_id, "mapped",
+			 1, "map_index", "state", state ? state : "none", "instances",
+			 (json_int_t)n, "task_states", sum);
+}
+
+json_t *ops_ti_groups_json(const struct store_ti *tis, size_t n, int64_t now)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		if (tis[i].map_index >= 0)
+			while (j < n && tis[j].map_index >= 0 &&
+			       strcmp(tis[j].task_id, tis[i].task_id) == 0)
+				j++;
+		if (tis[i].map_index >= 0) {
+			json_array_append_new(arr, group_json(&tis[i], j - i));
+		} else {
+			json_t *o = ops_ti_json(&tis[i], now);
+			json_object_set_new(o, "mapped", json_false());
+			json_array_append_new(arr, o);
+		}
+		i = j;
+	}
+	return arr;
+}
+
 /* ---- live runs as records --------------------------------------------------------------- */
 
 static char *json_text(const json_t *v)

@@ -41,6 +41,11 @@ json_t *ops_token_json(const struct store_token *t);
 /* {id, at, actor, via, remote_addr, action, target, detail} */
 json_t *ops_audit_json(const struct store_audit *a);
 
+/* A run's instances as the grid shows them: an unmapped task's ops_ti_json with "mapped":
+ * false; a mapped task's instances as one row {task_id, mapped: true, map_index: null, state,
+ * instances, task_states {state: count}}. `tis` as ops_ti_rows gives them. */
+json_t *ops_ti_groups_json(const struct store_ti *tis, size_t n, int64_t now);
+
 /*
  * A live run (engine/run.h) as the records the store keeps, so that `dags test --json` and the
  * server write and show exactly what a stored run shows. The strings point into the run and

@@ -63,7 +63,8 @@ static json_t *run_params(const struct dag *d, const struct ops_trigger_req *rq,
 
 /* Create the run: DAG@manual-TIME, the next millisecond when two triggers share one. */
 static int create_run(const struct ops_ctx *c, const char *dag_id, int64_t version,
-		      const char *params, struct ops_trigger_ans *ans, struct ops_err *err)
+		      int64_t logical, const char *params, struct ops_trigger_ans *ans,
+		      struct ops_err *err)
 {
 	int e = -EEXIST;
 	char *rid = NULL;
@@ -77,7 +78,7 @@ static int create_run(const struct ops_ctx *c, const char *dag_id, int64_t versi
 		    .dag_id = (char *)dag_id,
 		    .version = version,
 		    .kind = STORE_RUN_MANUAL,
-		    .logical_date = c->now + k,
+		    .logical_date = logical ? logical : c->now + k,
 		    .state = "queued",
 		    .params = (char *)params,
 		    .created_at = c->now + k,
@@ -120,7 +121,8 @@ int ops_trigger(const struct ops_ctx *c, const struct ops_trigger_req *rq,
 			json_t *params = run_params(d, rq, err);
 			if (params) {
 				char *text = json_dumps(params, JSON_COMPACT);
-				r = create_run(c, rq->dag_id, row.version, text, ans, err);
+				r = create_run(c, rq->dag_id, row.version, rq->logical_date, text,
+					       ans, err);
 				free(text);
 				json_decref(params);
 			}

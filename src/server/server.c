@@ -27,13 +27,6 @@
 
 extern char **environ;
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t server_now(const struct server *s)
 {
 	return wall_ms() + s->offset;
@@ -182,10 +175,26 @@ static void api_log(const char *msg)
 	slog(LOG_WARN, "%s", msg);
 }
 
+/* The API's writes, in the loop as the CLI's commands are (api.h, struct api_loop). */
+static int api_apply(void *ctx, const struct ops_req *rq, struct ops_answer *ans,
+		     struct ops_err *err)
+{
+	return server_ops_apply(ctx, rq, ans, err);
+}
+
+/* A handler queued a run: take it now rather than at the next look at the store. */
+static void api_poked(void *ctx)
+{
+	/* Not through store_changed(): that would take the change from the look at the store
+	 * every 250 ms, which also applies the CLI's commands. */
+	load_new_runs(ctx);
+}
+
 /* The HTTP API, on --listen, else $GUST_LISTEN, else the config's `listen`, else loopback. */
 static int start_api(struct server *s)
 {
 	const char *env = getenv("GUST_LISTEN");
+	char *db = xasprintf("%s/gust.db", s->home);
 	struct api_options ao = {
 	    .listen = s->opts.listen ? s->opts.listen
 		      : env && *env  ? env
@@ -194,9 +203,15 @@ static int start_api(struct server *s)
 	    .tls_key = s->cfg.tls_key,
 	    .health_stall_ms = s->cfg.health_stall_ms,
 	    .log = api_log,
+	    .home = s->home,
+	    .store_url = db,
+	    .clock_offset_ms = s->offset,
+	    .loop = {api_apply, api_poked, s},
 	};
 	char *msg = NULL;
-	if (api_start(&ao, &s->api, &msg) < 0) {
+	int e = api_start(&ao, &s->api, &msg);
+	free(db);
+	if (e < 0) {
 		fprintf(stderr, "gust: %s\n", msg ? msg : "cannot start the HTTP API");
 		free(msg);
 		return -1;
@@ -437,6 +452,8 @@ int server_main(const struct server_opts *o)
 		s->test_stall_path = xasprintf("%s/test-stall", s->home);
 	if (start_api(s) < 0)
 		goto out;
+	ev.data.fd = api_fd(s->api);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	s->started = server_now(s);
 	char when[40];
 	slog(LOG_INFO,
@@ -513,6 +530,8 @@ int server_main(const struct server_opts *o)
 				dagbag_on_events(&s->bag, s->st, server_now(s));
 			} else if (fd == dagproc_fd(&s->proc)) {
 				dagbag_on_processed(&s->bag, s->st, server_now(s), false);
+			} else if (fd == api_fd(s->api)) {
+				api_run_jobs(s->api);
 			}
 		}
 	}

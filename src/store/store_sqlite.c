@@ -529,13 +529,6 @@ bool store_changed(struct store *s)
 
 /* ---- opening ------------------------------------------------------------------------------- */
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run a statement returning at most one value; its text (or "") goes into buf. */
 static int pragma(struct store *s, const char *sql, char *buf, size_t size)
 {

@@ -1,0 +1,161 @@
+/*
+ * api_dags.c - the routes of DAGs: the listing, one DAG, its source, pause, and trigger
+ * (docs/api.md "DAGs").
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/util.h"
+#include "ops/shape.h"
+
+/* GET /api/v1/dags?paused=&broken=&tag=&search= */
+void api_get_dags(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	static const char *const known[] = {"paused", "broken", "tag", "search", NULL};
+	if (!api_query_only(rq, rs, known))
+		return;
+	struct ops_dag_query q = OPS_DAG_QUERY_ALL;
+	if (api_query_bool(rq, rs, "paused", &q.paused) < 0 ||
+	    api_query_bool(rq, rs, "broken", &q.broken) < 0)
+		return;
+	q.tag = http_req_query(rq, "tag");
+	q.search = http_req_query(rq, "search");
+	struct api *a = app;
+	struct store *st = api_store_get(a, rs);
+	if (!st)
+		return;
+	struct ops_ctx c = api_ctx(a, st);
+	struct ops_err err = {0};
+	json_t *list = NULL;
+	if (ops_dag_list(&c, &q, &list, &err) < 0)
+		api_ops_problem(rs, &err);
+	else
+		api_json_etag(rq, rs, json_pack("{s:o}", "dags", list));
+	ops_err_free(&err);
+	api_store_put(a, st);
+}
+
+/* GET /api/v1/dags/{dag_id} */
+void api_get_dag(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	static const char *const known[] = {NULL};
+	if (!api_query_only(rq, rs, known))
+		return;
+	struct api *a = app;
+	struct store *st = api_store_get(a, rs);
+	if (!st)
+		return;
+	struct ops_ctx c = api_ctx(a, st);
+	struct ops_err err = {0};
+	json_t *d = NULL;
+	if (ops_dag_show(&c, http_req_param(rq, "dag_id"), &d, &err) < 0)
+		api_ops_problem(rs, &err);
+	else
+		api_json_etag(rq, rs, d);
+	ops_err_free(&err);
+	api_store_put(a, st);
+}
+
+/* GET /api/v1/dags/{dag_id}/source?version=N: the YAML as it was loaded. */
+void api_get_dag_source(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	static const char *const known[] = {"version", NULL};
+	if (!api_query_only(rq, rs, known))
+		return;
+	int64_t version = 0;
+	if (api_query_int(rq, rs, "version", 1, INT64_MAX, &version) < 0)
+		return;
+	struct api *a = app;
+	struct store *st = api_store_get(a, rs);
+	if (!st)
+		return;
+	struct ops_err err = {0};
+	char *src = NULL;
+	int64_t v = 0;
+	if (ops_dag_source(st, http_req_param(rq, "dag_id"), version, &src, &v, &err) < 0) {
+		api_ops_problem(rs, &err);
+	} else {
+		char vtext[24];
+		snprintf(vtext, sizeof(vtext), "%lld", (long long)v);
+		http_body_take(rs, 200, "application/yaml; charset=utf-8", src, strlen(src));
+		http_header(rs, "X-Gust-Dag-Version", vtext);
+		http_etag(rq, rs);
+	}
+	ops_err_free(&err);
+	api_store_put(a, st);
+}
+
+/* PATCH /api/v1/dags/{dag_id} {"paused": bool}: applied in the loop, as `gust dags pause`. */
+void api_patch_dag(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	static const char *const known[] = {"paused", NULL};
+	json_t *body = api_body_object(rq, rs, known, false);
+	if (!body)
+		return;
+	json_t *paused = json_object_get(body, "paused");
+	if (!json_is_boolean(paused)) {
+		http_problem(rs, 422, "invalid-body", "Invalid body",
+			     "'paused' (true or false) is required");
+		json_decref(body);
+		return;
+	}
+	struct ops_req req = {.op = OPS_PAUSE,
+			      .dag_id = xstrdup(http_req_param(rq, "dag_id")),
+			      .paused = json_is_true(paused),
+			      .map_index = -1,
+			      .who = xstrdup("the API")};
+	json_decref(body);
+	api_submit(app, rs, &req, 200);
+}
+
+/* POST /api/v1/dags/{dag_id}/runs {"params": {...}, "logical_date": "..."}: a manual run,
+ * its params checked as `gust dags trigger` checks them. 201 with the run. */
+void api_post_dag_runs(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	static const char *const known[] = {"params", "logical_date", NULL};
+	json_t *body = api_body_object(rq, rs, known, true);
+	if (!body)
+		return;
+	json_t *params = json_object_get(body, "params");
+	json_t *logical = json_object_get(body, "logical_date");
+	struct ops_trigger_req treq = {.dag_id = http_req_param(rq, "dag_id"), .params = params};
+	if (params && !json_is_object(params)) {
+		http_problem(rs, 422, "invalid-body", "Invalid body", "'params' is a JSON object");
+		goto out;
+	}
+	if (logical && !json_is_null(logical) &&
+	    (ops_time_parse(logical, &treq.logical_date) < 0 || !treq.logical_date)) {
+		http_problem(rs, 422, "invalid-body", "Invalid body",
+			     "'logical_date' is a UTC time like 2024-03-01T00:00:00.000Z");
+		goto out;
+	}
+	struct api *a = app;
+	struct store *st = api_store_get(a, rs);
+	if (!st)
+		goto out;
+	struct ops_ctx c = api_ctx(a, st);
+	struct ops_err err = {0};
+	struct ops_trigger_ans ans = {0};
+	if (ops_trigger(&c, &treq, &ans, &err) < 0) {
+		api_ops_problem(rs, &err);
+	} else {
+		api_poke(a); /* the loop takes the queued run now, not at its next look */
+		struct store_run run;
+		if (store_run_get(st, ans.run_id, &run) == 0) {
+			json_t *j = ops_run_json(&run, c.now);
+			store_run_free(&run);
+			char *loc = xasprintf("/api/v1/runs/%s", ans.run_id);
+			http_json(rs, 201, j);
+			http_header(rs, "Location", loc);
+			free(loc);
+		} else {
+			http_error(rs, 500, "the run was queued but cannot be read back");
+		}
+		ops_trigger_ans_free(&ans);
+	}
+	ops_err_free(&err);
+	api_store_put(a, st);
+out:
+	json_decref(body);
+}

@@ -1,0 +1,116 @@
+/*
+ * api_jobs.c - write requests handed from handler threads to the scheduling loop (see
+ * api_int.h and api.h).
+ *
+ * A handler parks its connection (http_defer), queues the typed request under a mutex and
+ * writes the eventfd the loop polls; no thread waits. The loop, when the eventfd is readable,
+ * takes the whole queue and applies each request exactly as it applies a CLI's command row
+ * (options.loop.apply: server_ops_apply), then answers the parked connection. So a write
+ * made through the API and one made through the CLI take the same path through the same
+ * checks, in the loop that owns the live state, and can never disagree.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "base/util.h"
+
+struct api_job {
+	struct api_job *next;
+	struct ops_req rq;
+	struct http_deferred *d; /* the parked answer */
+	int success_status;
+};
+
+int api_jobs_init(struct api *a)
+{
+	pthread_mutex_init(&a->jobs_mu, NULL);
+	a->jobs_head = NULL;
+	a->jobs_tail = &a->jobs_head;
+	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return a->efd < 0 ? -errno : 0;
+}
+
+static void wake_loop(struct api *a)
+{
+	uint64_t one = 1;
+	/* EAGAIN only when the counter is full: the loop has a wake-up pending anyway. */
+	ssize_t w = write(a->efd, &one, sizeof(one));
+	(void)w;
+}
+
+void api_submit(struct api *a, struct http_resp *rs, struct ops_req *rq, int success_status)
+{
+	struct api_job *j = xcalloc(1, sizeof(*j));
+	j->rq = *rq;
+	*rq = (struct ops_req){0};
+	j->success_status = success_status;
+	j->d = http_defer(rs);
+	pthread_mutex_lock(&a->jobs_mu);
+	*a->jobs_tail = j;
+	a->jobs_tail = &j->next;
+	pthread_mutex_unlock(&a->jobs_mu);
+	wake_loop(a);
+}
+
+void api_poke(struct api *a)
+{
+	wake_loop(a);
+}
+
+int api_fd(const struct api *a)
+{
+	return a ? a->efd : -1;
+}
+
+static struct api_job *take_all(struct api *a)
+{
+	pthread_mutex_lock(&a->jobs_mu);
+	struct api_job *all = a->jobs_head;
+	a->jobs_head = NULL;
+	a->jobs_tail = &a->jobs_head;
+	pthread_mutex_unlock(&a->jobs_mu);
+	return all;
+}
+
+void api_run_jobs(struct api *a)
+{
+	if (!a)
+		return;
+	uint64_t n;
+	ssize_t r = read(a->efd, &n, sizeof(n));
+	(void)r;
+	if (a->opts.loop.poked)
+		a->opts.loop.poked(a->opts.loop.ctx);
+	for (struct api_job *j = take_all(a), *next; j; j = next) {
+		next = j->next;
+		struct ops_answer ans = {0};
+		struct ops_err err = {0};
+		struct http_resp *rs = http_deferred_resp(j->d);
+		if (a->opts.loop.apply(a->opts.loop.ctx, &j->rq, &ans, &err) < 0)
+			api_ops_problem(rs, &err);
+		else
+			api_answer(rs, &ans, ans.outcome == OPS_STARTED ? 202 : j->success_status);
+		http_deferred_done(j->d);
+		ops_answer_free(&ans);
+		ops_err_free(&err);
+		ops_req_free(&j->rq);
+		free(j);
+	}
+}
+
+void api_jobs_free(struct api *a)
+{
+	/* After http_server_stop: the parked connections were answered 503; free the rest. */
+	for (struct api_job *j = take_all(a), *next; j; j = next) {
+		next = j->next;
+		http_deferred_done(j->d);
+		ops_req_free(&j->rq);
+		free(j);
+	}
+	if (a->efd >= 0)
+		close(a->efd);
+	pthread_mutex_destroy(&a->jobs_mu);
+}
