@@ -1,0 +1,222 @@
+# End-to-end tests of the authenticated routes of the HTTP API (docs/api.md), over real HTTP
+# on loopback, against a real `gust server`.
+
+ADMIN_PW=correct-horse-battery-staple
+
+# Start a server on DAG folder `dags` with the admin password above; sets URL and SPID.
+start_api_server() {
+  GUST_ADMIN_PASSWORD=$ADMIN_PW "$GUST" server --home home --dags dags 2>log &
+  SPID=$!
+  wait_for 20 grep -q "server: ready" log
+  URL=$(api_url log)/api/v1
+}
+
+stop_api_server() {
+  kill -TERM "$SPID"
+  wait "$SPID" || true
+}
+
+# A token of a new user with ROLE, printed (the CLI on the same store).
+token_for() { # USER ROLE
+  printf '%s\n' "$ADMIN_PW-$1" | "$GUST" users add "$1" --role "$2" --home home >/dev/null
+  "$GUST" tokens create --user "$1" --name "e2e" --home home
+}
+
+# curl with a token: prints the body; the status goes to the file `status`.
+api() { # TOKEN METHOD PATH [curl options...]
+  local tok=$1 method=$2 path=$3
+  shift 3
+  curl -sS -o body -w '%{http_code}' -X "$method" -H "Authorization: Bearer $tok" "$@" \
+    "$URL$path" >status
+  cat body
+}
+
+json_body() { printf -- '-H\nContent-Type: application/json\n-d\n%s' "$1"; }
+
+run_state_is() { # TOKEN RUN STATE
+  [ "$(api "$1" GET "/runs/$2" | jq -r .state)" = "$3" ]
+}
+
+t_api_refuses_without_credentials_and_checks_roles_and_csrf() {
+  mkdir -p dags home
+  printf 'tasks:\n  a: {run: "true"}\n' >dags/d.yaml
+  start_api_server
+  local viewer operator
+  viewer=$(token_for vera viewer)
+  operator=$(token_for otto operator)
+  case "$viewer" in gust_*) ;; *) fail "token: $viewer" ;; esac
+
+  # No credentials, a malformed or unknown token: 401 with WWW-Authenticate.
+  curl -sS -D headers -o body "$URL/dags"
+  grep -q '^HTTP/1.1 401' headers || fail "no credentials: $(cat headers)"
+  grep -qi '^www-authenticate: Bearer' headers || fail "no WWW-Authenticate: $(cat headers)"
+  assert_eq "$(jq -r .type body)" "https://gust.dev/problems/unauthorized"
+  api "gust_nonsense" GET /dags >/dev/null
+  assert_eq "$(cat status)" 401 "malformed token"
+  api "${viewer%?}x" GET /dags >/dev/null
+  assert_eq "$(cat status)" 401 "a token with a typo"
+
+  # A viewer reads, an operator pauses, a viewer may not.
+  api "$viewer" GET /dags >/dev/null
+  assert_eq "$(cat status)" 200 "viewer reads"
+  api "$viewer" PATCH /dags/d -H 'Content-Type: application/json' -d '{"paused":true}' >/dev/null
+  assert_eq "$(cat status)" 403 "viewer pauses"
+  assert_eq "$(jq -r .type body)" "https://gust.dev/problems/forbidden"
+  api "$operator" PATCH /dags/d -H 'Content-Type: application/json' -d '{"paused":true}' >/dev/null
+  assert_eq "$(cat status)" 200 "operator pauses"
+  assert_eq "$(jq -r .paused body)" true
+  api "$operator" PUT /pools/p -H 'Content-Type: application/json' -d '{"slots":2}' >/dev/null
+  assert_eq "$(cat status)" 403 "operator sets a pool (editor's)"
+
+  # A revoked token is refused at once.
+  local id
+  id=$("$GUST" tokens list --user otto --json --home home | jq -r '.[0].id')
+  "$GUST" tokens revoke "$id" --home home >/dev/null
+  api "$operator" GET /dags >/dev/null
+  assert_eq "$(cat status)" 401 "revoked token"
+
+  # Sessions: a wrong password is 401, the right one a cookie and a CSRF token.
+  local code
+  code=$(curl -sS -o body -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"username":"admin","password":"wrong-password-here"}' "$URL/auth/login")
+  assert_eq "$code" 401 "wrong password"
+  curl -sS -D headers -o body -c jar -H 'Content-Type: application/json' \
+    -d "{\"username\":\"admin\",\"password\":\"$ADMIN_PW\"}" "$URL/auth/login"
+  grep -qi '^set-cookie: gust_session=.*HttpOnly; SameSite=Strict' headers ||
+    fail "cookie: $(cat headers)"
+  local csrf
+  csrf=$(jq -r .csrf_token body)
+  assert_eq "$(curl -sS -b jar "$URL/auth/me" | jq -r .role)" admin "me"
+  # A write with the cookie but without the CSRF token is refused; with it, done.
+  code=$(curl -sS -o body -w '%{http_code}' -b jar -X PATCH -H 'Content-Type: application/json' \
+    -d '{"paused":false}' "$URL/dags/d")
+  assert_eq "$code" 403 "cookie write without CSRF"
+  assert_eq "$(jq -r .type body)" "https://gust.dev/problems/csrf"
+  code=$(curl -sS -o body -w '%{http_code}' -b jar -X PATCH -H "X-CSRF-Token: $csrf" \
+    -H 'Content-Type: application/json' -d '{"paused":false}' "$URL/dags/d")
+  assert_eq "$code" 200 "cookie write with CSRF"
+  # Logout ends the session.
+  curl -sS -o /dev/null -b jar -X POST -H "X-CSRF-Token: $csrf" "$URL/auth/logout"
+  assert_eq "$(curl -sS -o /dev/null -w '%{http_code}' -b jar "$URL/auth/me")" 401 "after logout"
+  # The audit log has the changes, with who made them.
+  "$GUST" audit --json --home home >audit.json
+  jq -e '[.[] | select(.action == "login.failed")] | length >= 1' audit.json >/dev/null ||
+    fail "no failed login in the audit log: $(cat audit.json)"
+  ! grep -q "$ADMIN_PW" log audit.json || fail "the password was logged"
+  stop_api_server
+}
+
+t_api_triggers_runs_and_reads_them() {
+  mkdir -p dags home
+  cat >dags/fan.yaml <<'EOF'
+tags: [e2e]
+params:
+  n: {type: integer, default: 3, minimum: 1}
+tasks:
+  plan: {run: 'echo "[1,2,3]" > "$GUST_OUTPUT"'}
+  work:
+    depends: [plan]
+    map: ${{ outputs.plan }}
+    run: echo ${{ item }}
+  done: {run: "true", depends: [work]}
+EOF
+  start_api_server
+  local tok run
+  tok=$(token_for ed editor)
+  # The DAG listing and one DAG: schema of params, tasks, versions; ETag and 304.
+  api "$tok" GET "/dags?tag=e2e" >/dev/null
+  assert_eq "$(cat status)" 200
+  assert_eq "$(jq -r '.dags[0].dag_id' body)" fan
+  assert_eq "$(api "$tok" GET "/dags?tag=nope" | jq '.dags | length')" 0 "tag filter"
+  api "$tok" GET /dags/fan >/dev/null
+  assert_eq "$(jq -r '.params.n.type' body)" integer
+  assert_eq "$(jq -r '[.tasks[].task_id] | join(",")' body)" "plan,work,done"
+  assert_eq "$(jq -r '.versions[0].version' body)" 1
+  local etag
+  etag=$(curl -sS -D - -o /dev/null -H "Authorization: Bearer $tok" "$URL/dags/fan" |
+    tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+  [ -n "$etag" ] || fail "no ETag"
+  assert_eq "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
+    -H "If-None-Match: $etag" "$URL/dags/fan")" 304 "unchanged DAG"
+  api "$tok" GET /dags/fan/source >/dev/null
+  assert_contains "$(cat body)" "map: \${{ outputs.plan }}"
+  api "$tok" GET /dags/fam >/dev/null
+  assert_eq "$(cat status)" 404
+  assert_contains "$(jq -r .detail body)" "fan"
+
+  # Trigger: bad params are 422 with the problem; unknown fields too; good ones 201.
+  api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{"params":{"n":0}}' >/dev/null
+  assert_eq "$(cat status)" 422 "n below its minimum"
+  api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{"parms":{}}' >/dev/null
+  assert_eq "$(cat status)" 422 "unknown field"
+  api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{"params":' >/dev/null
+  assert_eq "$(cat status)" 400 "malformed JSON"
+  run=$(api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{"params":{"n":2}}' |
+    jq -r .run_id)
+  assert_eq "$(cat status)" 201 "trigger"
+  wait_for 30 run_state_is "$tok" "$run" success
+  api "$tok" GET "/runs/$run" >/dev/null
+  assert_eq "$(jq -r '.task_states.success' body)" 5 "plan, 3 instances, done"
+  # The grid: the mapped task as one row with counts, then its instances by page.
+  api "$tok" GET "/runs/$run/tasks" >/dev/null
+  assert_eq "$(jq -r '.tasks[] | select(.task_id == "work") | .instances' body)" 3
+  assert_eq "$(jq -r '.tasks[] | select(.task_id == "work") | .task_states.success' body)" 3
+  api "$tok" GET "/runs/$run/tasks?task_id=work&limit=2" >/dev/null
+  assert_eq "$(jq -r '[.tasks[].map_index] | join(",")' body)" "0,1"
+  local cur
+  cur=$(jq -r .next_cursor body)
+  api "$tok" GET "/runs/$run/tasks?task_id=work&limit=2&cursor=$cur" >/dev/null
+  assert_eq "$(jq -r '[.tasks[].map_index] | join(",")' body)" "2"
+  assert_eq "$(jq -r .next_cursor body)" null
+  api "$tok" GET "/runs/$run/tasks/work?map_index=1" >/dev/null
+  assert_eq "$(jq -r '.tries | length' body)" 1
+  assert_eq "$(jq -r .item body)" 2
+  # Clear one instance: dry run first, then for real; it runs again and succeeds.
+  api "$tok" POST "/runs/$run/tasks/work/clear?map_index=1" -H 'Content-Type: application/json' \
+    -d '{"dry_run":true}' >/dev/null
+  assert_eq "$(jq -r '[.instances[] | "\(.task_id)[\(.map_index)]"] | join(",")' body)" "work[1]"
+  api "$tok" POST "/runs/$run/tasks/work/clear?map_index=1" -H 'Content-Type: application/json' \
+    -d '{}' >/dev/null
+  assert_eq "$(cat status)" 200 "clear"
+  wait_for 30 run_state_is "$tok" "$run" success
+  api "$tok" GET "/runs/$run/tasks/work?map_index=1" >/dev/null
+  assert_eq "$(jq -r .try_number body)" 2 "cleared instance ran again"
+  api "$tok" POST "/runs/$run/tasks/work/mark?map_index=0" -H 'Content-Type: application/json' \
+    -d '{"state":"failed"}' >/dev/null
+  assert_eq "$(cat status)" 200 "mark"
+  api "$tok" POST "/runs/$run/cancel" >/dev/null
+  assert_eq "$(cat status)" 409 "cancel a finished run"
+
+  # Runs by pages: no repeats, newest first, while runs are added between pages.
+  local i
+  for i in 1 2 3 4; do
+    api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{}' >/dev/null
+  done
+  api "$tok" GET "/runs?dag_id=fan&limit=2" >/dev/null
+  jq -r '.runs[].run_id' body >seen
+  cur=$(jq -r .next_cursor body)
+  api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{}' >/dev/null
+  while [ "$cur" != null ]; do
+    api "$tok" GET "/runs?dag_id=fan&limit=2&cursor=$cur" >/dev/null
+    jq -r '.runs[].run_id' body >>seen
+    cur=$(jq -r .next_cursor body)
+  done
+  assert_eq "$(wc -l <seen)" 5 "runs seen once each"
+  assert_eq "$(sort -u seen | wc -l)" 5 "no run twice"
+  api "$tok" GET "/runs?limit=501" >/dev/null
+  assert_eq "$(cat status)" 400 "limit over 500"
+  api "$tok" GET "/runs?state=runing" >/dev/null
+  assert_contains "$(jq -r .detail body)" "did you mean 'running'"
+
+  # Pools: set, read, delete; the CLI sees the same.
+  api "$tok" PUT /pools/etl -H 'Content-Type: application/json' \
+    -d '{"slots":4,"description":"loads"}' >/dev/null
+  assert_eq "$(jq -r .pool.slots body)" 4
+  assert_eq "$(api "$tok" GET /pools/etl | jq -r .description)" loads
+  assert_contains "$("$GUST" pools list --home home)" "etl"
+  api "$tok" DELETE /pools/etl >/dev/null
+  assert_eq "$(cat status)" 200 "pool delete"
+  api "$tok" GET /pools/etl >/dev/null
+  assert_eq "$(cat status)" 404 "deleted pool"
+  stop_api_server
+}
