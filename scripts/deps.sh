@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc make pkg-config libyaml-dev libjansson-dev libicu-dev libsqlite3-dev tzdata
       libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev libsystemd-dev curl
-      clang libclang-rt-14-dev procps jq util-linux python3"
+      clang libclang-rt-14-dev procps jq util-linux python3 iproute2"
 
 missing=""
 for p in $PKGS; do

@@ -58,6 +58,10 @@ int api_fd(const struct api *a);
 /* On the loop's thread: apply what the handlers queued and answer their clients. */
 void api_run_jobs(struct api *a);
 
+/* Route flags: the least role a route needs (auth_role values in the low byte), or public. */
+#define API_ROLE_MASK 0xffu
+#define API_PUBLIC (1u << 8)
+
 /* The route table (the test that compares it with docs/openapi.yaml reads it). */
 struct http_route;
 const struct http_route *api_routes(size_t *ret_n);

@@ -48,10 +48,6 @@ struct api {
 	struct api_auth *auth; /* api_auth.c */
 };
 
-/* Route flags: the least role a route needs (auth_role values in the low byte), or public. */
-#define API_ROLE_MASK 0xffu
-#define API_PUBLIC (1u << 8)
-
 /* ---- api_store.c ------------------------------------------------------------------------ */
 
 int api_stores_init(struct api *a);
