@@ -39,6 +39,8 @@ static void get_health(void *app, struct http_req *rq, struct http_resp *rs)
 #define VIEWER AUTH_ROLE_VIEWER
 #define OPERATOR AUTH_ROLE_OPERATOR
 #define EDITOR AUTH_ROLE_EDITOR
+/* The largest DAG file a deploy or a validation takes (the folder itself takes up to 64 MiB). */
+#define DEPLOY_MAX_BODY (16u * 1024 * 1024)
 
 /* The routes; docs/openapi.yaml describes each (a test compares the two). */
 static const struct http_route routes[] = {
@@ -49,7 +51,10 @@ static const struct http_route routes[] = {
     {"GET", "/api/v1/dags", api_get_dags, VIEWER, 0},
     {"GET", "/api/v1/dags/{dag_id}", api_get_dag, VIEWER, 0},
     {"PATCH", "/api/v1/dags/{dag_id}", api_patch_dag, OPERATOR, 0},
+    {"DELETE", "/api/v1/dags/{dag_id}", api_delete_dag, EDITOR, 0},
     {"GET", "/api/v1/dags/{dag_id}/source", api_get_dag_source, VIEWER, 0},
+    {"PUT", "/api/v1/dags/{dag_id}/source", api_put_dag_source, EDITOR, DEPLOY_MAX_BODY},
+    {"POST", "/api/v1/dags/validate", api_post_dags_validate, VIEWER, DEPLOY_MAX_BODY},
     {"POST", "/api/v1/dags/{dag_id}/runs", api_post_dag_runs, OPERATOR, 0},
     {"GET", "/api/v1/runs", api_get_runs, VIEWER, 0},
     {"GET", "/api/v1/runs/{run_id}", api_get_run, VIEWER, 0},
@@ -92,6 +97,7 @@ static void api_free(struct api *a)
 {
 	free(a->home);
 	free(a->store_url);
+	free(a->dags_dir);
 	free(a);
 }
 
@@ -102,6 +108,7 @@ int api_start(const struct api_options *o, struct api **ret, char **ret_msg)
 	/* The caller's strings may not outlive the call. */
 	a->opts.home = a->home = xstrdup(o->home ? o->home : ".");
 	a->opts.store_url = a->store_url = xstrdup(o->store_url ? o->store_url : ":memory:");
+	a->opts.dags_dir = a->dags_dir = o->dags_dir ? xstrdup(o->dags_dir) : NULL;
 	a->started_mono = mono_ms();
 	atomic_init(&a->last_turn_mono, 0);
 	int e = api_jobs_init(a);

@@ -40,6 +40,7 @@ struct api_options {
 	int64_t health_stall_ms;	/* > 0 */
 	void (*log)(const char *msg);	/* one line for the server's log; NULL: none */
 	const char *home;		/* GUST_HOME: the key file for CSRF tokens is there */
+	const char *dags_dir;		/* the DAG folder deploys write into (NULL: none) */
 	const char *store_url;		/* the store the handlers read (their own connections) */
 	int64_t clock_offset_ms;	/* the server's clock minus the wall clock (--now) */
 	struct api_loop loop;
@@ -57,6 +58,10 @@ void api_loop_turned(struct api *a, int64_t mono_ms);
 int api_fd(const struct api *a);
 /* On the loop's thread: apply what the handlers queued and answer their clients. */
 void api_run_jobs(struct api *a);
+/* On the loop's thread, each turn: answer the deploys whose file is now loaded (or that waited
+ * long enough), as `st`, the loop's store connection, says. */
+struct store;
+void api_check_deploys(struct api *a, struct store *st);
 
 /* Route flags: the least role a route needs (auth_role values in the low byte), or public. */
 #define API_ROLE_MASK 0xffu

@@ -159,3 +159,109 @@ void api_post_dag_runs(void *app, struct http_req *rq, struct http_resp *rs)
 out:
 	json_decref(body);
 }
+
+/* ---- deploys ----------------------------------------------------------------------------- */
+
+/* How long a deploy waits for the server to load the file it wrote before answering 202. */
+#define DEPLOY_WAIT_MS 10000
+
+/* The body is a YAML file: refuse a form or JSON (a client that forgot the header). */
+static bool yaml_body(const struct http_req *rq, struct http_resp *rs)
+{
+	const char *ct = http_req_header(rq, "Content-Type");
+	static const char *const ok[] = {"application/yaml", "application/x-yaml", "text/yaml",
+					 "text/x-yaml", "text/plain"};
+	for (size_t i = 0; ct && i < ARRAY_SIZE(ok); i++) {
+		size_t n = strlen(ok[i]);
+		if (strncasecmp(ct, ok[i], n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+			return true;
+	}
+	http_problem(rs, 415, HTTP_P_MEDIA_TYPE, "Unsupported media type",
+		     "send the DAG file as Content-Type: application/yaml");
+	return false;
+}
+
+static void invalid_dag(struct http_resp *rs, const struct ops_err *err, json_t *errors)
+{
+	http_problem_ext(rs, 422, "invalid-dag", "Invalid DAG file", err->msg,
+			 json_pack("{s:o}", "errors", errors ? errors : json_array()));
+}
+
+/* POST /api/v1/dags/validate: check a file without deploying it. */
+void api_post_dags_validate(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	(void)app;
+	static const char *const known[] = {"name", NULL};
+	if (!api_query_only(rq, rs, known) || !yaml_body(rq, rs))
+		return;
+	const char *name = http_req_query(rq, "name");
+	struct ops_err err = {0};
+	json_t *errors = NULL;
+	if (ops_dag_validate(name && *name ? name : "dag.yaml", rq->body, rq->body_len, NULL,
+			     &errors, &err) < 0)
+		invalid_dag(rs, &err, errors);
+	else
+		http_json(rs, 200, json_pack("{s:b, s:[]}", "valid", 1, "errors"));
+	ops_err_free(&err);
+}
+
+/* PUT /api/v1/dags/{dag_id}/source: the deploy. Checked whole first (422 with every located
+ * error, nothing written), then written atomically into the DAG folder; the answer waits
+ * until the server has loaded it and names the new version. */
+void api_put_dag_source(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	struct api *a = app;
+	static const char *const known[] = {NULL};
+	if (!api_query_only(rq, rs, known) || !yaml_body(rq, rs))
+		return;
+	if (!a->opts.dags_dir) {
+		http_error(rs, 409, "this server has no DAG folder to deploy into");
+		return;
+	}
+	struct store *st = api_store_get(a, rs);
+	if (!st)
+		return;
+	const char *dag_id = http_req_param(rq, "dag_id");
+	struct ops_err err = {0};
+	struct ops_deploy_ans ans;
+	json_t *errors = NULL;
+	if (ops_dag_deploy(st, a->opts.dags_dir, dag_id, rq->body, rq->body_len, &ans, &errors,
+			   &err) < 0) {
+		if (errors)
+			invalid_dag(rs, &err, errors);
+		else
+			api_ops_problem(rs, &err);
+	} else {
+		api_wait_deploy(a, rs, dag_id, ans.hash, ans.file, DEPLOY_WAIT_MS);
+		free(ans.file);
+	}
+	ops_err_free(&err);
+	api_store_put(a, st);
+}
+
+/* DELETE /api/v1/dags/{dag_id}: its file leaves the DAG folder; its history stays. */
+void api_delete_dag(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	struct api *a = app;
+	static const char *const known[] = {NULL};
+	if (!api_query_only(rq, rs, known))
+		return;
+	if (!a->opts.dags_dir) {
+		http_error(rs, 409, "this server has no DAG folder");
+		return;
+	}
+	struct store *st = api_store_get(a, rs);
+	if (!st)
+		return;
+	struct ops_err err = {0};
+	char *file = NULL;
+	const char *dag_id = http_req_param(rq, "dag_id");
+	if (ops_dag_remove(st, a->opts.dags_dir, dag_id, &file, &err) < 0)
+		api_ops_problem(rs, &err);
+	else
+		http_json(rs, 200, json_pack("{s:s, s:s, s:b}", "outcome", "done", "dag_id", dag_id,
+					     "removed", 1));
+	free(file);
+	ops_err_free(&err);
+	api_store_put(a, st);
+}

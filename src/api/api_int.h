@@ -21,6 +21,7 @@
 
 struct api_dagcache;
 struct api_job;
+struct api_deploy;
 struct api_auth;
 struct ops_actor;
 struct ops_principal;
@@ -28,7 +29,7 @@ enum auth_role;
 
 struct api {
 	struct api_options opts; /* its strings are the copies below */
-	char *home, *store_url;
+	char *home, *store_url, *dags_dir;
 	struct http_server *http;
 	int64_t started_mono;
 	_Atomic int64_t last_turn_mono;
@@ -44,6 +45,8 @@ struct api {
 	pthread_mutex_t jobs_mu;
 	struct api_job *jobs_head, **jobs_tail;
 	int efd;
+	struct api_deploy *deploys; /* waiting for the loop to see them loaded */
+	_Atomic size_t n_deploys;
 
 	struct api_auth *auth; /* api_auth.c */
 };
@@ -66,6 +69,10 @@ void api_jobs_free(struct api *a);
 /* Hand a write request to the loop: the answer is deferred until the loop applied it. Takes
  * *rq (its strings are the job's now). */
 void api_submit(struct api *a, struct http_resp *rs, struct ops_req *rq, int success_status);
+/* Park the answer of a deploy until the loop sees `hash` loaded as the DAG's current version
+ * (200 with it), or for wait_ms (202: written, not loaded yet). */
+void api_wait_deploy(struct api *a, struct http_resp *rs, const char *dag_id, const char *hash,
+		     const char *file, int64_t wait_ms);
 /* Ask the loop to look at the store now (a run was queued). */
 void api_poke(struct api *a);
 
@@ -110,6 +117,9 @@ API_ROUTE_DECL(api_get_me);
 API_ROUTE_DECL(api_get_dags);
 API_ROUTE_DECL(api_get_dag);
 API_ROUTE_DECL(api_get_dag_source);
+API_ROUTE_DECL(api_put_dag_source);
+API_ROUTE_DECL(api_delete_dag);
+API_ROUTE_DECL(api_post_dags_validate);
 API_ROUTE_DECL(api_patch_dag);
 API_ROUTE_DECL(api_post_dag_runs);
 API_ROUTE_DECL(api_get_runs);

@@ -10,12 +10,24 @@
  * checks, in the loop that owns the live state, and can never disagree.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "api/api_int.h"
 #include "base/util.h"
+
+struct api_deploy {
+	struct api_deploy *next;
+	char *dag_id, *file;
+	char hash[17];
+	int64_t deadline; /* mono ms */
+	struct http_deferred *d;
+};
+
+static void deploy_free(struct api_deploy *w);
 
 struct api_job {
 	struct api_job *next;
@@ -104,6 +116,12 @@ void api_run_jobs(struct api *a)
 void api_jobs_free(struct api *a)
 {
 	/* After http_server_stop: the parked connections were answered 503; free the rest. */
+	for (struct api_deploy *w = a->deploys, *next; w; w = next) {
+		next = w->next;
+		http_deferred_done(w->d);
+		deploy_free(w);
+	}
+	a->deploys = NULL;
 	for (struct api_job *j = take_all(a), *next; j; j = next) {
 		next = j->next;
 		http_deferred_done(j->d);
@@ -113,4 +131,79 @@ void api_jobs_free(struct api *a)
 	if (a->efd >= 0)
 		close(a->efd);
 	pthread_mutex_destroy(&a->jobs_mu);
+}
+
+/* ---- deploys waiting for the server to load them ----------------------------------------- */
+
+void api_wait_deploy(struct api *a, struct http_resp *rs, const char *dag_id, const char *hash,
+		     const char *file, int64_t wait_ms)
+{
+	struct api_deploy *w = xcalloc(1, sizeof(*w));
+	w->dag_id = xstrdup(dag_id);
+	w->file = xstrdup(file);
+	snprintf(w->hash, sizeof(w->hash), "%s", hash);
+	w->deadline = mono_ms() + wait_ms;
+	w->d = http_defer(rs);
+	pthread_mutex_lock(&a->jobs_mu);
+	w->next = a->deploys;
+	a->deploys = w;
+	atomic_store(&a->n_deploys, atomic_load(&a->n_deploys) + 1);
+	pthread_mutex_unlock(&a->jobs_mu);
+	wake_loop(a);
+}
+
+static void deploy_free(struct api_deploy *w)
+{
+	free(w->dag_id);
+	free(w->file);
+	free(w);
+}
+
+/* Whether the deploy is over: loaded (200 with the version), or the wait is over (202). */
+static bool deploy_answered(struct api_deploy *w, struct store *st, int64_t mono)
+{
+	struct store_dag row;
+	bool loaded = false;
+	int64_t version = 0;
+	if (store_dag_get(st, w->dag_id, &row) == 0) {
+		loaded = row.hash && strcmp(row.hash, w->hash) == 0 && !row.deleted;
+		version = row.version;
+		store_dag_free(&row);
+	}
+	if (!loaded && mono < w->deadline)
+		return false;
+	struct http_resp *rs = http_deferred_resp(w->d);
+	const char *base = strrchr(w->file, '/') ? strrchr(w->file, '/') + 1 : w->file;
+	if (loaded)
+		http_json(rs, 200,
+			  json_pack("{s:s, s:s, s:I, s:s}", "outcome", "done", "dag_id", w->dag_id,
+				    "version", (json_int_t)version, "file", base));
+	else
+		http_json(rs, 202,
+			  json_pack("{s:s, s:s, s:s, s:s}", "outcome", "started", "dag_id",
+				    w->dag_id, "file", base, "message",
+				    "written to the DAG folder but not loaded yet; GET the DAG to "
+				    "see when it is (the server's log says what holds it)"));
+	http_deferred_done(w->d);
+	return true;
+}
+
+void api_check_deploys(struct api *a, struct store *st)
+{
+	if (!a || atomic_load(&a->n_deploys) == 0)
+		return;
+	int64_t mono = mono_ms();
+	pthread_mutex_lock(&a->jobs_mu);
+	struct api_deploy **pp = &a->deploys;
+	while (*pp) {
+		struct api_deploy *w = *pp;
+		if (deploy_answered(w, st, mono)) {
+			*pp = w->next;
+			deploy_free(w);
+			atomic_store(&a->n_deploys, atomic_load(&a->n_deploys) - 1);
+		} else {
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&a->jobs_mu);
 }

@@ -108,6 +108,29 @@ int ops_dag_source(struct store *st, const char *dag_id, int64_t version, char *
 /* The next fire time after `now` of a compiled DAG's schedule; 0 for none. */
 int64_t ops_dag_next_fire(const struct dag *d, int64_t now);
 
+/* ---- deploys (deploy.c) ------------------------------------------------------------------ */
+
+/* Whether `len` bytes of YAML make a DAG (named `name` in messages, its default id from it)
+ * whose id is `want_id` (NULL: any): else OPS_INVALID and *ret_errors, a JSON array of
+ * {file, line, col, message} (ops_diags_json), every problem `gust dags validate` finds. */
+int ops_dag_validate(const char *name, const char *text, size_t len, const char *want_id,
+		     json_t **ret_errors, struct ops_err *err);
+
+struct ops_deploy_ans {
+	char *file;    /* where it was written (malloc'd) */
+	char hash[17]; /* the content's hash, as the store will record its version */
+};
+
+/* Check the text (ops_dag_validate, for dag_id) and write it atomically into the DAG folder:
+ * over the file the DAG was loaded from, else as DAG_ID.yaml. Nothing changes unless all is
+ * well: OPS_INVALID with *ret_errors, OPS_CONFLICT when DAG_ID.yaml holds another DAG or the
+ * disk is full. The server loads the new file as any change of its folder. */
+int ops_dag_deploy(struct store *st, const char *dags_dir, const char *dag_id, const char *text,
+		   size_t len, struct ops_deploy_ans *ans, json_t **ret_errors, struct ops_err *err);
+/* Remove the DAG's file from the DAG folder (its history stays); *ret_file: which. */
+int ops_dag_remove(struct store *st, const char *dags_dir, const char *dag_id, char **ret_file,
+		   struct ops_err *err);
+
 /* ---- listings (read.c) ------------------------------------------------------------------- */
 
 struct ops_run_query {

@@ -72,6 +72,10 @@ json_t *ops_dag_json(const struct store_dag *row, const struct dag *d,
 void ops_dag_detail_add(json_t *o, const struct dag *d, const struct store_dag_version *vs,
 			size_t nv);
 
+struct diag_list;
+/* Problems of a file: [{file, line (null when none), col, message}] in the list's order. */
+json_t *ops_diags_json(const struct diag_list *l);
+
 /* "2024-03-01T00:00:05.123Z" (or null for 0), the form of every time in these shapes. */
 json_t *ops_time_json(int64_t ms);
 /* And back: 0 and the time of such a string, -EINVAL for anything else (null included). */

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "base/diag.h"
 #include "dag/dag.h"
 #include "ops/shape.h"
 
@@ -143,4 +144,17 @@ void ops_dag_detail_add(json_t *o, const struct dag *d, const struct store_dag_v
 						"hash", vs[i].hash, "created_at",
 						ops_time_json(vs[i].created_at)));
 	json_object_set_new(o, "versions", versions);
+}
+
+json_t *ops_diags_json(const struct diag_list *l)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < l->n; i++) {
+		const struct diag *d = &l->items[i];
+		json_array_append_new(
+		    a, json_pack("{s:s, s:o, s:o, s:s}", "file", l->file ? l->file : "", "line",
+				 d->line ? json_integer(d->line) : json_null(), "col",
+				 d->line ? json_integer(d->col) : json_null(), "message", d->msg));
+	}
+	return a;
 }

@@ -204,6 +204,7 @@ static int start_api(struct server *s)
 	    .health_stall_ms = s->cfg.health_stall_ms,
 	    .log = api_log,
 	    .home = s->home,
+	    .dags_dir = s->bag.dir,
 	    .store_url = db,
 	    .clock_offset_ms = s->offset,
 	    .loop = {api_apply, api_poked, s},
@@ -485,6 +486,7 @@ int server_main(const struct server_opts *o)
 	int64_t longest_us = 0, woke_us = mono_us();
 	while (!s->stop) {
 		step(s);
+		api_check_deploys(s->api, s->st);
 		api_loop_turned(s->api, mono_ms());
 		notify_turned(&s->notify, mono_us());
 		if (s->drain && s->running == 0)

@@ -220,3 +220,59 @@ EOF
   assert_eq "$(cat status)" 404 "deleted pool"
   stop_api_server
 }
+
+dag_version_is() { # TOKEN DAG VERSION
+  [ "$(api "$1" GET "/dags/$2" | jq -r .version)" = "$3" ]
+}
+
+t_api_deploys_validate_first_and_load_at_once() {
+  mkdir -p dags home
+  printf 'tasks:\n  a: {run: "echo one"}\n' >dags/d.yaml
+  start_api_server
+  local tok
+  tok=$(token_for ed editor)
+  # A broken file: 422 with every located error; the file and the running version untouched.
+  printf 'tasks:\n  a: {run: "echo two", depends: [nope]}\n  b: {retries: many}\n' >bad.yaml
+  api "$tok" PUT /dags/d/source -H 'Content-Type: application/yaml' --data-binary @bad.yaml >/dev/null
+  assert_eq "$(cat status)" 422 "broken deploy"
+  assert_eq "$(jq -r .type body)" "https://gust.dev/problems/invalid-dag"
+  [ "$(jq '.errors | length' body)" -ge 2 ] || fail "errors: $(cat body)"
+  assert_eq "$(jq -r '.errors[0].file' body)" d.yaml
+  [ "$(jq -r '.errors[0].line' body)" -ge 2 ] || fail "no line: $(cat body)"
+  assert_contains "$(cat dags/d.yaml)" "echo one"
+  assert_eq "$(api "$tok" GET /dags/d | jq -r .version)" 1 "running version"
+  ls -A dags | grep -q '^\.' && fail "a temporary file was left: $(ls -A dags)"
+  # The same errors from validate, without a deploy; a form is not a DAG file.
+  api "$tok" POST "/dags/validate?name=d.yaml" -H 'Content-Type: application/yaml' \
+    --data-binary @bad.yaml >/dev/null
+  assert_eq "$(cat status)" 422 "validate"
+  api "$tok" PUT /dags/d/source --data-binary @bad.yaml >/dev/null
+  assert_eq "$(cat status)" 415 "form content type"
+  # An id that is not the path's.
+  printf 'id: other\ntasks:\n  a: {run: "true"}\n' >other.yaml
+  api "$tok" PUT /dags/d/source -H 'Content-Type: application/yaml' --data-binary @other.yaml >/dev/null
+  assert_eq "$(cat status)" 422 "id mismatch"
+  # A good file: the answer names the new version, and the listing shows it at once.
+  printf 'tasks:\n  a: {run: "echo two"}\n  b: {run: "true", depends: [a]}\n' >good.yaml
+  local t0 t1
+  t0=$(now_ms)
+  api "$tok" PUT /dags/d/source -H 'Content-Type: application/yaml' --data-binary @good.yaml >/dev/null
+  t1=$(now_ms)
+  assert_eq "$(cat status)" 200 "deploy: $(cat body)"
+  assert_eq "$(jq -r .version body)" 2
+  [ $((t1 - t0)) -lt 1000 ] || fail "deploy took $((t1 - t0)) ms"
+  assert_eq "$(api "$tok" GET /dags | jq -r '.dags[] | select(.dag_id == "d") | .version')" 2
+  assert_contains "$(cat dags/d.yaml)" "echo two"
+  # A new DAG lands as DAG_ID.yaml.
+  api "$tok" PUT /dags/fresh/source -H 'Content-Type: application/yaml' --data-binary @good.yaml >/dev/null
+  assert_eq "$(cat status)" 200 "new DAG: $(cat body)"
+  [ -f dags/fresh.yaml ] || fail "no dags/fresh.yaml"
+  # Delete: the file goes, the history stays.
+  api "$tok" DELETE /dags/fresh >/dev/null
+  assert_eq "$(cat status)" 200 "delete"
+  [ ! -e dags/fresh.yaml ] || fail "the file is still there"
+  wait_for 10 sh -c "[ \"\$(curl -sS -H 'Authorization: Bearer $tok' '$URL/dags/fresh' | jq -r .deleted)\" = true ]"
+  api "$tok" DELETE /dags/fresh >/dev/null
+  assert_eq "$(cat status)" 409 "delete twice"
+  stop_api_server
+}
