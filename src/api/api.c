@@ -39,6 +39,7 @@ static void get_health(void *app, struct http_req *rq, struct http_resp *rs)
 #define VIEWER AUTH_ROLE_VIEWER
 #define OPERATOR AUTH_ROLE_OPERATOR
 #define EDITOR AUTH_ROLE_EDITOR
+#define ADMIN AUTH_ROLE_ADMIN
 /* The largest DAG file a deploy or a validation takes (the folder itself takes up to 64 MiB). */
 #define DEPLOY_MAX_BODY (16u * 1024 * 1024)
 
@@ -67,6 +68,14 @@ static const struct http_route routes[] = {
     {"GET", "/api/v1/pools/{name}", api_get_pool, VIEWER, 0},
     {"PUT", "/api/v1/pools/{name}", api_put_pool, EDITOR, 0},
     {"DELETE", "/api/v1/pools/{name}", api_delete_pool, EDITOR, 0},
+    {"GET", "/api/v1/users", api_get_users, ADMIN, 0},
+    {"GET", "/api/v1/users/{name}", api_get_user, VIEWER, 0},
+    {"PUT", "/api/v1/users/{name}", api_put_user, VIEWER, 4096},
+    {"DELETE", "/api/v1/users/{name}", api_delete_user, ADMIN, 0},
+    {"GET", "/api/v1/tokens", api_get_tokens, VIEWER, 0},
+    {"POST", "/api/v1/tokens", api_post_tokens, VIEWER, 4096},
+    {"DELETE", "/api/v1/tokens/{id}", api_delete_token, VIEWER, 0},
+    {"GET", "/api/v1/audit", api_get_audit, ADMIN, 0},
 };
 
 const struct http_route *api_routes(size_t *ret_n)

@@ -276,3 +276,60 @@ t_api_deploys_validate_first_and_load_at_once() {
   assert_eq "$(cat status)" 409 "delete twice"
   stop_api_server
 }
+
+t_api_users_tokens_and_audit() {
+  mkdir -p dags home
+  start_api_server
+  local admin viewer code
+  admin=$(curl -sS -u x: -o /dev/null "$URL/health"; "$GUST" tokens create --user admin --name root --home home)
+  # An admin creates a user; the user makes a token for themselves, not for others.
+  api "$admin" PUT /users/vic -H 'Content-Type: application/json' \
+    -d '{"role":"viewer","password":"short"}' >/dev/null
+  assert_eq "$(cat status)" 422 "weak password"
+  assert_contains "$(jq -r .detail body)" "12"
+  api "$admin" PUT /users/vic -H 'Content-Type: application/json' \
+    -d '{"role":"viewer","password":"a-long-enough-password"}' >/dev/null
+  assert_eq "$(cat status)" 201 "user created"
+  assert_eq "$(jq -r .role body)" viewer
+  ! jq -e 'has("password") or has("pw_hash") or has("password_hash")' body >/dev/null ||
+    fail "the user's JSON has a password: $(cat body)"
+  api "$admin" POST /tokens -H 'Content-Type: application/json' \
+    -d '{"name":"vic-ci","user":"vic","expires_in":"30d"}' >/dev/null
+  assert_eq "$(cat status)" 201 "token for vic"
+  viewer=$(jq -r .token body)
+  case "$viewer" in gust_*) ;; *) fail "token text: $(cat body)" ;; esac
+  [ "$(jq -r .expires_at body)" != null ] || fail "no expiry: $(cat body)"
+  api "$viewer" GET /auth/me >/dev/null
+  assert_eq "$(jq -r .user body)" vic
+  api "$viewer" POST /tokens -H 'Content-Type: application/json' \
+    -d '{"name":"mine"}' >/dev/null
+  assert_eq "$(cat status)" 201 "own token"
+  api "$viewer" POST /tokens -H 'Content-Type: application/json' \
+    -d '{"name":"theirs","user":"admin"}' >/dev/null
+  assert_eq "$(cat status)" 403 "a token for another user"
+  api "$viewer" GET /tokens >/dev/null
+  assert_eq "$(jq -r '[.tokens[].user] | unique | join(",")' body)" vic "a viewer sees only theirs"
+  ! grep -q "$viewer" body || fail "the token's text is listed"
+  api "$viewer" GET /users >/dev/null
+  assert_eq "$(cat status)" 403 "a viewer lists users"
+  api "$viewer" PUT /users/vic -H 'Content-Type: application/json' -d '{"role":"admin"}' >/dev/null
+  assert_eq "$(cat status)" 403 "a viewer promotes themselves"
+  api "$viewer" PUT /users/vic -H 'Content-Type: application/json' \
+    -d '{"password":"another-long-password"}' >/dev/null
+  assert_eq "$(cat status)" 200 "own password"
+  # The last admin stays; a removed user's token stops working.
+  api "$admin" DELETE /users/admin >/dev/null
+  assert_eq "$(cat status)" 409 "the last admin"
+  api "$admin" DELETE /users/vic >/dev/null
+  assert_eq "$(cat status)" 204 "remove vic"
+  api "$viewer" GET /auth/me >/dev/null
+  assert_eq "$(cat status)" 401 "a removed user's token"
+  # The audit log tells who did what, from where, newest first.
+  api "$admin" GET "/audit?limit=50" >/dev/null
+  jq -e '[.entries[] | select(.action == "user.remove" and .target == "vic" and .actor == "admin" and .remote_addr == "127.0.0.1")] | length == 1' body >/dev/null ||
+    fail "audit: $(cat body)"
+  jq -e '[.entries[] | select(.action == "user.set_role.denied" or .action == "token.create.denied")] | length >= 1' body >/dev/null ||
+    fail "no denied change in the audit log: $(jq -c '[.entries[].action]' body)"
+  ! grep -q 'a-long-enough-password\|another-long-password' body log || fail "a password was logged"
+  stop_api_server
+}
