@@ -21,6 +21,7 @@
 #include "dag/dag_load.h"
 #include "dag/dag_time.h"
 #include "ops/ops.h"
+#include "ops/shape.h"
 #include "dag/dag.h"
 #include "store/store.h"
 
@@ -443,6 +444,14 @@ char *cli_fmt_time(int64_t ms, char *buf, size_t size)
 		return buf;
 	}
 	return time_format_utc(ms, buf, size);
+}
+
+char *cli_fmt_json_time(const json_t *v, char *buf, size_t size)
+{
+	int64_t ms = 0;
+	if (ops_time_parse(v, &ms) < 0)
+		ms = 0;
+	return cli_fmt_time(ms, buf, size);
 }
 
 char *cli_fmt_time_ms(int64_t ms, char *buf, size_t size)

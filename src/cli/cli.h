@@ -121,6 +121,8 @@ char *cli_fmt_time(int64_t ms, char *buf, size_t size);
 char *cli_fmt_time_ms(int64_t ms, char *buf, size_t size);
 /* The civil time in a zone with its offset: 2024-03-01T01:00:00+01:00 (tz_name NULL: UTC). */
 char *cli_fmt_time_tz(int64_t ms, const char *tz_name, char *buf, size_t size);
+/* A time of the JSON shapes (ops_time_json) as cli_fmt_time prints it: "-" for null. */
+char *cli_fmt_json_time(const json_t *v, char *buf, size_t size);
 /* A length of time for tables: 850ms, 12.3s, 4m05s, 2h03m, 3d04h. */
 char *cli_fmt_elapsed(int64_t ms, char *buf, size_t size);
 /* Relative to now: "in 4m", "in 12s", "3m ago", "now". */

@@ -177,11 +177,19 @@ static int cmd_tokens_list(int argc, char **argv)
 			else if (ops_time_parse(json_object_get(t, "expires_at"), &exp) == 0 &&
 				 exp <= now)
 				state = "expired";
-			printf("%-5lld %-20.40s %-12s %-13s %-20.20s %-20.20s %-20.20s %s\n",
+			char created[40], expiry[40] = "never", used[40];
+			if (!json_is_null(json_object_get(t, "expires_at")))
+				cli_fmt_json_time(json_object_get(t, "expires_at"), expiry,
+						  sizeof(expiry));
+			printf("%-5lld %-20.40s %-12s %-13s %-20s %-20s %-20s %s\n",
 			       (long long)json_integer_value(json_object_get(t, "id")),
 			       str_or(t, "name", ""), str_or(t, "user", ""),
-			       str_or(t, "display", ""), str_or(t, "created_at", "-"),
-			       str_or(t, "expires_at", "never"), str_or(t, "last_used_at", "-"),
+			       str_or(t, "display", ""),
+			       cli_fmt_json_time(json_object_get(t, "created_at"), created,
+						 sizeof(created)),
+			       expiry,
+			       cli_fmt_json_time(json_object_get(t, "last_used_at"), used,
+						 sizeof(used)),
 			       state);
 		}
 	}
@@ -323,7 +331,7 @@ static int cmd_audit_show(int argc, char **argv)
 	} else if (json) {
 		cli_print_json(page.entries);
 	} else {
-		printf("%-6s %-24s %-16s %-6s %-15s %-16s %-16s %s\n", "ID", "TIME", "ACTOR", "VIA",
+		printf("%-6s %-20s %-16s %-6s %-15s %-16s %-16s %s\n", "ID", "TIME", "ACTOR", "VIA",
 		       "FROM", "ACTION", "TARGET", "DETAIL");
 		size_t i;
 		json_t *e;
@@ -331,9 +339,11 @@ static int cmd_audit_show(int argc, char **argv)
 		{
 			json_t *d = json_object_get(e, "detail");
 			char *detail = json_object_size(d) ? json_dumps(d, JSON_COMPACT) : NULL;
-			printf("%-6lld %-24s %-16s %-6s %-15s %-16s %-16s %s\n",
+			char at[40];
+			printf("%-6lld %-20s %-16s %-6s %-15s %-16s %-16s %s\n",
 			       (long long)json_integer_value(json_object_get(e, "id")),
-			       str_or(e, "at", "-"), str_or(e, "actor", "-"), str_or(e, "via", "-"),
+			       cli_fmt_json_time(json_object_get(e, "at"), at, sizeof(at)),
+			       str_or(e, "actor", "-"), str_or(e, "via", "-"),
 			       str_or(e, "remote_addr", "-"), str_or(e, "action", "-"),
 			       str_or(e, "target", "-"), detail ? detail : "");
 			free(detail);

@@ -255,11 +255,14 @@ static int cmd_users_list(int argc, char **argv)
 		printf("%-*s %-9s %-21s %s\n", w, "NAME", "ROLE", "CREATED", "PASSWORD CHANGED");
 		json_array_foreach(arr, i, u)
 		{
+			char created[40], changed[40];
 			printf("%-*s %-9s %-21s %s\n", w,
 			       json_string_value(json_object_get(u, "name")),
 			       json_string_value(json_object_get(u, "role")),
-			       json_string_value(json_object_get(u, "created_at")),
-			       json_string_value(json_object_get(u, "password_changed_at")));
+			       cli_fmt_json_time(json_object_get(u, "created_at"), created,
+						 sizeof(created)),
+			       cli_fmt_json_time(json_object_get(u, "password_changed_at"), changed,
+						 sizeof(changed)));
 		}
 	}
 	json_decref(arr);

@@ -34,8 +34,11 @@ char *ops_actor_name(const struct ops_actor *a)
 {
 	if (a && a->user)
 		return xstrdup(a->user);
-	struct passwd *pw = getpwuid(geteuid());
-	if (pw && pw->pw_name && *pw->pw_name)
+	/* getpwuid_r: an HTTP worker thread may ask too (for a server-side actor). */
+	struct passwd pwd, *pw = NULL;
+	char buf[4096];
+	if (getpwuid_r(geteuid(), &pwd, buf, sizeof(buf), &pw) == 0 && pw && pw->pw_name &&
+	    *pw->pw_name)
 		return xasprintf("local:%s", pw->pw_name);
 	return xasprintf("local:%ld", (long)geteuid());
 }

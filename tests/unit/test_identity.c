@@ -595,6 +595,7 @@ TEST(identity_token_authentication)
 	/* A removed user's tokens and sessions: refused, even if a user of that name comes back. */
 	struct auth_pwcost test = auth_pwcost_testonly();
 	struct ops_session_new s;
+	ops_token_new_wipe(&t2);
 	MUST(ops_token_create(st, T0, &local, "bob", "third", 0, &t2, &err));
 	MUST(ops_login(st, T0, "bob", PW, strlen(PW), NULL, &test, &s, &err));
 	MUST(ops_user_remove(st, T0 + 10, &local, "bob", &err));
