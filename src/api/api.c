@@ -64,6 +64,7 @@ static const struct http_route routes[] = {
     {"GET", "/api/v1/runs/{run_id}/tasks/{task_id}", api_get_task, VIEWER, 0},
     {"POST", "/api/v1/runs/{run_id}/tasks/{task_id}/clear", api_post_task_clear, OPERATOR, 0},
     {"POST", "/api/v1/runs/{run_id}/tasks/{task_id}/mark", api_post_task_mark, OPERATOR, 0},
+    {"GET", "/api/v1/runs/{run_id}/tasks/{task_id}/logs", api_get_task_logs, VIEWER, 0},
     {"GET", "/api/v1/pools", api_get_pools, VIEWER, 0},
     {"GET", "/api/v1/pools/{name}", api_get_pool, VIEWER, 0},
     {"PUT", "/api/v1/pools/{name}", api_put_pool, EDITOR, 0},
@@ -172,6 +173,13 @@ const char *api_address(const struct api *a)
 
 void api_loop_turned(struct api *a, int64_t mono)
 {
-	if (a)
-		atomic_store_explicit(&a->last_turn_mono, mono, memory_order_relaxed);
+	if (!a)
+		return;
+	atomic_store_explicit(&a->last_turn_mono, mono, memory_order_relaxed);
+	/* Followed logs read what was appended since their last wake. */
+	if (atomic_load(&a->n_log_streams) &&
+	    mono - atomic_load(&a->logs_woken_mono) >= LOG_WAKE_MS) {
+		atomic_store(&a->logs_woken_mono, mono);
+		http_server_wake(a->http, API_KEY_LOGS);
+	}
 }

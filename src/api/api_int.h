@@ -49,7 +49,16 @@ struct api {
 	_Atomic size_t n_deploys;
 
 	struct api_auth *auth; /* api_auth.c */
+
+	/* Followed logs (api_logs.c), woken by the loop's turns. */
+	_Atomic size_t n_log_streams;
+	_Atomic int64_t logs_woken_mono;
 };
+
+/* Stream keys for http_server_wake. */
+#define API_KEY_LOGS 1
+/* The loop wakes followed logs at most this often. */
+#define LOG_WAKE_MS 200
 
 /* ---- api_store.c ------------------------------------------------------------------------ */
 
@@ -59,6 +68,8 @@ void api_stores_free(struct api *a);
  * answering 503. */
 struct store *api_store_get(struct api *a, struct http_resp *rs);
 void api_store_put(struct api *a, struct store *st);
+/* The same without an answer: NULL when the store cannot be opened now (a stream's check). */
+struct store *api_store_try(struct api *a);
 /* An ops context on `st` at the wall clock, with the shared compiled DAGs. */
 struct ops_ctx api_ctx(struct api *a, struct store *st);
 
@@ -129,6 +140,7 @@ API_ROUTE_DECL(api_get_run_tasks);
 API_ROUTE_DECL(api_get_task);
 API_ROUTE_DECL(api_post_task_clear);
 API_ROUTE_DECL(api_post_task_mark);
+API_ROUTE_DECL(api_get_task_logs);
 API_ROUTE_DECL(api_get_users);
 API_ROUTE_DECL(api_get_user);
 API_ROUTE_DECL(api_put_user);

@@ -135,7 +135,7 @@ void api_stores_free(struct api *a)
 	}
 }
 
-struct store *api_store_get(struct api *a, struct http_resp *rs)
+static struct store *store_take(struct api *a, char **ret_msg)
 {
 	struct store *st = NULL;
 	pthread_mutex_lock(&a->stores_mu);
@@ -144,22 +144,37 @@ struct store *api_store_get(struct api *a, struct http_resp *rs)
 	pthread_mutex_unlock(&a->stores_mu);
 	if (st)
 		return st;
-	char *msg = NULL;
-	if (store_open(a->opts.store_url, &st, &msg) < 0) {
-		if (a->opts.log) {
-			char *line = xasprintf("http: cannot open the store for a request: %s",
-					       msg ? msg : "?");
-			a->opts.log(line);
-			free(line);
-		}
-		free(msg);
-		http_error(rs, 503, "the store cannot be opened now; try again");
+	if (store_open(a->opts.store_url, &st, ret_msg) < 0)
 		return NULL;
-	}
 	/* A reader never waits on the loop's writes (WAL); a handler's own small writes
 	 * (sessions, audit) wait at most this long for the lock. */
 	store_set_busy_timeout(st, 2000);
 	return st;
+}
+
+struct store *api_store_try(struct api *a)
+{
+	char *msg = NULL;
+	struct store *st = store_take(a, &msg);
+	free(msg);
+	return st;
+}
+
+struct store *api_store_get(struct api *a, struct http_resp *rs)
+{
+	char *msg = NULL;
+	struct store *st = store_take(a, &msg);
+	if (st)
+		return st;
+	if (a->opts.log) {
+		char *line = xasprintf("http: cannot open the store for a request: %s",
+				       msg ? msg : "?");
+		a->opts.log(line);
+		free(line);
+	}
+	free(msg);
+	http_error(rs, 503, "the store cannot be opened now; try again");
+	return NULL;
 }
 
 void api_store_put(struct api *a, struct store *st)

@@ -131,6 +131,31 @@ int ops_dag_deploy(struct store *st, const char *dags_dir, const char *dag_id, c
 int ops_dag_remove(struct store *st, const char *dags_dir, const char *dag_id, char **ret_file,
 		   struct ops_err *err);
 
+/* ---- logs (logs.c) ---------------------------------------------------------------------- */
+
+struct ops_log_ref {
+	char *dir;	    /* the attempt folder (its `log`, its `outcome`) */
+	int64_t attempt_id; /* the attempt row */
+	int32_t try_number;
+	bool ended;   /* the store says the attempt is over (an outcome, or lost) */
+	bool pending; /* (on OPS_NOT_FOUND) no attempt yet, but one may come */
+};
+
+/* The attempt whose log to show: try `try_number` (0: the latest), its last launch.
+ * OPS_NOT_FOUND for an unknown run or instance, or no such attempt (yet: ret->pending). */
+int ops_log_attempt(struct store *st, const char *run_id, const char *task_id,
+		    int32_t map_index, int32_t try_number, struct ops_log_ref *ret,
+		    struct ops_err *err);
+void ops_log_ref_free(struct ops_log_ref *r);
+/* Whether the attempt folder has its outcome (the attempt is over; its log is complete). */
+bool ops_log_outcome_written(const char *dir);
+/* Append to `out` at most `max` bytes of the attempt's log from `offset`, or from the start of
+ * its last `tail_lines` lines when that is > 0; *ret_start and *ret_end: the byte range read.
+ * 0, or a negative errno (-ENOENT: no log yet). */
+struct buf;
+int ops_log_read(const char *dir, int64_t offset, int64_t tail_lines, size_t max,
+		 struct buf *out, int64_t *ret_start, int64_t *ret_end);
+
 /* ---- listings (read.c) ------------------------------------------------------------------- */
 
 struct ops_run_query {

@@ -333,3 +333,52 @@ t_api_users_tokens_and_audit() {
   ! grep -q 'a-long-enough-password\|another-long-password' body log || fail "a password was logged"
   stop_api_server
 }
+
+t_api_logs_range_tail_and_follow() {
+  mkdir -p dags home
+  cat >dags/chatty.yaml <<'YAML'
+tasks:
+  talk:
+    run: 'for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.3; done'
+YAML
+  start_api_server
+  local tok run
+  tok=$(token_for val viewer)
+  run=$("$GUST" dags trigger chatty --home home | grep -oE 'chatty@manual-[^ ]+' | head -1)
+  # Follow from the start: every line once, then the end event.
+  wait_for 20 sh -c "curl -sS -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $tok' \
+    '$URL/runs/$run/tasks/talk/logs' | grep -q 200"
+  timeout 30 curl -sS -N -H "Authorization: Bearer $tok" \
+    "$URL/runs/$run/tasks/talk/logs?follow=1" >sse.txt || true
+  grep -q '^event: end' sse.txt || fail "no end event: $(cat sse.txt)"
+  # Log lines are "TIME O TEXT" (O for stdout).
+  assert_eq "$(grep -c '^data: .* O line ' sse.txt)" 6 "lines followed"
+  assert_eq "$(grep '^data: ' sse.txt | grep -c 'O line ' | sort -u)" 6 "no line twice"
+  [ "$(grep -c '^event: log' sse.txt)" -ge 2 ] || fail "the log came in one event, not live: $(cat sse.txt)"
+  # Resume after the second event: exactly what came after it.
+  local id want
+  id=$(grep '^id: ' sse.txt | sed -n 2p | cut -d' ' -f2)
+  # The events after that one (its own data lines end at the blank line after its id).
+  want=$(awk -v id="$id" 'after && /^data: .* O line /{n++} found && /^$/ {after=1} $0 == "id: " id {found=1} END {print n+0}' sse.txt)
+  timeout 30 curl -sS -N -H "Authorization: Bearer $tok" -H "Last-Event-ID: $id" \
+    "$URL/runs/$run/tasks/talk/logs?follow=1" >sse2.txt || true
+  assert_eq "$(grep -c '^data: .* O line ' sse2.txt)" "$want" "lines after Last-Event-ID $id"
+  ! grep -q 'O line 1$' sse2.txt || fail "a line before Last-Event-ID came again: $(cat sse2.txt)"
+  # A range and a tail.
+  api "$tok" GET "/runs/$run/tasks/talk/logs?tail=2" >/dev/null
+  assert_eq "$(sed 's/.* O //' body | tr '\n' ,)" "line 5,line 6," "tail"
+  local first
+  first=$(head -1 body)
+  api "$tok" GET "/runs/$run/tasks/talk/logs" >/dev/null
+  local off
+  off=$(head -1 body | wc -c)
+  curl -sS -D headers -o body -H "Authorization: Bearer $tok" "$URL/runs/$run/tasks/talk/logs?offset=$off"
+  assert_eq "$(head -1 body | sed 's/.* O //')" "line 2" "from offset $off"
+  grep -qi '^x-gust-log-complete: true' headers || fail "complete: $(cat headers)"
+  [ -n "$first" ] || fail "empty tail"
+  api "$tok" GET "/runs/$run/tasks/nope/logs" >/dev/null
+  assert_eq "$(cat status)" 404 "unknown task"
+  api "$tok" GET "/runs/$run/tasks/talk/logs?try=9" >/dev/null
+  assert_eq "$(cat status)" 404 "no such try"
+  stop_api_server
+}
