@@ -29,6 +29,8 @@ static const char usage[] =
     "  why RUN TASK              why a task instance is not running now\n"
     "  pools set NAME SLOTS      create a pool or change its slots (--description)\n"
     "  pools list|delete         the pools with their use; delete one\n"
+    "  variables set|get|list|delete  variables (${{ var.KEY }}; --secret, --stdin)\n"
+    "  connections set|get|list|delete  connections (${{ conn.NAME.host }}; URIs)\n"
     "  db cleanup --before DATE  delete old finished runs and their logs\n"
     "  server                    run the scheduler: DAGs on their schedules, history kept\n"
     "\n"
@@ -38,7 +40,9 @@ static const char usage[] =
     "\n"
     "Environment:\n"
     "  GUST_DAGS                 the DAG folder when --dags is not given (default ./dags)\n"
-    "  GUST_HOME                 where gust keeps its state (default ./.gust)\n";
+    "  GUST_HOME                 where gust keeps its state (default ./.gust)\n"
+    "  GUST_VAR_<KEY>, GUST_CONN_<NAME>  variables and connections that win over the\n"
+    "                            store's (server and dags test; docs/variables.md)\n";
 
 static const struct {
 	const char *name;
@@ -46,6 +50,7 @@ static const struct {
 } groups[] = {
     {"dags", cmd_dags},	  {"runs", cmd_runs}, {"tasks", cmd_tasks},   {"why", cmd_why},
     {"pools", cmd_pools}, {"db", cmd_db},     {"server", cmd_server},
+    {"variables", cmd_variables}, {"connections", cmd_connections},
 };
 
 int main(int argc, char **argv)
