@@ -60,7 +60,8 @@ int cli_read_stdin_value(char **ret)
 	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
 		buf_append(&b, chunk, n);
 		if (b.len > OPS_VAR_VALUE_MAX) {
-			auth_wipe_free(buf_detach(&b), OPS_VAR_VALUE_MAX);
+			size_t total = b.len;
+			auth_wipe_free(buf_detach(&b), total);
 			fprintf(stderr, "gust: the value on stdin is longer than 1 MiB\n");
 			return -1;
 		}
@@ -70,13 +71,14 @@ int cli_read_stdin_value(char **ret)
 		fprintf(stderr, "gust: cannot read stdin\n");
 		return -1;
 	}
+	size_t total = b.len;
 	char *s = buf_detach(&b);
 	if (!s)
 		s = xstrdup("");
 	size_t len = strlen(s);
-	if (len != b.len) {
+	if (len != total) {
 		fprintf(stderr, "gust: the value on stdin holds a NUL byte\n");
-		auth_wipe_free(s, b.len);
+		auth_wipe_free(s, total);
 		return -1;
 	}
 	/* One trailing newline (echo, a here-string) is not part of the value. */
