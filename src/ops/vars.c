@@ -758,6 +758,8 @@ int ops_vars_snapshot_load(struct store *st, const struct auth_key *k, char *con
 /* The entry for `name` from the environment (upper-cased name) or else the store. */
 static const struct snap_entry *find(const struct snap_entry *v, size_t n, const char *name)
 {
+	if (n == 0)
+		return NULL;
 	char *upper = ops_var_env_name("", name);
 	const struct snap_entry *hit = NULL;
 	for (int pass = 0; pass < 2 && !hit; pass++) {

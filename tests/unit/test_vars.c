@@ -500,6 +500,16 @@ TEST(vars_templates_resolve_env_first_then_store)
 	ASSERT_INT_EQ(render("tasks:\n  a: echo ${{ var.region }}\n", snap, &p, &msg), -EINVAL);
 	free(msg);
 	ops_vars_snapshot_free(snap);
+
+	/* An empty snapshot (nothing anywhere) answers unknown, for both kinds. */
+	ASSERT_INT_EQ(ops_vars_snapshot_load(NULL, NULL, NULL, &snap, &err), 0);
+	ASSERT_INT_EQ(render("tasks:\n  a: echo ${{ var.region }}\n", snap, &p, &msg), -EINVAL);
+	ASSERT_STR_CONTAINS(msg, "no variable 'region'");
+	free(msg);
+	ASSERT_INT_EQ(render("tasks:\n  a: echo ${{ conn.db.host }}\n", snap, &p, &msg), -EINVAL);
+	ASSERT_STR_CONTAINS(msg, "no connection 'db'");
+	free(msg);
+	ops_vars_snapshot_free(snap);
 	ops_err_free(&err);
 	vteardown(&f);
 }
