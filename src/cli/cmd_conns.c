@@ -23,9 +23,12 @@ static int cmd_conns_set(int argc, char **argv)
 	const char *home = NULL, *description = NULL, *extra_text = NULL;
 	bool from_stdin = false;
 	static const struct option opts[] = {
-	    {"extra", required_argument, NULL, 'x'},	   {"stdin", no_argument, NULL, 'i'},
-	    {"description", required_argument, NULL, 'd'}, {"home", required_argument, NULL, 'H'},
-	    {"help", no_argument, NULL, 'h'},		   {NULL, 0, NULL, 0},
+	    {"extra", required_argument, NULL, 'x'},
+	    {"stdin", no_argument, NULL, 'i'},
+	    {"description", required_argument, NULL, 'd'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -155,8 +158,10 @@ static int cmd_conns_get(int argc, char **argv)
 	const char *home = NULL;
 	bool reveal = false, json = false;
 	static const struct option opts[] = {
-	    {"reveal", no_argument, NULL, 'r'},	   {"json", no_argument, NULL, 'j'},
-	    {"home", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'},
+	    {"reveal", no_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
@@ -197,9 +202,9 @@ static int cmd_conns_get(int argc, char **argv)
 	} else if (json) {
 		cli_print_json(cn);
 	} else {
-		static const char *const fields[] = {"uri",	 "scheme", "host",  "port",
-						     "login",	 "password", "schema", "extra",
-						     "description"};
+		static const char *const fields[] = {"uri",    "scheme", "host",
+						     "port",   "login",	 "password",
+						     "schema", "extra",	 "description"};
 		for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
 			print_field(cn, fields[i]);
 	}
@@ -260,8 +265,8 @@ static int cmd_conns_list(int argc, char **argv)
 		size_t i;
 		json_t *cn;
 		json_array_foreach(a, i, cn)
-			printf("%-24s %s\n", json_string_value(json_object_get(cn, "name")),
-			       json_string_value(json_object_get(cn, "uri")));
+		    printf("%-24s %s\n", json_string_value(json_object_get(cn, "name")),
+			   json_string_value(json_object_get(cn, "uri")));
 	}
 	json_decref(a);
 	auth_key_free(k);
@@ -324,8 +329,8 @@ static const struct cli_cmd conns_delete_cmd = {
 
 /* ---- group ------------------------------------------------------------------------------- */
 
-static const struct cli_cmd *const conns_cmds[] = {&conns_set_cmd, &conns_get_cmd,
-						   &conns_list_cmd, &conns_delete_cmd};
+static const struct cli_cmd *const conns_cmds[] = {&conns_set_cmd, &conns_get_cmd, &conns_list_cmd,
+						   &conns_delete_cmd};
 
 int cmd_connections(int argc, char **argv)
 {

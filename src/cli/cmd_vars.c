@@ -120,9 +120,12 @@ static int cmd_vars_set(int argc, char **argv)
 	const char *home = NULL, *description = NULL;
 	bool secret = false, from_stdin = false;
 	static const struct option opts[] = {
-	    {"secret", no_argument, NULL, 's'},   {"stdin", no_argument, NULL, 'i'},
-	    {"description", required_argument, NULL, 'd'}, {"home", required_argument, NULL, 'H'},
-	    {"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+	    {"secret", no_argument, NULL, 's'},
+	    {"stdin", no_argument, NULL, 'i'},
+	    {"description", required_argument, NULL, 'd'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;
 	int c;
@@ -148,9 +151,9 @@ static int cmd_vars_set(int argc, char **argv)
 	}
 	int want = from_stdin ? 1 : 2;
 	if (argc - optind != want)
-		return cli_usage_error(&vars_set_cmd, from_stdin
-							  ? "name the key (the value comes from stdin)"
-							  : "name a key and its value (or --stdin)");
+		return cli_usage_error(&vars_set_cmd,
+				       from_stdin ? "name the key (the value comes from stdin)"
+						  : "name a key and its value (or --stdin)");
 	const char *key = argv[optind];
 	if (!ops_var_key_valid(key))
 		return cli_usage_error(&vars_set_cmd,
@@ -222,8 +225,10 @@ static int cmd_vars_get(int argc, char **argv)
 	const char *home = NULL;
 	bool reveal = false, json = false;
 	static const struct option opts[] = {
-	    {"reveal", no_argument, NULL, 'r'},	   {"json", no_argument, NULL, 'j'},
-	    {"home", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'},
+	    {"reveal", no_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"home", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	optind = 0;

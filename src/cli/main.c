@@ -48,9 +48,9 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } groups[] = {
-    {"dags", cmd_dags},	  {"runs", cmd_runs}, {"tasks", cmd_tasks},   {"why", cmd_why},
-    {"pools", cmd_pools}, {"db", cmd_db},     {"server", cmd_server},
-    {"variables", cmd_variables}, {"connections", cmd_connections},
+    {"dags", cmd_dags},	    {"runs", cmd_runs},		  {"tasks", cmd_tasks},
+    {"why", cmd_why},	    {"pools", cmd_pools},	  {"db", cmd_db},
+    {"server", cmd_server}, {"variables", cmd_variables}, {"connections", cmd_connections},
 };
 
 int main(int argc, char **argv)

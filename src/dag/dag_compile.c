@@ -318,9 +318,10 @@ static void check_site(struct compiler *c, const struct tmpl_site *s)
 		case TREF_VAR:
 		case TREF_CONN:
 			if (s->use == TMPL_MAP)
-				ref_error(c, s, r,
-					  "'map' cannot use variables or connections (use a param or "
-					  "an upstream output)");
+				ref_error(
+				    c, s, r,
+				    "'map' cannot use variables or connections (use a param or "
+				    "an upstream output)");
 			break;
 		case TREF_TASK_ID:
 		case TREF_DAG_ID:

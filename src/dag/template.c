@@ -37,8 +37,8 @@
 
 /* ---- parsing ---- */
 
-static const char *const root_names[] = {"params", "run",  "dag", "task", "outputs",
-					 "item",   "map",  "var", "conn"};
+static const char *const root_names[] = {"params", "run", "dag", "task", "outputs",
+					 "item",   "map", "var", "conn"};
 
 #define ROOTS_HINT "(use params, run, dag, task, outputs, item, map, var or conn)"
 
@@ -245,9 +245,10 @@ static int parse_ref(struct arena *a, const char *s, size_t hole, size_t start, 
 	} else if (span_is(s, &root, "conn")) {
 		ref->kind = TREF_CONN;
 		if (n == 0 || el[0].number || !template_var_name_ok(s + el[0].start, el[0].len)) {
-			r = set_err(err, n ? el[0].start : root_end,
-				    "conn needs a name of letters, digits and '_' and a field (write "
-				    "conn.NAME.host)");
+			r = set_err(
+			    err, n ? el[0].start : root_end,
+			    "conn needs a name of letters, digits and '_' and a field (write "
+			    "conn.NAME.host)");
 			goto out;
 		}
 		static const char *const fields[] = {"uri",   "scheme",	  "host",   "port",
@@ -256,9 +257,10 @@ static int parse_ref(struct arena *a, const char *s, size_t hole, size_t start, 
 		for (size_t f = 0; n > 1 && f < ARRAY_SIZE(fields); f++)
 			known = known || span_is(s, &el[1], fields[f]);
 		if (!known) {
-			r = set_err(err, n > 1 ? el[1].start : el[0].start + el[0].len,
-				    "unknown field of conn.NAME (use uri, scheme, host, port, login, "
-				    "password, schema or extra)");
+			r = set_err(
+			    err, n > 1 ? el[1].start : el[0].start + el[0].len,
+			    "unknown field of conn.NAME (use uri, scheme, host, port, login, "
+			    "password, schema or extra)");
 			goto out;
 		}
 		if (n > 2 && !span_is(s, &el[1], "extra")) {

@@ -391,7 +391,8 @@ static int lookup_var_conn(struct render_ctx *c, const struct tref *ref, json_t 
 		char *why = NULL;
 		x = template_json_path(x, ref->path + 1, ref->n_path - 1, &why);
 		if (!x) {
-			*ret_msg = xasprintf("conn.%s.extra: %s", ref->name, why ? why : "not found");
+			*ret_msg =
+			    xasprintf("conn.%s.extra: %s", ref->name, why ? why : "not found");
 			free(why);
 			return -ENOENT;
 		}

@@ -171,8 +171,8 @@ static int parse_spawn(const struct zspawn *h, char *p, size_t len, struct attem
 	char *end = p + len;
 	if (len == 0 || end[-1] != '\0')
 		return -EINVAL;
-	size_t nstr = 1 + ((h->flags & ZF_SHELL) ? 1 : h->argc) + ((h->flags & ZF_WORKDIR) ? 1 : 0) +
-		      h->envc + h->secretc;
+	size_t nstr = 1 + ((h->flags & ZF_SHELL) ? 1 : h->argc) +
+		      ((h->flags & ZF_WORKDIR) ? 1 : 0) + h->envc + h->secretc;
 	char **v = calloc(nstr + 3, sizeof(char *));
 	if (!v)
 		return -ENOMEM;

@@ -120,10 +120,11 @@ static bool raw_password(const char *uri, size_t *ret_at, size_t *ret_end)
 
 static int uri_fail(struct ops_err *err, const char *what)
 {
-	return ops_fail(err, OPS_INVALID,
-			"not a valid connection URI: %s (write "
-			"SCHEME://LOGIN:PASSWORD@HOST:PORT/SCHEMA?KEY=VALUE, parts percent-encoded)",
-			what);
+	return ops_fail(
+	    err, OPS_INVALID,
+	    "not a valid connection URI: %s (write "
+	    "SCHEME://LOGIN:PASSWORD@HOST:PORT/SCHEMA?KEY=VALUE, parts percent-encoded)",
+	    what);
 }
 
 int ops_conn_uri_parse(const char *uri, struct ops_conn_uri *ret, struct ops_err *err)
@@ -280,8 +281,8 @@ static int need_key(const struct auth_key *k, struct ops_err *err)
 	return ops_fail(err, OPS_INTERNAL, "the master key is not available");
 }
 
-static int decrypt(const struct auth_key *k, const char *text, const char *what,
-		   const char *name, char **ret, struct ops_err *err)
+static int decrypt(const struct auth_key *k, const char *text, const char *what, const char *name,
+		   char **ret, struct ops_err *err)
 {
 	size_t len;
 	if (need_key(k, err) < 0)
@@ -301,8 +302,8 @@ static void wipe(char *p)
 }
 
 /* The shape of a stored variable, decrypting when revealed. */
-static int var_shape(const struct auth_key *k, const struct store_var *v, bool reveal,
-		     json_t **ret, struct ops_err *err)
+static int var_shape(const struct auth_key *k, const struct store_var *v, bool reveal, json_t **ret,
+		     struct ops_err *err)
 {
 	if (!v->secret) {
 		*ret = ops_variable_json(v, v->value);
@@ -435,7 +436,10 @@ static int conn_shape(const struct auth_key *k, const struct store_conn *cn, boo
 	bool parsed = ops_conn_uri_parse(plain, &u, &perr) == 0;
 	ops_err_free(&perr);
 	char *shown = reveal || !parsed ? NULL : ops_conn_uri_masked(plain);
-	*ret = ops_connection_json(cn, reveal ? plain : parsed ? shown : "***",
+	*ret = ops_connection_json(cn,
+				   reveal   ? plain
+				   : parsed ? shown
+					    : "***",
 				   parsed ? &u : NULL, reveal);
 	free(shown);
 	if (parsed)
@@ -558,11 +562,11 @@ int ops_conn_delete(const struct ops_ctx *c, const struct auth_key *k, const cha
 /* ---- the snapshot ------------------------------------------------------------------------- */
 
 struct snap_entry {
-	char *name;   /* the key or name as templates write it (env: upper-cased) */
-	bool env;     /* from the environment */
-	bool secret;  /* variables: masked in logs */
+	char *name;    /* the key or name as templates write it (env: upper-cased) */
+	bool env;      /* from the environment */
+	bool secret;   /* variables: masked in logs */
 	json_t *value; /* a variable: its string; a connection: ops_conn_fields_json */
-	char *error;  /* set instead of value when it cannot be used */
+	char *error;   /* set instead of value when it cannot be used */
 };
 
 struct ops_vars_snapshot {
@@ -581,8 +585,7 @@ static void wipe_json(json_t *v)
 	} else if (json_is_object(v)) {
 		const char *k;
 		json_t *x;
-		json_object_foreach(v, k, x)
-			wipe_json(x);
+		json_object_foreach(v, k, x) wipe_json(x);
 	}
 }
 
@@ -670,8 +673,8 @@ static void load_env(struct ops_vars_snapshot *s, char *const *envp)
 			char *why = NULL;
 			e->value = conn_value(eq + 1, NULL, &why);
 			if (!e->value) {
-				e->error = xasprintf("%s%s in the environment: %s", OPS_CONN_ENV_PREFIX,
-						     e->name, why);
+				e->error = xasprintf("%s%s in the environment: %s",
+						     OPS_CONN_ENV_PREFIX, e->name, why);
 				free(why);
 			}
 		}
@@ -709,8 +712,8 @@ static int load_store(struct ops_vars_snapshot *s, struct store *st, const struc
 			auth_wipe_free(plain, len);
 		}
 		if (!e->value)
-			e->error = xasprintf("variable '%s' cannot be decrypted with this master key",
-					     vs[i].key);
+			e->error = xasprintf(
+			    "variable '%s' cannot be decrypted with this master key", vs[i].key);
 		store_var_free(&vs[i]);
 	}
 	free(vs);

@@ -173,7 +173,7 @@ const char *const store_sqlite_migrations[] = {
     "CREATE TABLE connections (\n"
     "  name        TEXT PRIMARY KEY NOT NULL,\n"
     "  uri         TEXT NOT NULL,\n" /* always "v1:...": URIs carry passwords */
-    "  extra       TEXT,\n"	   /* a JSON object, or NULL */
+    "  extra       TEXT,\n"	     /* a JSON object, or NULL */
     "  description TEXT,\n"
     "  updated_at  INTEGER NOT NULL DEFAULT 0,\n"
     "  updated_by  TEXT\n"

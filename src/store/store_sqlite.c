@@ -159,11 +159,12 @@
 		     "coalesce(waiting, 0) FROM pools LEFT JOIN u ON u.pool = name "               \
 		     "UNION ALL SELECT pool, -1, NULL, 0, 0, used, running, waiting FROM u "       \
 		     "WHERE pool NOT IN (SELECT name FROM pools) ORDER BY 1")                      \
-	X(VAR_SET, "INSERT INTO variables (key, value, secret, description, updated_at, updated_by) "    \
-		   "VALUES (?1, ?2, ?3, nullif(?4, ''), ?5, ?6) ON CONFLICT (key) DO UPDATE SET "  \
-		   "value = excluded.value, secret = excluded.secret, description = CASE WHEN "    \
-		   "?4 IS NULL THEN description ELSE excluded.description END, "                   \
-		   "updated_at = excluded.updated_at, updated_by = excluded.updated_by")           \
+	X(VAR_SET,                                                                                 \
+	  "INSERT INTO variables (key, value, secret, description, updated_at, updated_by) "       \
+	  "VALUES (?1, ?2, ?3, nullif(?4, ''), ?5, ?6) ON CONFLICT (key) DO UPDATE SET "           \
+	  "value = excluded.value, secret = excluded.secret, description = CASE WHEN "             \
+	  "?4 IS NULL THEN description ELSE excluded.description END, "                            \
+	  "updated_at = excluded.updated_at, updated_by = excluded.updated_by")                    \
 	X(VAR_GET, "SELECT key, value, secret, description, updated_at, updated_by "               \
 		   "FROM variables WHERE key = ?1")                                                \
 	X(VAR_LIST, "SELECT key, value, secret, description, updated_at, updated_by "              \
@@ -1906,7 +1907,7 @@ static void free_conn_row(void *row)
 
 /* The statement, then the version bump, in one transaction (or savepoint). */
 static int write_bumped(struct store *s, struct store_tx *tx, sqlite3_stmt *st, bool must_change,
-			const char *what, const char *name)
+			const char *verb, const char *noun, const char *name)
 {
 	bool own;
 	int r = op_begin(s, tx, &own);
@@ -1914,12 +1915,9 @@ static int write_bumped(struct store *s, struct store_tx *tx, sqlite3_stmt *st, 
 		sqlite3_clear_bindings(st);
 		return r;
 	}
-	r = exec_st(s, st, "%s '%s'", what, name);
+	r = exec_st(s, st, "%s %s '%s'", verb, noun, name);
 	if (r == 0 && must_change && sqlite3_changes(s->db) == 0)
-		r = fail(s, -ENOENT, "no %s '%s'", strcmp(what, "deleting variable") == 0
-						     ? "variable"
-						     : "connection",
-			 name);
+		r = fail(s, -ENOENT, "no %s '%s'", noun, name);
 	if (r == 0)
 		r = exec_id(s, ST_VARS_BUMP, "counting the change");
 	return op_end(s, own, r);
@@ -1939,7 +1937,7 @@ int store_var_set(struct store *s, struct store_tx *tx, const struct store_var *
 	bind_text(s, st, 4, v->description);
 	bind_int(s, st, 5, v->updated_at);
 	bind_text(s, st, 6, v->updated_by);
-	return write_bumped(s, tx, st, false, "setting variable", v->key);
+	return write_bumped(s, tx, st, false, "setting", "variable", v->key);
 }
 
 int store_var_get(struct store *s, const char *key, struct store_var *ret)
@@ -1977,7 +1975,7 @@ int store_var_delete(struct store *s, struct store_tx *tx, const char *key)
 	if (r || (r = prep(s, ST_VAR_DELETE, &st)))
 		return r;
 	bind_text(s, st, 1, key);
-	return write_bumped(s, tx, st, true, "deleting variable", S(key));
+	return write_bumped(s, tx, st, true, "deleting", "variable", S(key));
 }
 
 int store_conn_set(struct store *s, struct store_tx *tx, const struct store_conn *c)
@@ -1994,7 +1992,7 @@ int store_conn_set(struct store *s, struct store_tx *tx, const struct store_conn
 	bind_text(s, st, 4, c->description);
 	bind_int(s, st, 5, c->updated_at);
 	bind_text(s, st, 6, c->updated_by);
-	return write_bumped(s, tx, st, false, "setting connection", c->name);
+	return write_bumped(s, tx, st, false, "setting", "connection", c->name);
 }
 
 int store_conn_get(struct store *s, const char *name, struct store_conn *ret)
@@ -2032,7 +2030,7 @@ int store_conn_delete(struct store *s, struct store_tx *tx, const char *name)
 	if (r || (r = prep(s, ST_CONN_DELETE, &st)))
 		return r;
 	bind_text(s, st, 1, name);
-	return write_bumped(s, tx, st, true, "deleting connection", S(name));
+	return write_bumped(s, tx, st, true, "deleting", "connection", S(name));
 }
 
 int store_vars_version(struct store *s, int64_t *ret)

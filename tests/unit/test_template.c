@@ -237,8 +237,9 @@ TEST(template_parse_errors)
 	parse_err("${{ params.x }", 0, "unterminated");
 	parse_err("a ${{ }}", 2, "empty expression");
 	parse_err("a ${{}}", 2, "empty expression");
-	parse_err("${{ foo }}", 4,
-		  "unknown reference (use params, run, dag, task, outputs, item, map, var or conn)");
+	parse_err(
+	    "${{ foo }}", 4,
+	    "unknown reference (use params, run, dag, task, outputs, item, map, var or conn)");
 	parse_err("${{ param.x }}", 4, "did you mean params?");
 	parse_err("${{ output.x }}", 4, "did you mean outputs?");
 	parse_err("${{ params }}", 10, "params needs a name");

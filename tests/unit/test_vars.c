@@ -251,8 +251,7 @@ TEST(vars_secret_round_trip_encrypted_at_rest)
 	ASSERT_INT_EQ(ops_var_list(&f.c, NULL, false, &v, &err), 0);
 	ASSERT_INT_EQ((int)json_array_size(v), 2);
 	ASSERT(json_is_null(json_object_get(json_array_get(v, 0), "value")));
-	ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(v, 1), "value")),
-		      "eu-west");
+	ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(v, 1), "value")), "eu-west");
 	json_decref(v);
 
 	/* Updating keeps the description unless given; delete, then not found. */
@@ -292,9 +291,10 @@ TEST(vars_connection_uri_always_encrypted_password_hidden)
 {
 	struct vfix f = vsetup();
 	json_t *extra = json_pack("{s:s}", "role", "reader");
-	struct ops_conn_set_req rq = {.name = "catalog",
-				      .uri = "postgresql://etl:Conn-Canary-77@db:5432/cat?sslmode=require",
-				      .extra = extra};
+	struct ops_conn_set_req rq = {
+	    .name = "catalog",
+	    .uri = "postgresql://etl:Conn-Canary-77@db:5432/cat?sslmode=require",
+	    .extra = extra};
 	json_t *ans = NULL, *v = NULL;
 	struct ops_err err = {0};
 	ASSERT_INT_EQ(ops_conn_set(&f.c, f.k, &rq, &ans, &err), 0);
@@ -452,7 +452,8 @@ TEST(vars_templates_resolve_env_first_then_store)
 			     snap, &p, &msg),
 		      0);
 	/* Values are shell-quoted in run; env values are plain text. */
-	ASSERT_STR_EQ(p.shell, "echo 'Store-Secret-1' 'eu-west' 'from-env' 'db.internal':'5432' 'u'");
+	ASSERT_STR_EQ(p.shell,
+		      "echo 'Store-Secret-1' 'eu-west' 'from-env' 'db.internal':'5432' 'u'");
 	ASSERT_STR_EQ(env_of(&p, "DB"), "postgresql://etl:Pw-In-Store@db.internal:5432/cat");
 	ASSERT_STR_EQ(env_of(&p, "PW"), "Pw-In-Store");
 	ASSERT_STR_EQ(env_of(&p, "SCHEMA"), "cat");
