@@ -624,3 +624,48 @@ TEST(vars_supervisor_masks_log_without_zygote)
 {
 	masked_run(false);
 }
+
+TEST(vars_store_rows_in_a_transaction_and_the_counter)
+{
+	struct vfix f = vsetup();
+	int64_t v0 = -1, v1 = -1;
+	ASSERT_INT_EQ(store_vars_version(f.st, &v0), 0);
+	ASSERT_INT_EQ((int)v0, 0);
+	/* Inside a caller's transaction: rolled back, nothing stays, the counter neither. */
+	struct store_tx *tx = NULL;
+	ASSERT_INT_EQ(store_begin(f.st, &tx), 0);
+	struct store_var v = {.key = "k", .value = "v1", .updated_at = 5, .updated_by = "t"};
+	ASSERT_INT_EQ(store_var_set(f.st, tx, &v), 0);
+	struct store_conn c = {.name = "c", .uri = "v1:x", .extra = "{\"a\":1}", .updated_at = 6};
+	ASSERT_INT_EQ(store_conn_set(f.st, tx, &c), 0);
+	store_rollback(tx);
+	struct store_var got = {0};
+	ASSERT_INT_EQ(store_var_get(f.st, "k", &got), -ENOENT);
+	ASSERT_STR_CONTAINS(store_errmsg(f.st), "no variable 'k'");
+	ASSERT_INT_EQ(store_vars_version(f.st, &v1), 0);
+	ASSERT_INT_EQ((int)v1, 0);
+	/* Committed: each write counts once; delete of an unknown row changes nothing. */
+	ASSERT_INT_EQ(store_begin(f.st, &tx), 0);
+	ASSERT_INT_EQ(store_var_set(f.st, tx, &v), 0);
+	ASSERT_INT_EQ(store_conn_set(f.st, tx, &c), 0);
+	ASSERT_INT_EQ(store_commit(tx), 0);
+	ASSERT_INT_EQ(store_vars_version(f.st, &v1), 0);
+	ASSERT_INT_EQ((int)v1, 2);
+	ASSERT_INT_EQ(store_var_delete(f.st, NULL, "nope"), -ENOENT);
+	ASSERT_INT_EQ(store_conn_delete(f.st, NULL, "nope"), -ENOENT);
+	ASSERT_STR_CONTAINS(store_errmsg(f.st), "no connection 'nope'");
+	ASSERT_INT_EQ(store_vars_version(f.st, &v1), 0);
+	ASSERT_INT_EQ((int)v1, 2);
+	struct store_conn gc = {0};
+	ASSERT_INT_EQ(store_conn_get(f.st, "c", &gc), 0);
+	ASSERT_STR_EQ(gc.extra, "{\"a\":1}");
+	ASSERT(gc.description == NULL);
+	ASSERT_INT_EQ((int)gc.updated_at, 6);
+	store_conn_free(&gc);
+	/* A missing value is refused by the store itself. */
+	struct store_var nov = {.key = "x"};
+	ASSERT_INT_EQ(store_var_set(f.st, NULL, &nov), -EINVAL);
+	struct store_conn nou = {.name = "x"};
+	ASSERT_INT_EQ(store_conn_set(f.st, NULL, &nou), -EINVAL);
+	vteardown(&f);
+}
