@@ -265,6 +265,80 @@ char *ops_conn_uri_masked(const char *uri)
 	return xasprintf("%.*s***%s", (int)at, uri, uri + end);
 }
 
+/* ---- request bodies ----------------------------------------------------------------------- */
+
+/* Each member of `body` must be one of `fields` with the JSON type of the same index
+ * (JSON_NULL also allowed when nullable[i]). */
+static int check_body(const json_t *body, const char *what, const char *const *fields,
+		      const json_type *types, const bool *nullable, size_t n, struct ops_err *err)
+{
+	if (!json_is_object(body))
+		return ops_fail(err, OPS_BAD_REQUEST, "the body of %s must be a JSON object", what);
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)body, k, v)
+	{
+		size_t i = 0;
+		while (i < n && strcmp(fields[i], k) != 0)
+			i++;
+		if (i == n)
+			return ops_fail(err, OPS_BAD_REQUEST, "unknown field '%.100s' in %s", k,
+					what);
+		json_type t = json_typeof(v);
+		if (types[i] == JSON_TRUE && (t == JSON_TRUE || t == JSON_FALSE))
+			continue;
+		if (t != types[i] && !(nullable[i] && t == JSON_NULL))
+			return ops_fail(err, OPS_BAD_REQUEST, "field '%s' of %s has the wrong type",
+					k, what);
+	}
+	return 0;
+}
+
+int ops_var_req_parse(const char *key, const json_t *body, struct ops_var_set_req *rq,
+		      struct ops_err *err)
+{
+	static const char *const fields[] = {"value", "secret", "description"};
+	static const json_type types[] = {JSON_STRING, JSON_TRUE, JSON_STRING};
+	static const bool nullable[] = {false, false, true};
+	if (check_body(body, "a variable", fields, types, nullable, ARRAY_SIZE(fields), err) < 0)
+		return -1;
+	json_t *value = json_object_get(body, "value");
+	if (!value)
+		return ops_fail(err, OPS_BAD_REQUEST, "a variable needs a \"value\"");
+	if (strlen(json_string_value(value)) != json_string_length(value))
+		return ops_fail(err, OPS_INVALID, "the value of '%s' holds a NUL character",
+				key ? key : "");
+	json_t *d = json_object_get(body, "description");
+	*rq = (struct ops_var_set_req){
+	    .key = key,
+	    .value = json_string_value(value),
+	    .secret = json_is_true(json_object_get(body, "secret")),
+	    .description = json_is_null(d) ? "" : json_string_value(d),
+	};
+	return 0;
+}
+
+int ops_conn_req_parse(const char *name, const json_t *body, struct ops_conn_set_req *rq,
+		       struct ops_err *err)
+{
+	static const char *const fields[] = {"uri", "extra", "description"};
+	static const json_type types[] = {JSON_STRING, JSON_OBJECT, JSON_STRING};
+	static const bool nullable[] = {false, true, true};
+	if (check_body(body, "a connection", fields, types, nullable, ARRAY_SIZE(fields), err) < 0)
+		return -1;
+	json_t *uri = json_object_get(body, "uri");
+	if (!uri)
+		return ops_fail(err, OPS_BAD_REQUEST, "a connection needs a \"uri\"");
+	json_t *x = json_object_get(body, "extra"), *d = json_object_get(body, "description");
+	*rq = (struct ops_conn_set_req){
+	    .name = name,
+	    .uri = json_string_value(uri),
+	    .extra = json_is_object(x) ? x : NULL,
+	    .description = json_is_null(d) ? "" : json_string_value(d),
+	};
+	return 0;
+}
+
 /* ---- operations --------------------------------------------------------------------------- */
 
 static int store_err(const struct ops_ctx *c, struct ops_err *err, int r)

@@ -79,6 +79,16 @@ struct ops_conn_set_req {
 	const char *who;
 };
 
+/* The request of an API body, PUT /api/v1/variables/{key} {"value": "...", "secret": bool,
+ * "description": "..."|null} and PUT /api/v1/connections/{name} {"uri": "...", "extra": {...},
+ * "description": ...}: the strings borrowed from `body` (keep it alive), `who` left NULL.
+ * OPS_BAD_REQUEST for a body that is not an object, an unknown field, a wrong type or a
+ * missing value / uri. */
+int ops_var_req_parse(const char *key, const json_t *body, struct ops_var_set_req *rq,
+		      struct ops_err *err);
+int ops_conn_req_parse(const char *name, const json_t *body, struct ops_conn_set_req *rq,
+		       struct ops_err *err);
+
 /* Each answers a new JSON reference in *ret (shapes in ops/shape.h): set answers
  * {"created": bool, "variable"|"connection": SHAPE} (shown without secrets), get the shape,
  * list an array of shapes, delete the shape of what was deleted (without secrets).

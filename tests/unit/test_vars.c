@@ -669,3 +669,60 @@ TEST(vars_store_rows_in_a_transaction_and_the_counter)
 	ASSERT_INT_EQ(store_conn_set(f.st, NULL, &nou), -EINVAL);
 	vteardown(&f);
 }
+
+TEST(vars_api_bodies_parsed_strictly)
+{
+	struct ops_err err = {0};
+	struct ops_var_set_req vr;
+	json_t *b = json_pack("{s:s, s:b, s:n}", "value", "v", "secret", 1, "description");
+	ASSERT_INT_EQ(ops_var_req_parse("k", b, &vr, &err), 0);
+	ASSERT_STR_EQ(vr.key, "k");
+	ASSERT_STR_EQ(vr.value, "v");
+	ASSERT(vr.secret);
+	ASSERT_STR_EQ(vr.description, ""); /* null clears */
+	json_decref(b);
+	b = json_pack("{s:s}", "value", "v");
+	ASSERT_INT_EQ(ops_var_req_parse("k", b, &vr, &err), 0);
+	ASSERT(!vr.secret && vr.description == NULL); /* absent keeps */
+	json_decref(b);
+	static const char *const bad_vars[] = {
+	    "[]",
+	    "{}",
+	    "{\"value\": 1}",
+	    "{\"value\": \"v\", \"secret\": \"yes\"}",
+	    "{\"value\": \"v\", \"extra\": {}}",
+	    "{\"value\": null}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad_vars); i++) {
+		b = json_loads(bad_vars[i], 0, NULL);
+		ASSERT(b);
+		ASSERT_INT_EQ(ops_var_req_parse("k", b, &vr, &err), -1);
+		ASSERT_INT_EQ(err.kind, OPS_BAD_REQUEST);
+		json_decref(b);
+	}
+	b = json_loads("{\"value\": \"a\\u0000b\"}", JSON_ALLOW_NUL, NULL);
+	ASSERT_INT_EQ(ops_var_req_parse("k", b, &vr, &err), -1);
+	ASSERT_INT_EQ(err.kind, OPS_INVALID);
+	json_decref(b);
+
+	struct ops_conn_set_req cr;
+	b = json_loads("{\"uri\": \"redis://h\", \"extra\": {\"a\": 1}}", 0, NULL);
+	ASSERT_INT_EQ(ops_conn_req_parse("c", b, &cr, &err), 0);
+	ASSERT_STR_EQ(cr.uri, "redis://h");
+	ASSERT(json_is_object(cr.extra));
+	json_decref(b);
+	static const char *const bad_conns[] = {
+	    "{}",
+	    "{\"uri\": 5}",
+	    "{\"uri\": \"redis://h\", \"extra\": [1]}",
+	    "{\"uri\": \"redis://h\", \"password\": \"x\"}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad_conns); i++) {
+		b = json_loads(bad_conns[i], 0, NULL);
+		ASSERT(b);
+		ASSERT_INT_EQ(ops_conn_req_parse("c", b, &cr, &err), -1);
+		ASSERT_INT_EQ(err.kind, OPS_BAD_REQUEST);
+		json_decref(b);
+	}
+	ops_err_free(&err);
+}
