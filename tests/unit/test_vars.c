@@ -566,7 +566,7 @@ static struct attempt_outcome wait_done(struct executor *ex, uint64_t key)
 	return (struct attempt_outcome){0};
 }
 
-static void masked_run(bool zygote)
+static void masked_run(bool zygote, bool big)
 {
 	if (zygote)
 		unsetenv("GUST_EXEC_ZYGOTE");
@@ -577,13 +577,19 @@ static void masked_run(bool zygote)
 	struct executor *ex = local_executor_new();
 	ASSERT(ex);
 	const char *secrets[] = {"Mask-Me-Secret", "p@ss:w0rd", NULL};
+	/* A spec over the zygote's inline limit travels in a memfd, secrets included. */
+	char *filler = xmalloc(64 * 1024 + 8);
+	memcpy(filler, "FILL=", 5);
+	memset(filler + 5, 'f', 64 * 1024);
+	filler[5 + 64 * 1024] = '\0';
+	const char *envp[] = {"PW=p@ss:w0rd", "PATH=/usr/bin:/bin", big ? filler : NULL, NULL};
 	/* Stdout and stderr, a secret twice in a line, beside another, and a command not found
 	 * whose name is a secret (the outcome's message quotes stderr). */
 	struct attempt_spec spec = {
 	    .dir = dir,
 	    .shell = "echo \"out Mask-Me-Secret and Mask-Me-Secret\"; echo \"err p@ss:w0rd\" >&2; "
 		     "echo \"$PW\"; Mask-Me-Secret",
-	    .envp = (const char *const[]){"PW=p@ss:w0rd", "PATH=/usr/bin:/bin", NULL},
+	    .envp = envp,
 	    .kill_grace_ms = 1000,
 	    .secrets = secrets,
 	};
@@ -608,6 +614,7 @@ static void masked_run(bool zygote)
 	free(logp);
 	attempt_outcome_free(&o);
 	executor_destroy(ex);
+	free(filler);
 	char *cmd = xasprintf("rm -rf '%s'", dir);
 	int r = system(cmd);
 	(void)r;
@@ -617,12 +624,17 @@ static void masked_run(bool zygote)
 
 TEST(vars_supervisor_masks_log_through_zygote)
 {
-	masked_run(true);
+	masked_run(true, false);
+}
+
+TEST(vars_supervisor_masks_log_through_zygote_memfd)
+{
+	masked_run(true, true);
 }
 
 TEST(vars_supervisor_masks_log_without_zygote)
 {
-	masked_run(false);
+	masked_run(false, false);
 }
 
 TEST(vars_store_rows_in_a_transaction_and_the_counter)
