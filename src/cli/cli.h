@@ -147,6 +147,21 @@ bool cli_parse_int(const char *s, long min, long max, long *ret);
 
 /* Command groups. */
 int cmd_dags(int argc, char **argv);
+int cmd_variables(int argc, char **argv);
+int cmd_connections(int argc, char **argv);
+
+/* Variables and connections (cmd_vars.c). Open HOME's store (created when missing) and, with
+ * ret_key, its master key (created when missing); -1 after printing why. */
+struct auth_key;
+struct ops_vars_snapshot;
+int cli_vars_open(const char *home, struct store **ret_st, struct auth_key **ret_key);
+/* updated_by of a change made here: "cli:USER" (malloc'd). */
+char *cli_vars_who(void);
+/* The whole of stdin less one trailing newline, at most 1 MiB, no NUL (malloc'd; wipe it). */
+int cli_read_stdin_value(char **ret);
+/* What `dags test` renders with: envp's GUST_VAR_* / GUST_CONN_*, then HOME's store when it
+ * exists. NULL after printing why. */
+struct ops_vars_snapshot *cli_vars_snapshot(const char *home, char *const *envp);
 int cmd_server(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);

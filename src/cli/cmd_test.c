@@ -34,6 +34,7 @@
 #include "engine/run.h"
 #include "ops/shape.h"
 #include "exec/local.h"
+#include "ops/vars.h"
 
 extern char **environ;
 
@@ -48,6 +49,7 @@ struct tester {
 	const char *home;
 	char *run_dir;
 	char **base_env; /* environ without GUST_* */
+	struct run_lookup lookup; /* variables and connections (ops/vars.h) */
 	int parallelism;
 	enum display_mode display;
 	int64_t t0;
@@ -203,7 +205,7 @@ static void start_ready(struct tester *T)
 		uint32_t i = (uint32_t)next;
 		int64_t now = wall_ms();
 		struct attempt_plan plan;
-		int r = run_begin_attempt(T->run, i, now, &plan);
+		int r = run_begin_attempt_with(T->run, i, now, &T->lookup, &plan);
 		if (r != 0)
 			continue; /* nothing to run (done), or failed to render (recorded) */
 		const struct ti *t = run_ti(T->run, i);
@@ -232,6 +234,7 @@ static void start_ready(struct tester *T)
 		    .timeout_ms = plan.timeout_ms,
 		    .kill_grace_ms = plan.kill_grace_ms,
 		    .keep_leftovers = plan.keep_leftovers,
+		    .secrets = (const char *const *)plan.secrets,
 		};
 		e = executor_start(T->ex, i, &spec);
 		if (e < 0)
@@ -583,6 +586,12 @@ int cmd_dags_test(int argc, char **argv)
 			*s = '-';
 	char *rid = xasprintf("test__%s.%03lld_%d", stamp, (long long)(T.t0 % 1000), (int)getpid());
 	T.base_env = env_without_prefix(environ, "GUST_");
+	struct ops_vars_snapshot *vars = cli_vars_snapshot(home, environ);
+	if (!vars) {
+		rc = 1;
+		goto out_run;
+	}
+	ops_vars_lookup(vars, &T.lookup);
 	T.run_dir = xasprintf("%s/logs/%s/%s", home, d->id, rid);
 	int e = mkdir_p(T.run_dir);
 	if (e < 0) {
@@ -633,6 +642,7 @@ out_run:
 	if (T.ex)
 		executor_destroy(T.ex);
 	run_free(T.run);
+	ops_vars_snapshot_free(vars);
 	free(T.base_env);
 	free(T.run_dir);
 	free(T.changes);

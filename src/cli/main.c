@@ -35,6 +35,8 @@ static const char usage[] =
     "  tokens create             an API token, printed once (--user, --name, --expires)\n"
     "  tokens list|revoke        the API tokens (never their text); revoke one\n"
     "  audit                     who changed users and tokens, logins (--limit N, --json)\n"
+    "  variables set|get|list|delete  variables (${{ var.KEY }}; --secret, --stdin)\n"
+    "  connections set|get|list|delete  connections (${{ conn.NAME.host }}; URIs)\n"
     "  db cleanup --before DATE  delete old finished runs and their logs\n"
     "  server                    run the scheduler: DAGs on their schedules, history kept\n"
     "\n"
@@ -44,15 +46,26 @@ static const char usage[] =
     "\n"
     "Environment:\n"
     "  GUST_DAGS                 the DAG folder when --dags is not given (default ./dags)\n"
-    "  GUST_HOME                 where gust keeps its state (default ./.gust)\n";
+    "  GUST_HOME                 where gust keeps its state (default ./.gust)\n"
+    "  GUST_VAR_<KEY>, GUST_CONN_<NAME>  variables and connections that win over the\n"
+    "                            store's (server and dags test; docs/variables.md)\n";
 
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } groups[] = {
-    {"dags", cmd_dags},	    {"runs", cmd_runs},	  {"tasks", cmd_tasks},	  {"why", cmd_why},
-    {"pools", cmd_pools},   {"db", cmd_db},	  {"server", cmd_server}, {"users", cmd_users},
-    {"tokens", cmd_tokens}, {"audit", cmd_audit},
+    {"dags", cmd_dags},
+    {"runs", cmd_runs},
+    {"tasks", cmd_tasks},
+    {"why", cmd_why},
+    {"pools", cmd_pools},
+    {"db", cmd_db},
+    {"server", cmd_server},
+    {"users", cmd_users},
+    {"tokens", cmd_tokens},
+    {"audit", cmd_audit},
+    {"variables", cmd_variables},
+    {"connections", cmd_connections},
 };
 
 int main(int argc, char **argv)

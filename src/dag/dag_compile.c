@@ -315,6 +315,14 @@ static void check_site(struct compiler *c, const struct tmpl_site *s)
 			else if (task->map_kind == MAP_NONE)
 				ref_error(c, s, r, "item and map.index exist only in a task with 'map'");
 			break;
+		case TREF_VAR:
+		case TREF_CONN:
+			if (s->use == TMPL_MAP)
+				ref_error(
+				    c, s, r,
+				    "'map' cannot use variables or connections (use a param or "
+				    "an upstream output)");
+			break;
 		case TREF_TASK_ID:
 		case TREF_DAG_ID:
 		case TREF_RUN_ID:

@@ -37,9 +37,10 @@
 
 /* ---- parsing ---- */
 
-static const char *const root_names[] = {"params", "run", "dag", "task", "outputs", "item", "map"};
+static const char *const root_names[] = {"params", "run", "dag", "task", "outputs",
+					 "item",   "map", "var", "conn"};
 
-#define ROOTS_HINT "(use params, run, dag, task, outputs, item or map)"
+#define ROOTS_HINT "(use params, run, dag, task, outputs, item, map, var or conn)"
 
 static const char *const root_typo_msgs[] = {
     "unknown reference; did you mean params? " ROOTS_HINT,
@@ -49,6 +50,8 @@ static const char *const root_typo_msgs[] = {
     "unknown reference; did you mean outputs? " ROOTS_HINT,
     "unknown reference; did you mean item? " ROOTS_HINT,
     "unknown reference; did you mean map? " ROOTS_HINT,
+    "unknown reference; did you mean var? " ROOTS_HINT,
+    "unknown reference; did you mean conn? " ROOTS_HINT,
 };
 
 static bool is_ident_start(char c)
@@ -86,6 +89,16 @@ static int set_err(struct template_error *err, size_t offset, const char *msg)
 static bool span_is(const char *s, const struct span *sp, const char *word)
 {
 	return strlen(word) == sp->len && memcmp(s + sp->start, word, sp->len) == 0;
+}
+
+bool template_var_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > TEMPLATE_VAR_NAME_MAX || !is_ident_start(s[0]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_ident_start(s[i]) && !is_digit(s[i]))
+			return false;
+	return true;
 }
 
 /* Check that a root taking exactly one fixed field (`run.id`) has it. */
@@ -215,6 +228,48 @@ static int parse_ref(struct arena *a, const char *s, size_t hole, size_t start, 
 	} else if (span_is(s, &root, "item")) {
 		ref->kind = TREF_ITEM;
 		first_path = 0;
+	} else if (span_is(s, &root, "var")) {
+		ref->kind = TREF_VAR;
+		if (n == 0 || el[0].number || !template_var_name_ok(s + el[0].start, el[0].len)) {
+			r = set_err(err, n ? el[0].start : root_end,
+				    "var needs a key of letters, digits and '_' (write var.KEY)");
+			goto out;
+		}
+		if (n > 1) {
+			r = set_err(err, el[1].start - 1,
+				    "var.KEY takes no field path (variables are plain text)");
+			goto out;
+		}
+		ref->name = arena_strndup(a, s + el[0].start, el[0].len);
+		first_path = 1;
+	} else if (span_is(s, &root, "conn")) {
+		ref->kind = TREF_CONN;
+		if (n == 0 || el[0].number || !template_var_name_ok(s + el[0].start, el[0].len)) {
+			r = set_err(
+			    err, n ? el[0].start : root_end,
+			    "conn needs a name of letters, digits and '_' and a field (write "
+			    "conn.NAME.host)");
+			goto out;
+		}
+		static const char *const fields[] = {"uri",   "scheme",	  "host",   "port",
+						     "login", "password", "schema", "extra"};
+		bool known = false;
+		for (size_t f = 0; n > 1 && f < ARRAY_SIZE(fields); f++)
+			known = known || span_is(s, &el[1], fields[f]);
+		if (!known) {
+			r = set_err(
+			    err, n > 1 ? el[1].start : el[0].start + el[0].len,
+			    "unknown field of conn.NAME (use uri, scheme, host, port, login, "
+			    "password, schema or extra)");
+			goto out;
+		}
+		if (n > 2 && !span_is(s, &el[1], "extra")) {
+			r = set_err(err, el[2].start - 1,
+				    "only conn.NAME.extra takes a field path");
+			goto out;
+		}
+		ref->name = arena_strndup(a, s + el[0].start, el[0].len);
+		first_path = 1;
 	} else {
 		char word[32];
 		const char *msg = "unknown reference " ROOTS_HINT;
@@ -321,6 +376,8 @@ static void tref_format(const struct tref *ref, struct buf *out)
 	    [TREF_OUTPUT] = "outputs",
 	    [TREF_ITEM] = "item",
 	    [TREF_MAP_INDEX] = "map.index",
+	    [TREF_VAR] = "var",
+	    [TREF_CONN] = "conn",
 	};
 	buf_puts(out, (unsigned)ref->kind < ARRAY_SIZE(names) ? names[ref->kind] : "?");
 	if (ref->name)

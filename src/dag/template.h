@@ -10,6 +10,9 @@
  *   outputs.TASK.F1.F2...    a field inside it (object keys, or array indexes written as numbers)
  *   item, item.F1...         the current element of a `map`, or a field inside it
  *   map.index                the current map index
+ *   var.KEY                  a variable (the store, or GUST_VAR_<KEY> in the environment)
+ *   conn.NAME.FIELD          a field of a connection: uri, scheme, host, port, login,
+ *                            password, schema; or conn.NAME.extra[.F1...] (its extra JSON)
  * Whitespace inside the braces is optional. `$${{` is a literal `${{`. Anything else inside the
  * braces is a parse error, reported with the byte offset of the problem within the string.
  *
@@ -44,11 +47,13 @@ enum tref_kind {
 	TREF_OUTPUT,
 	TREF_ITEM,
 	TREF_MAP_INDEX,
+	TREF_VAR,  /* name: the key */
+	TREF_CONN, /* name: the connection; path[0]: the field, then a path inside extra */
 };
 
 struct tref {
 	enum tref_kind kind;
-	const char *name;	/* param name or task id; NULL for the others */
+	const char *name;	/* param name, task id, variable key, connection name; or NULL */
 	const char **path;	/* field path after outputs.TASK or item; n_path may be 0 */
 	uint32_t n_path;
 	uint32_t offset;	/* byte offset of the expression's first character in the source */
@@ -101,6 +106,12 @@ int template_eval_whole(const struct template *t, template_lookup_fn lookup, voi
 /* Follow a field path into a JSON value: object keys, or decimal indexes into arrays. Returns a
  * borrowed value or NULL with *ret_msg (malloc'd) naming the missing step. */
 json_t *template_json_path(json_t *v, const char *const *path, uint32_t n, char **ret_msg);
+
+/* Variable keys and connection names: 1 to TEMPLATE_VAR_NAME_MAX letters, digits and '_', not
+ * starting with a digit, so that GUST_VAR_<KEY> and GUST_CONN_<NAME> are valid environment
+ * variable names (docs/variables.md). */
+#define TEMPLATE_VAR_NAME_MAX 200
+bool template_var_name_ok(const char *s, size_t len);
 
 /* Append `s` single-quoted for an unquoted shell context. */
 void shell_quote(struct buf *out, const char *s, size_t len);

@@ -118,6 +118,10 @@ void attempt_plan_free(struct attempt_plan *p)
 			free(*e);
 	free(p->env);
 	free(p->workdir);
+	if (p->secrets)
+		for (char **e = p->secrets; *e; e++)
+			free(*e);
+	free(p->secrets);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -319,12 +323,83 @@ static void ti_done(struct run *r, uint32_t i, enum ti_state st, int64_t now)
 
 /* ---- rendering --------------------------------------------------------------------------- */
 
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static void env_add(struct strv *e, char *kv)
+{
+	e->v = xrealloc_array(e->v, e->n + 2, sizeof(*e->v), &e->cap);
+	e->v[e->n++] = kv;
+	e->v[e->n] = NULL;
+}
+
 struct render_ctx {
 	struct run *r;
 	uint32_t ti;
 	json_t *temps[16];
 	size_t n_temps;
+	const struct run_lookup *lk; /* NULL: no variables or connections */
+	struct strv secrets;	     /* values to mask, each once */
 };
+
+static void add_secret(struct render_ctx *c, const char *v)
+{
+	if (!v || !*v)
+		return;
+	for (size_t k = 0; k < c->secrets.n; k++)
+		if (strcmp(c->secrets.v[k], v) == 0)
+			return;
+	env_add(&c->secrets, xstrdup(v));
+}
+
+/* var.KEY and conn.NAME.FIELD through the caller's lookup. */
+static int lookup_var_conn(struct render_ctx *c, const struct tref *ref, json_t **ret,
+			   char **ret_msg)
+{
+	json_t *v = NULL;
+	if (ref->kind == TREF_VAR) {
+		bool secret = false;
+		if (!c->lk || !c->lk->var) {
+			*ret_msg = xasprintf("var.%s: variables are not available here", ref->name);
+			return -ENOENT;
+		}
+		int e = c->lk->var(c->lk->ctx, ref->name, &v, &secret, ret_msg);
+		if (e < 0)
+			return e;
+		if (secret)
+			add_secret(c, json_string_value(v));
+		*ret = v;
+		return 0;
+	}
+	if (!c->lk || !c->lk->conn) {
+		*ret_msg = xasprintf("conn.%s: connections are not available here", ref->name);
+		return -ENOENT;
+	}
+	int e = c->lk->conn(c->lk->ctx, ref->name, &v, ret_msg);
+	if (e < 0)
+		return e;
+	const char *pw = json_string_value(json_object_get(v, "password"));
+	if (pw && *pw) {
+		add_secret(c, pw);
+		add_secret(c, json_string_value(json_object_get(v, "uri")));
+	}
+	/* path[0] is the field (checked when parsed); extra takes a path inside it. */
+	json_t *x = json_object_get(v, ref->path[0]);
+	if (ref->n_path > 1) {
+		char *why = NULL;
+		x = template_json_path(x, ref->path + 1, ref->n_path - 1, &why);
+		if (!x) {
+			*ret_msg =
+			    xasprintf("conn.%s.extra: %s", ref->name, why ? why : "not found");
+			free(why);
+			return -ENOENT;
+		}
+	}
+	*ret = x ? x : json_null();
+	return 0;
+}
 
 static json_t *keep(struct render_ctx *c, json_t *v)
 {
@@ -375,6 +450,9 @@ static int render_lookup(void *ctx, const struct tref *ref, json_t **ret, char *
 			return -EINVAL;
 		}
 		break;
+	case TREF_VAR:
+	case TREF_CONN:
+		return lookup_var_conn(c, ref, ret, ret_msg);
 	case TREF_OUTPUT: {
 		int32_t u = dag_task_index(r->dag, ref->name);
 		v = u >= 0 ? run_task_output(r, (uint32_t)u) : NULL;
@@ -421,18 +499,6 @@ static char *json_env_text(json_t *v)
 	return s ? s : xstrdup("");
 }
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static void env_add(struct strv *e, char *kv)
-{
-	e->v = xrealloc_array(e->v, e->n + 2, sizeof(*e->v), &e->cap);
-	e->v[e->n++] = kv;
-	e->v[e->n] = NULL;
-}
-
 static char *env_key(const char *prefix, const char *name)
 {
 	char *s = xasprintf("%s%s", prefix, name);
@@ -445,12 +511,13 @@ static char *env_key(const char *prefix, const char *name)
 	return s;
 }
 
-static int render_plan(struct run *r, uint32_t i, struct attempt_plan *p, char **ret_msg)
+static int render_plan(struct run *r, uint32_t i, const struct run_lookup *lk,
+		       struct attempt_plan *p, char **ret_msg)
 {
 	const struct dag *d = r->dag;
 	const struct ti *t = &r->tis[i];
 	const struct dag_task *task = &d->tasks[t->task];
-	struct render_ctx c = {.r = r, .ti = i};
+	struct render_ctx c = {.r = r, .ti = i, .lk = lk};
 	struct buf b = BUF_INIT;
 	int rc = 0;
 	memset(p, 0, sizeof(*p));
@@ -532,6 +599,7 @@ static int render_plan(struct run *r, uint32_t i, struct attempt_plan *p, char *
 out:
 	buf_free(&b);
 	render_ctx_done(&c);
+	p->secrets = c.secrets.v;
 	if (rc < 0)
 		attempt_plan_free(p);
 	return rc;
@@ -1031,6 +1099,12 @@ int64_t run_pop_ready(struct run *r)
 
 int run_begin_attempt(struct run *r, uint32_t i, int64_t now, struct attempt_plan *ret)
 {
+	return run_begin_attempt_with(r, i, now, NULL, ret);
+}
+
+int run_begin_attempt_with(struct run *r, uint32_t i, int64_t now, const struct run_lookup *lk,
+			   struct attempt_plan *ret)
+{
 	struct ti *t = &r->tis[i];
 	t->try_number++;
 	set_state(r, i, TI_QUEUED);
@@ -1054,7 +1128,7 @@ int run_begin_attempt(struct run *r, uint32_t i, int64_t now, struct attempt_pla
 		return 1;
 	}
 	char *msg = NULL;
-	if (render_plan(r, i, ret, &msg) < 0) {
+	if (render_plan(r, i, lk, ret, &msg) < 0) {
 		ti_set_message(t, xasprintf("cannot render the command: %s", msg ? msg : "?"));
 		free(msg);
 		ti_done(r, i, TI_FAILED, now);

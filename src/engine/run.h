@@ -86,6 +86,8 @@ struct attempt_plan {
 	char *workdir; /* NULL: inherit */
 	int64_t timeout_ms, kill_grace_ms;
 	bool keep_leftovers;
+	char **secrets; /* NULL-terminated or NULL: values the attempt's log must mask (secret
+			   variables, connection passwords and URIs it uses) */
 };
 void attempt_plan_free(struct attempt_plan *p);
 
@@ -146,6 +148,28 @@ uint32_t run_ready_count(const struct run *r);
  * starts nothing.
  */
 int run_begin_attempt(struct run *r, uint32_t i, int64_t now, struct attempt_plan *ret);
+
+/*
+ * Where `${{ var.KEY }}` and `${{ conn.NAME.FIELD }}` get their values: the caller's (the
+ * server's in-memory snapshot, `dags test`'s), so that the engine stays pure. Both return 0 and
+ * *borrowed* values valid until run_begin_attempt_with returns, or -ENOENT (unknown) with a
+ * malloc'd sentence in *ret_msg.
+ *   var:  the value as a JSON string, and whether it is secret (its value is then masked in
+ *         the attempt's log)
+ *   conn: an object {"uri", "scheme", "host", "port", "login", "password", "schema",
+ *         "extra"}; its password and uri are masked in the log whenever the task uses the
+ *         connection
+ */
+struct run_lookup {
+	int (*var)(void *ctx, const char *key, json_t **ret_value, bool *ret_secret,
+		   char **ret_msg);
+	int (*conn)(void *ctx, const char *name, json_t **ret_conn, char **ret_msg);
+	void *ctx;
+};
+/* run_begin_attempt with variables and connections; lk NULL: none exist (a reference fails the
+ * attempt, as an unknown one does). The secret values used land in ret->secrets. */
+int run_begin_attempt_with(struct run *r, uint32_t i, int64_t now, const struct run_lookup *lk,
+			   struct attempt_plan *ret);
 void run_on_started(struct run *r, uint32_t i, int64_t now);
 void run_on_progress(struct run *r, uint32_t i, int done, int total, const char *msg);
 /* The attempt is over (no process of it left). Takes ownership of o->output. */

@@ -57,6 +57,10 @@ struct attempt_spec {
 	int64_t timeout_ms;	  /* 0: none */
 	int64_t kill_grace_ms;	  /* TERM -> KILL delay, for timeout, leftovers and cancel */
 	bool keep_leftovers;
+	/* NULL-terminated, or NULL: values the supervisor masks as *** in every log line and in
+	 * the outcome's message before writing them (auth/mask.h). They travel in memory (the
+	 * zygote's socket, or a memfd), never through a file. */
+	const char *const *secrets;
 };
 
 struct attempt_outcome {

@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/mask.h"
 #include "base/buf.h"
 #include "base/util.h"
 
@@ -84,6 +85,7 @@ struct pidset {
 
 struct sup {
 	const struct attempt_spec *spec;
+	struct auth_mask *mask; /* spec->secrets, or NULL: masked in every log line */
 	char *dir; /* absolute */
 	int dirfd, evfd, epfd, sigfd, logfd;
 	int supfd;   /* DIR/supervisor, open until the task's pid is appended */
@@ -289,20 +291,45 @@ static void log_flush(struct sup *s)
 	}
 }
 
-static void log_line(struct sup *s, char tag, const char *p, size_t n)
+/* Append one line to the log buffer, masked. Returns where the masked text sits in the buffer
+ * (its new length in *ret_n), or NULL when the log has failed. */
+static const char *log_put(struct sup *s, char tag, const char *p, size_t n, size_t *ret_n)
 {
 	if (s->log_err)
-		return;
+		return NULL;
 	if (s->loglen + PREFIX_LEN + n + 1 > LOG_BUF_CAP)
 		log_flush(s);
 	if (s->log_err)
-		return;
+		return NULL;
 	char *o = s->logbuf + s->loglen;
 	s->ts[25] = tag;
 	memcpy(o, s->ts, PREFIX_LEN);
 	memcpy(o + PREFIX_LEN, p, n);
+	/* Masked before it is written: a secret never reaches the log file. */
+	if (s->mask)
+		auth_mask_line(s->mask, o + PREFIX_LEN, n, &n);
 	o[PREFIX_LEN + n] = '\n';
 	s->loglen += PREFIX_LEN + n + 1;
+	*ret_n = n + 1;
+	return o + PREFIX_LEN;
+}
+
+static void log_line(struct sup *s, char tag, const char *p, size_t n)
+{
+	size_t m;
+	log_put(s, tag, p, n, &m);
+}
+
+static void keep_tail(struct sup *s, const char *p, size_t n);
+
+/* A line of the task's output: into the log, and (stderr) into the tail that explains an exit
+ * 126 or 127, both masked (a log that failed keeps no tail). */
+static void task_line(struct sup *s, char tag, const char *p, size_t n)
+{
+	size_t m;
+	const char *t = log_put(s, tag, p, n, &m);
+	if (tag == 'E' && t)
+		keep_tail(s, t, m);
 }
 
 /* A line of the supervisor's own, in the stderr column: "gust: ...". */
@@ -341,8 +368,6 @@ static void keep_tail(struct sup *s, const char *p, size_t n)
 /* Cut a chunk of task output into log lines. */
 static void feed(struct sup *s, struct stream *st, const char *p, size_t n)
 {
-	if (st->tag == 'E')
-		keep_tail(s, p, n);
 	while (n > 0) {
 		if (st->split && st->len == 0 && *p == '\n') {
 			st->split = false;
@@ -355,10 +380,10 @@ static void feed(struct sup *s, struct stream *st, const char *p, size_t n)
 		size_t seg = nl ? (size_t)(nl - p) : n;
 		if (nl && st->len + seg <= LOG_LINE_MAX) {
 			if (st->len == 0) {
-				log_line(s, st->tag, p, seg);
+				task_line(s, st->tag, p, seg);
 			} else {
 				memcpy(st->line + st->len, p, seg);
-				log_line(s, st->tag, st->line, st->len + seg);
+				task_line(s, st->tag, st->line, st->len + seg);
 				st->len = 0;
 			}
 			p += seg + 1;
@@ -373,7 +398,7 @@ static void feed(struct sup *s, struct stream *st, const char *p, size_t n)
 		p += take;
 		n -= take;
 		if (st->len == LOG_LINE_MAX) {
-			log_line(s, st->tag, st->line, st->len);
+			task_line(s, st->tag, st->line, st->len);
 			st->len = 0;
 			st->split = true;
 		}
@@ -386,7 +411,7 @@ static void stream_close(struct sup *s, struct stream *st)
 		return;
 	if (st->len) {
 		stamp(s);
-		log_line(s, st->tag, st->line, st->len);
+		task_line(s, st->tag, st->line, st->len);
 		st->len = 0;
 	}
 	close(st->fd); /* the only reference: this also removes it from the epoll set */
@@ -919,6 +944,11 @@ static void compose(struct sup *s, struct attempt_outcome *o)
 static _Noreturn void finish(struct sup *s, struct attempt_outcome *o)
 {
 	o->ended_at = real_ms();
+	if (s->mask && o->message) {
+		size_t n;
+		auth_mask_line(s->mask, o->message, strlen(o->message), &n);
+		o->message[n] = '\0';
+	}
 	int r = attempt_outcome_write(s->dir, o);
 	if (r < 0)
 		fatal(s, "cannot write the outcome in %s: %s", s->dir, strerror(-r));
@@ -1326,6 +1356,12 @@ _Noreturn void supervisor_run(const struct attempt_spec *spec, int event_fd, uns
 	if (s->dirfd < 0)
 		fatal(s, "cannot open the attempt directory %s: %s", s->dir, strerror(errno));
 	write_supervisor_file(s);
+	if (spec->secrets && spec->secrets[0]) {
+		size_t n = 0;
+		while (spec->secrets[n])
+			n++;
+		s->mask = auth_mask_new((const char *const *)spec->secrets, n);
+	}
 
 	struct attempt_outcome o = {.exit_code = -1};
 	s->logfd =

@@ -7,7 +7,8 @@
  * socket and a signalfd for SIGCHLD.
  *
  * A SPAWN message is a struct zspawn followed by NUL-terminated strings: dir, then shell (ZF_SHELL)
- * or argc argv strings, then workdir (ZF_WORKDIR), then envc envp strings. Up to ZINLINE_MAX
+ * or argc argv strings, then workdir (ZF_WORKDIR), then envc envp strings, then secretc secrets
+ * (the values the supervisor masks in the log; attempt.h). Up to ZINLINE_MAX
  * bytes travel in the message; larger specs (a long script, a big environment) are written to a
  * memfd sent along (ZF_MEMFD).
  */
@@ -69,7 +70,7 @@ struct zspawn {
 	uint32_t kind;
 	uint32_t flags;
 	int64_t timeout_ms, kill_grace_ms;
-	uint32_t argc, envc, len, pad;
+	uint32_t argc, envc, len, secretc;
 };
 
 struct zexit {
@@ -170,9 +171,9 @@ static int parse_spawn(const struct zspawn *h, char *p, size_t len, struct attem
 	char *end = p + len;
 	if (len == 0 || end[-1] != '\0')
 		return -EINVAL;
-	size_t nstr = 1 + ((h->flags & ZF_SHELL) ? 1 : h->argc) + ((h->flags & ZF_WORKDIR) ? 1 : 0) +
-		      h->envc;
-	char **v = calloc(nstr + 2, sizeof(char *));
+	size_t nstr = 1 + ((h->flags & ZF_SHELL) ? 1 : h->argc) +
+		      ((h->flags & ZF_WORKDIR) ? 1 : 0) + h->envc + h->secretc;
+	char **v = calloc(nstr + 3, sizeof(char *));
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < nstr; i++) {
@@ -197,7 +198,17 @@ static int parse_spawn(const struct zspawn *h, char *p, size_t len, struct attem
 	}
 	if (h->flags & ZF_WORKDIR)
 		sp->workdir = v[k++];
-	sp->envp = (const char *const *)(v + k); /* v[nstr] is NULL */
+	if (h->secretc) {
+		/* the environment needs its own NULL after it: secrets follow it */
+		char **e = calloc(h->envc + 1, sizeof(char *));
+		if (!e)
+			return -ENOMEM;
+		memcpy(e, v + k, h->envc * sizeof(char *));
+		sp->envp = (const char *const *)e;
+		sp->secrets = (const char *const *)(v + k + h->envc); /* v[nstr] is NULL */
+	} else {
+		sp->envp = (const char *const *)(v + k); /* v[nstr] is NULL */
+	}
 	sp->timeout_ms = h->timeout_ms;
 	sp->kill_grace_ms = h->kill_grace_ms;
 	sp->keep_leftovers = (h->flags & ZF_KEEP) != 0;
@@ -610,6 +621,8 @@ static char *pack(const struct attempt_spec *spec, struct zspawn *h)
 		h->flags |= ZF_KEEP;
 	for (; envp[h->envc]; h->envc++)
 		len += strlen(envp[h->envc]) + 1;
+	for (; spec->secrets && spec->secrets[h->secretc]; h->secretc++)
+		len += strlen(spec->secrets[h->secretc]) + 1;
 	char *buf = xmalloc(sizeof(*h) + len);
 	char *o = buf + sizeof(*h);
 #define PUT(s)                                                                                     \
@@ -628,6 +641,8 @@ static char *pack(const struct attempt_spec *spec, struct zspawn *h)
 		PUT(spec->workdir);
 	for (uint32_t i = 0; i < h->envc; i++)
 		PUT(envp[i]);
+	for (uint32_t i = 0; i < h->secretc; i++)
+		PUT(spec->secrets[i]);
 #undef PUT
 	h->len = (uint32_t)len;
 	return buf;

@@ -11,6 +11,7 @@
 #include "dag/dag.h"
 #include "dag/dag_time.h"
 #include "engine/run.h"
+#include "ops/vars.h"
 
 json_t *ops_time_json(int64_t ms)
 {
@@ -311,4 +312,57 @@ json_t *ops_audit_json(const struct store_audit *a)
 			 "at", ops_time_json(a->at), "actor", a->actor, "via", a->via,
 			 "remote_addr", str_or_null(a->remote_addr), "action", a->action, "target",
 			 str_or_null(a->target), "detail", detail);
+}
+
+json_t *ops_variable_json(const struct store_var *v, const char *plain)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "key", json_string(v->key));
+	json_object_set_new(o, "value", str_or_null(plain));
+	json_object_set_new(o, "secret", json_boolean(v->secret));
+	json_object_set_new(o, "description", str_or_null(v->description));
+	json_object_set_new(o, "updated_at", ops_time_json(v->updated_at));
+	json_object_set_new(o, "updated_by", str_or_null(v->updated_by));
+	return o;
+}
+
+/* The URI's query under the stored extra (the stored keys win). */
+static json_t *merged_extra(const struct ops_conn_uri *u, const json_t *extra)
+{
+	json_t *x = u ? json_deep_copy(u->query) : json_object();
+	if (json_is_object(extra))
+		json_object_update(x, (json_t *)extra);
+	return x;
+}
+
+json_t *ops_conn_fields_json(const char *uri, const struct ops_conn_uri *u, const json_t *extra)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "uri", str_or_null(uri));
+	json_object_set_new(o, "scheme", str_or_null(u ? u->scheme : NULL));
+	json_object_set_new(o, "host", str_or_null(u ? u->host : NULL));
+	json_object_set_new(o, "port", u && u->port >= 0 ? json_integer(u->port) : json_null());
+	json_object_set_new(o, "login", str_or_null(u ? u->login : NULL));
+	json_object_set_new(o, "password", str_or_null(u ? u->password : NULL));
+	json_object_set_new(o, "schema", str_or_null(u ? u->schema : NULL));
+	json_object_set_new(o, "extra", merged_extra(u, extra));
+	return o;
+}
+
+json_t *ops_connection_json(const struct store_conn *c, const char *uri,
+			    const struct ops_conn_uri *u, bool reveal)
+{
+	json_t *extra = c->extra ? json_loads(c->extra, 0, NULL) : NULL;
+	json_t *f = ops_conn_fields_json(uri, u, extra);
+	json_decref(extra);
+	if (!reveal && u && u->password)
+		json_object_set_new(f, "password", json_string("***"));
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(c->name));
+	json_object_update(o, f);
+	json_decref(f);
+	json_object_set_new(o, "description", str_or_null(c->description));
+	json_object_set_new(o, "updated_at", ops_time_json(c->updated_at));
+	json_object_set_new(o, "updated_by", str_or_null(c->updated_by));
+	return o;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include <stdbool.h>
 
 struct run;
 
@@ -26,6 +27,21 @@ json_t *ops_run_json(const struct store_run *r, int64_t now);
 json_t *ops_ti_json(const struct store_ti *t, int64_t now);
 /* {name, slots, missing, used, running, waiting, free, description, from_config, updated_at} */
 json_t *ops_pool_json(const struct store_pool *p);
+struct ops_conn_uri;
+/* A variable: {key, value, secret, description, updated_at, updated_by}. `plain` is the value
+ * to show: the row's own for a plain variable, the decrypted one for a secret shown to whom may
+ * see it, NULL (shown as null) for a secret hidden. Never the ciphertext. */
+json_t *ops_variable_json(const struct store_var *v, const char *plain);
+/* A connection: {name, uri, scheme, host, port, login, password, schema, extra, description,
+ * updated_at, updated_by}: `uri` as given (the caller passes the masked form unless revealed),
+ * the parts from `u` (NULL: null parts), the password as is when `reveal`, else "***" (null
+ * when there is none); extra is the URI's query merged under the stored extra. */
+json_t *ops_connection_json(const struct store_conn *c, const char *uri,
+			    const struct ops_conn_uri *u, bool reveal);
+/* The fields templates read: {uri, scheme, host, port, login, password, schema, extra}, with
+ * the password and URI in clear (the snapshot's). */
+json_t *ops_conn_fields_json(const char *uri, const struct ops_conn_uri *u, const json_t *extra);
+
 /* One try's launch: {try_number, launch, queued_at, ended_at, status} */
 json_t *ops_try_json(const struct store_attempt *a);
 /* A run with its instances: ops_run_json plus "task_states" {state: count} and "tasks" [...]. */

@@ -189,7 +189,14 @@ void start_ready(struct server *s, int64_t now)
 			continue;
 		}
 		struct attempt_plan plan;
-		if (run_begin_attempt(r->run, i, now, &plan) != 0) {
+		int b = run_begin_attempt_with(r->run, i, now, &s->lookup, &plan);
+		if (b != 0) {
+			if (b < 0) {
+				char name[256];
+				slog(LOG_WARN, "run %s: %s failed before it started: %s", r->run_id,
+				     run_ti_name(r->run, i, name, sizeof(name)),
+				     run_ti(r->run, i)->message);
+			}
 			admit_release(s->adm, pick.id, now); /* done without a process */
 			continue;
 		}
@@ -248,6 +255,7 @@ void start_ready(struct server *s, int64_t now)
 			    .timeout_ms = p->plan.timeout_ms,
 			    .kill_grace_ms = p->plan.kill_grace_ms,
 			    .keep_leftovers = p->plan.keep_leftovers,
+			    .secrets = (const char *const *)p->plan.secrets,
 			};
 			uint64_t key = ++s->next_key;
 			if (m == 0)

@@ -122,6 +122,7 @@ static void on_timers(struct server *s, int64_t now)
 			test_stall(s);
 			poll_adopted(s, now);
 			if (store_changed(s->st)) {
+				server_vars_refresh(s);
 				pools_load(s->adm, s->st);
 				load_new_runs(s);
 				apply_commands(s, now);
@@ -398,6 +399,8 @@ int server_main(const struct server_opts *o)
 		     store_errmsg(s->st));
 	s->logs_dir = xasprintf("%s/logs", s->home);
 	mkdir_p(s->logs_dir);
+	if (server_vars_open(s) < 0)
+		goto out;
 
 	s->base_env = env_without_prefix(environ, "GUST_");
 	/* Tasks do not get systemd's socket: only the server speaks for the service. */
@@ -577,6 +580,7 @@ out:
 	free(s->ends);
 	free(s->changes);
 	free(s->base_env);
+	server_vars_close(s);
 	free(s->logs_dir);
 	free(s->test_stall_path);
 	free(s->home);

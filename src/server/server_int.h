@@ -29,6 +29,9 @@
 #include "server/server.h"
 #include "store/store.h"
 
+struct auth_key;
+struct ops_vars_snapshot;
+
 struct srun {
 	uint64_t serial;
 	char *run_id;
@@ -117,6 +120,9 @@ struct server {
 	size_t n_adopted, cap_adopted;
 
 	char **base_env;
+	struct auth_key *key;		/* GUST_HOME/secret.key (auth/secretbox.h) */
+	struct ops_vars_snapshot *vars; /* variables and connections in memory (vars.c) */
+	struct run_lookup lookup;	/* over `vars`, for rendering attempts */
 	uint32_t *changes;
 	size_t cap_changes;
 };
@@ -160,6 +166,14 @@ struct ops_err;
 /* A write request applied to the live state, as the CLI's and the API's are (ADR 0007). */
 int server_ops_apply(struct server *s, const struct ops_req *rq, struct ops_answer *ans,
 		     struct ops_err *err);
+
+/* vars.c */
+/* Open (create at first start) the master key and load the snapshot; -1 after printing why
+ * (a key readable by others refuses the start). */
+int server_vars_open(struct server *s);
+/* Reload the snapshot if a variable or connection changed in the store. */
+void server_vars_refresh(struct server *s);
+void server_vars_close(struct server *s);
 
 /* retention.c */
 void retention_tick(struct server *s, int64_t now);

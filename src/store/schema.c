@@ -210,6 +210,29 @@ const char *const store_sqlite_migrations[] = {
     ") STRICT;\n"
     "CREATE INDEX audit_actor ON audit(actor, id);\n"
     "CREATE INDEX audit_action ON audit(action, id);\n",
+
+    /* 7: variables and connections (docs/variables.md). The store keeps what it is given: a
+     * secret variable's value and every connection's URI arrive encrypted ("v1:...", ops/vars.c),
+     * so a copy of the database shows no secret. kv "vars.version" counts their changes, so a
+     * server notices a write by another process with one read. Self-contained: it may be
+     * renumbered when merged beside another migration. */
+    "CREATE TABLE variables (\n"
+    "  key         TEXT PRIMARY KEY NOT NULL,\n"
+    "  value       TEXT NOT NULL,\n" /* "v1:..." when secret */
+    "  secret      INTEGER NOT NULL DEFAULT 0 CHECK (secret IN (0, 1)),\n"
+    "  description TEXT,\n"
+    "  updated_at  INTEGER NOT NULL DEFAULT 0,\n"
+    "  updated_by  TEXT\n"
+    ") WITHOUT ROWID, STRICT;\n"
+    "CREATE TABLE connections (\n"
+    "  name        TEXT PRIMARY KEY NOT NULL,\n"
+    "  uri         TEXT NOT NULL,\n" /* always "v1:...": URIs carry passwords */
+    "  extra       TEXT,\n"	     /* a JSON object, or NULL */
+    "  description TEXT,\n"
+    "  updated_at  INTEGER NOT NULL DEFAULT 0,\n"
+    "  updated_by  TEXT\n"
+    ") WITHOUT ROWID, STRICT;\n"
+    "INSERT OR IGNORE INTO kv (key, value) VALUES ('vars.version', '0');\n",
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

@@ -485,6 +485,50 @@ struct store_audit_filter {
 int store_audit_list(struct store *s, const struct store_audit_filter *f, struct store_audit **ret,
 		     size_t *ret_n);
 
+/* ---- variables and connections ------------------------------------------------------------ */
+
+/*
+ * Stored as given: the operations layer (ops/vars.h) validates names, encrypts a secret
+ * variable's value and every connection URI ("v1:...", auth/secretbox.h) and decrypts what it
+ * reads, so the store never sees a secret in clear. Every set or delete also bumps a counter
+ * (store_vars_version) in the same transaction, so that a cache (the server's snapshot)
+ * notices a change made by any process with one read.
+ */
+struct store_var {
+	char *key;
+	char *value; /* "v1:..." when secret */
+	bool secret;
+	char *description; /* NULL: none */
+	int64_t updated_at;
+	char *updated_by; /* who: "cli:USER", "api:USER"; NULL unknown */
+};
+void store_var_free(struct store_var *v);
+/* Create or replace; description NULL keeps the current one, "" clears it. */
+int store_var_set(struct store *s, struct store_tx *tx, const struct store_var *v);
+/* -ENOENT unknown. */
+int store_var_get(struct store *s, const char *key, struct store_var *ret);
+/* By key. */
+int store_var_list(struct store *s, struct store_var **ret, size_t *ret_n);
+/* -ENOENT unknown. */
+int store_var_delete(struct store *s, struct store_tx *tx, const char *key);
+
+struct store_conn {
+	char *name;
+	char *uri;   /* always "v1:..." */
+	char *extra; /* a JSON object as text, or NULL */
+	char *description;
+	int64_t updated_at;
+	char *updated_by;
+};
+void store_conn_free(struct store_conn *c);
+int store_conn_set(struct store *s, struct store_tx *tx, const struct store_conn *c);
+int store_conn_get(struct store *s, const char *name, struct store_conn *ret);
+int store_conn_list(struct store *s, struct store_conn **ret, size_t *ret_n);
+int store_conn_delete(struct store *s, struct store_tx *tx, const char *name);
+
+/* A number that changes whenever a variable or connection is set or deleted (0 before any). */
+int store_vars_version(struct store *s, int64_t *ret);
+
 /* ---- key-value settings (server state such as the clock offset) ------------------------- */
 
 /* Keys starting with "store." are the store's own (store.durability). */

@@ -204,6 +204,30 @@
 	  " ORDER BY id DESC LIMIT ?2")                                                            \
 	X(AUDIT_AFTER, "SELECT " AUDIT_COLS " FROM audit WHERE id > ?1 AND " AUDIT_WHERE           \
 		       " ORDER BY id LIMIT ?2")                                                    \
+	X(VAR_SET,                                                                                 \
+	  "INSERT INTO variables (key, value, secret, description, updated_at, updated_by) "       \
+	  "VALUES (?1, ?2, ?3, nullif(?4, ''), ?5, ?6) ON CONFLICT (key) DO UPDATE SET "           \
+	  "value = excluded.value, secret = excluded.secret, description = CASE WHEN "             \
+	  "?4 IS NULL THEN description ELSE excluded.description END, "                            \
+	  "updated_at = excluded.updated_at, updated_by = excluded.updated_by")                    \
+	X(VAR_GET, "SELECT key, value, secret, description, updated_at, updated_by "               \
+		   "FROM variables WHERE key = ?1")                                                \
+	X(VAR_LIST, "SELECT key, value, secret, description, updated_at, updated_by "              \
+		    "FROM variables ORDER BY key")                                                 \
+	X(VAR_DELETE, "DELETE FROM variables WHERE key = ?1")                                      \
+	X(CONN_SET, "INSERT INTO connections (name, uri, extra, description, updated_at, "         \
+		    "updated_by) VALUES (?1, ?2, ?3, nullif(?4, ''), ?5, ?6) ON CONFLICT (name) "  \
+		    "DO UPDATE SET uri = excluded.uri, extra = excluded.extra, description = "     \
+		    "CASE WHEN ?4 IS NULL THEN description ELSE excluded.description END, "        \
+		    "updated_at = excluded.updated_at, updated_by = excluded.updated_by")          \
+	X(CONN_GET, "SELECT name, uri, extra, description, updated_at, updated_by "                \
+		    "FROM connections WHERE name = ?1")                                            \
+	X(CONN_LIST, "SELECT name, uri, extra, description, updated_at, updated_by "               \
+		     "FROM connections ORDER BY name")                                             \
+	X(CONN_DELETE, "DELETE FROM connections WHERE name = ?1")                                  \
+	X(VARS_BUMP, "INSERT INTO kv (key, value) VALUES ('vars.version', '1') ON CONFLICT (key) " \
+		     "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")             \
+	X(VARS_VERSION, "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'vars.version'")        \
 	X(CLEANUP_RUNS, "SELECT run_id FROM runs WHERE state IN " FINISHED " AND ended_at < ?1 "   \
 			"ORDER BY ended_at, run_id LIMIT ?2")                                      \
 	X(CLEANUP_DIRS, "SELECT dir FROM attempts WHERE run_id = ?1 AND dir IS NOT NULL "          \
@@ -2362,6 +2386,212 @@ int store_audit_list(struct store *s, const struct store_audit_filter *f, struct
 	bind_text(s, st, 4, f->action);
 	return list_rows(s, st, sizeof(**ret), read_audit, free_audit_row, (void **)ret, ret_n,
 			 "listing the audit log");
+}
+
+/* ---- variables and connections ------------------------------------------------------------ */
+
+void store_var_free(struct store_var *v)
+{
+	if (!v)
+		return;
+	free(v->key);
+	free(v->value);
+	free(v->description);
+	free(v->updated_by);
+	v->key = v->value = v->description = v->updated_by = NULL;
+}
+
+void store_conn_free(struct store_conn *c)
+{
+	if (!c)
+		return;
+	free(c->name);
+	free(c->uri);
+	free(c->extra);
+	free(c->description);
+	free(c->updated_by);
+	c->name = c->uri = c->extra = c->description = c->updated_by = NULL;
+}
+
+static void read_var(sqlite3_stmt *st, void *row)
+{
+	struct store_var *v = row;
+	*v = (struct store_var){
+	    .key = col_str(st, 0),
+	    .value = col_str(st, 1),
+	    .secret = col_int(st, 2) != 0,
+	    .description = col_str(st, 3),
+	    .updated_at = col_int(st, 4),
+	    .updated_by = col_str(st, 5),
+	};
+}
+
+static void free_var_row(void *row)
+{
+	store_var_free(row);
+}
+
+static void read_conn(sqlite3_stmt *st, void *row)
+{
+	struct store_conn *c = row;
+	*c = (struct store_conn){
+	    .name = col_str(st, 0),
+	    .uri = col_str(st, 1),
+	    .extra = col_str(st, 2),
+	    .description = col_str(st, 3),
+	    .updated_at = col_int(st, 4),
+	    .updated_by = col_str(st, 5),
+	};
+}
+
+static void free_conn_row(void *row)
+{
+	store_conn_free(row);
+}
+
+/* The statement, then the version bump, in one transaction (or savepoint). */
+static int write_bumped(struct store *s, struct store_tx *tx, sqlite3_stmt *st, bool must_change,
+			const char *verb, const char *noun, const char *name)
+{
+	bool own;
+	int r = op_begin(s, tx, &own);
+	if (r) {
+		sqlite3_clear_bindings(st);
+		return r;
+	}
+	r = exec_st(s, st, "%s %s '%s'", verb, noun, name);
+	if (r == 0 && must_change && sqlite3_changes(s->db) == 0)
+		r = fail(s, -ENOENT, "no %s '%s'", noun, name);
+	if (r == 0)
+		r = exec_id(s, ST_VARS_BUMP, "counting the change");
+	return op_end(s, own, r);
+}
+
+int store_var_set(struct store *s, struct store_tx *tx, const struct store_var *v)
+{
+	if (!v->key || !v->value)
+		return fail(s, -EINVAL, "a variable needs a key and a value");
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_VAR_SET, &st)))
+		return r;
+	bind_text(s, st, 1, v->key);
+	bind_text(s, st, 2, v->value);
+	bind_int(s, st, 3, v->secret);
+	bind_text(s, st, 4, v->description);
+	bind_int(s, st, 5, v->updated_at);
+	bind_text(s, st, 6, v->updated_by);
+	return write_bumped(s, tx, st, false, "setting", "variable", v->key);
+}
+
+int store_var_get(struct store *s, const char *key, struct store_var *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_VAR_GET, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, key);
+	int rc = step(s, st);
+	if (rc == SQLITE_ROW)
+		read_var(st, ret);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no variable '%s'", S(key));
+	else
+		r = sql_fail(s, rc, "reading variable '%s'", S(key));
+	sqlite3_reset(st);
+	return r;
+}
+
+int store_var_list(struct store *s, struct store_var **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_VAR_LIST, &st);
+	if (r)
+		return r;
+	return list_rows(s, st, sizeof(**ret), read_var, free_var_row, (void **)ret, ret_n,
+			 "listing variables");
+}
+
+int store_var_delete(struct store *s, struct store_tx *tx, const char *key)
+{
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_VAR_DELETE, &st)))
+		return r;
+	bind_text(s, st, 1, key);
+	return write_bumped(s, tx, st, true, "deleting", "variable", S(key));
+}
+
+int store_conn_set(struct store *s, struct store_tx *tx, const struct store_conn *c)
+{
+	if (!c->name || !c->uri)
+		return fail(s, -EINVAL, "a connection needs a name and a URI");
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_CONN_SET, &st)))
+		return r;
+	bind_text(s, st, 1, c->name);
+	bind_text(s, st, 2, c->uri);
+	bind_text(s, st, 3, c->extra);
+	bind_text(s, st, 4, c->description);
+	bind_int(s, st, 5, c->updated_at);
+	bind_text(s, st, 6, c->updated_by);
+	return write_bumped(s, tx, st, false, "setting", "connection", c->name);
+}
+
+int store_conn_get(struct store *s, const char *name, struct store_conn *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_CONN_GET, &st);
+	if (r)
+		return r;
+	bind_text(s, st, 1, name);
+	int rc = step(s, st);
+	if (rc == SQLITE_ROW)
+		read_conn(st, ret);
+	else if (rc == SQLITE_DONE)
+		r = fail(s, -ENOENT, "no connection '%s'", S(name));
+	else
+		r = sql_fail(s, rc, "reading connection '%s'", S(name));
+	sqlite3_reset(st);
+	return r;
+}
+
+int store_conn_list(struct store *s, struct store_conn **ret, size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_CONN_LIST, &st);
+	if (r)
+		return r;
+	return list_rows(s, st, sizeof(**ret), read_conn, free_conn_row, (void **)ret, ret_n,
+			 "listing connections");
+}
+
+int store_conn_delete(struct store *s, struct store_tx *tx, const char *name)
+{
+	sqlite3_stmt *st;
+	int r = tx_check(s, tx);
+	if (r || (r = prep(s, ST_CONN_DELETE, &st)))
+		return r;
+	bind_text(s, st, 1, name);
+	return write_bumped(s, tx, st, true, "deleting", "connection", S(name));
+}
+
+int store_vars_version(struct store *s, int64_t *ret)
+{
+	sqlite3_stmt *st;
+	int r = prep(s, ST_VARS_VERSION, &st);
+	if (r)
+		return r;
+	int rc = step(s, st);
+	if (rc == SQLITE_ROW)
+		*ret = col_int(st, 0);
+	else if (rc == SQLITE_DONE)
+		*ret = 0;
+	else
+		r = sql_fail(s, rc, "reading the version of the variables");
+	sqlite3_reset(st);
+	return r;
 }
 
 /* ---- retention ----------------------------------------------------------------------------- */

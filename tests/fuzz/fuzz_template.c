@@ -149,7 +149,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct tref *ref = sg->ref;
 		CHECK(ref != NULL);
 		CHECK(ref->offset < len);
-		CHECK((ref->name != NULL) == (ref->kind == TREF_PARAM || ref->kind == TREF_OUTPUT));
+		CHECK((ref->name != NULL) == (ref->kind == TREF_PARAM || ref->kind == TREF_OUTPUT ||
+					      ref->kind == TREF_VAR || ref->kind == TREF_CONN));
+		/* var.KEY has no path; conn.NAME has its field first. */
+		CHECK(ref->kind != TREF_VAR || ref->n_path == 0);
+		CHECK(ref->kind != TREF_CONN || ref->n_path >= 1);
 		CHECK(ref->n_path == 0 || ref->path != NULL);
 		for (uint32_t p = 0; p < ref->n_path; p++)
 			CHECK(ref->path[p] != NULL && ref->path[p][0] != '\0');

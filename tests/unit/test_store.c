@@ -192,20 +192,23 @@ TEST(store_open_refuses_a_newer_schema)
 	struct fixture f = setup();
 	store_close(f.s);
 	f.s = NULL;
-	raw_exec(f.path, "PRAGMA user_version = 7");
+	char *newer = xasprintf("PRAGMA user_version = %d", (int)store_sqlite_n_migrations + 1);
+	raw_exec(f.path, newer);
+	free(newer);
 	struct store *s = NULL;
 	char *msg = NULL;
 	ASSERT_INT_EQ(store_open(f.path, &s, &msg), -EPROTO);
 	ASSERT(s == NULL);
-	char *want = xasprintf("the database at %s has schema version 7, but this gust knows only "
+	char *want = xasprintf("the database at %s has schema version %d, but this gust knows only "
 			       "up to %d: use a newer gust",
-			       f.path, (int)store_sqlite_n_migrations);
+			       f.path, (int)store_sqlite_n_migrations + 1,
+			       (int)store_sqlite_n_migrations);
 	ASSERT_STR_EQ(msg, want);
 	free(want);
 	free(msg);
-	/* Nothing was changed: the version is still 7. */
+	/* Nothing was changed: the version is still the newer one. */
 	char *uv = raw_text(f.path, "PRAGMA user_version");
-	ASSERT_STR_EQ(uv, "7");
+	ASSERT_INT_EQ(atoi(uv), (int)store_sqlite_n_migrations + 1);
 	free(uv);
 	teardown(&f);
 }
@@ -377,8 +380,8 @@ TEST(store_open_migrates_schema_1_to_pools)
 		       "INSERT INTO task_instances (run_id, task_id, map_index, state) "
 		       "VALUES ('r', 't', -1, 'running');");
 	struct store *s = open_ok(path);
-	ASSERT_INT_EQ(store_schema_version(s), 6);
-	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 6);
+	ASSERT_INT_EQ(store_schema_version(s), (int)store_sqlite_n_migrations);
+	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 7);
 	/* The old row has the defaults, the default pool exists and counts it. */
 	struct store_ti t;
 	ASSERT_INT_EQ(store_ti_get(s, "r", "t", -1, &t), 0);
@@ -400,7 +403,7 @@ TEST(store_open_migrates_schema_1_to_pools)
 	store_pool_free(&p);
 	store_close(s);
 	char *uv = raw_text(path, "PRAGMA user_version");
-	ASSERT_STR_EQ(uv, "6");
+	ASSERT_INT_EQ(atoi(uv), (int)store_sqlite_n_migrations);
 	free(uv);
 	/* The usage and the active listings read the partial index. */
 	char *plan = raw_plan(path, "SELECT pool, sum(pool_slots) FROM task_instances WHERE "
@@ -431,7 +434,7 @@ TEST(store_open_migrates_schema_2_sources_apart)
 		       "INSERT INTO dag_versions (dag_id, version, hash, source, created_at) "
 		       "VALUES ('d', 1, 'h1', 'tasks: {a: x}', 5), ('d', 2, 'h2', '', 6);");
 	struct store *s = open_ok(path);
-	ASSERT_INT_EQ(store_schema_version(s), 6);
+	ASSERT_INT_EQ(store_schema_version(s), (int)store_sqlite_n_migrations);
 	char *src = NULL;
 	ASSERT_INT_EQ(store_dag_version_source(s, "d", 1, &src), 0);
 	ASSERT_STR_EQ(src, "tasks: {a: x}");
@@ -468,7 +471,7 @@ TEST(store_open_migrates_schema_5_to_identities)
 		       "INSERT INTO runs (run_id, dag_id, version, kind, logical_date, state, "
 		       "created_at) VALUES ('r', 'd', 1, 'manual', 0, 'queued', 1);");
 	struct store *s = open_ok(path);
-	ASSERT_INT_EQ(store_schema_version(s), 6);
+	ASSERT_INT_EQ(store_schema_version(s), (int)store_sqlite_n_migrations);
 	struct store_run r;
 	ASSERT_INT_EQ(store_run_get(s, "r", &r), 0);
 	ASSERT_STR_EQ(r.state, "queued");
@@ -481,7 +484,7 @@ TEST(store_open_migrates_schema_5_to_identities)
 	ASSERT_INT_EQ(store_user_add(s, NULL, &u), 0);
 	store_close(s);
 	char *uv = raw_text(path, "PRAGMA user_version");
-	ASSERT_STR_EQ(uv, "6");
+	ASSERT_INT_EQ(atoi(uv), (int)store_sqlite_n_migrations);
 	free(uv);
 	char *tables = raw_text(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
 				      "sqlite_schema WHERE type = 'table' AND name IN ('users', "

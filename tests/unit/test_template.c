@@ -64,6 +64,10 @@ static int tlookup(void *vctx, const struct tref *ref, json_t **ret_value, char 
 	case TREF_MAP_INDEX:
 		*ret_value = index;
 		return 0;
+	case TREF_VAR:
+	case TREF_CONN:
+		*ret_msg = strdup("no variables in these tests");
+		return -ENOENT;
 	case TREF_ITEM:
 	case TREF_OUTPUT: {
 		json_t *v = template_json_path(ctx->item, ref->path, ref->n_path, ret_msg);
@@ -233,8 +237,9 @@ TEST(template_parse_errors)
 	parse_err("${{ params.x }", 0, "unterminated");
 	parse_err("a ${{ }}", 2, "empty expression");
 	parse_err("a ${{}}", 2, "empty expression");
-	parse_err("${{ foo }}", 4,
-		  "unknown reference (use params, run, dag, task, outputs, item or map)");
+	parse_err(
+	    "${{ foo }}", 4,
+	    "unknown reference (use params, run, dag, task, outputs, item, map, var or conn)");
 	parse_err("${{ param.x }}", 4, "did you mean params?");
 	parse_err("${{ output.x }}", 4, "did you mean outputs?");
 	parse_err("${{ params }}", 10, "params needs a name");
