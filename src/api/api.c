@@ -8,6 +8,7 @@
 
 #include "api/api_int.h"
 #include "auth/role.h"
+#include "auth/secretbox.h"
 #include "base/util.h"
 #include "base/version.h"
 
@@ -69,6 +70,14 @@ static const struct http_route routes[] = {
     {"GET", "/api/v1/pools/{name}", api_get_pool, VIEWER, 0},
     {"PUT", "/api/v1/pools/{name}", api_put_pool, EDITOR, 0},
     {"DELETE", "/api/v1/pools/{name}", api_delete_pool, EDITOR, 0},
+    {"GET", "/api/v1/variables", api_get_variables, VIEWER, 0},
+    {"GET", "/api/v1/variables/{key}", api_get_variable, VIEWER, 0},
+    {"PUT", "/api/v1/variables/{key}", api_put_variable, EDITOR, AUTH_SECRET_MAX + 4096},
+    {"DELETE", "/api/v1/variables/{key}", api_delete_variable, EDITOR, 0},
+    {"GET", "/api/v1/connections", api_get_connections, VIEWER, 0},
+    {"GET", "/api/v1/connections/{name}", api_get_connection, VIEWER, 0},
+    {"PUT", "/api/v1/connections/{name}", api_put_connection, ADMIN, 65536},
+    {"DELETE", "/api/v1/connections/{name}", api_delete_connection, ADMIN, 0},
     {"GET", "/api/v1/users", api_get_users, ADMIN, 0},
     {"GET", "/api/v1/users/{name}", api_get_user, VIEWER, 0},
     {"PUT", "/api/v1/users/{name}", api_put_user, VIEWER, 4096},

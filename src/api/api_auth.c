@@ -63,6 +63,11 @@ void api_auth_free(struct api *a)
 	a->auth = NULL;
 }
 
+const struct auth_key *api_auth_key(const struct api *a)
+{
+	return a->auth->key;
+}
+
 const struct ops_principal *api_principal(const struct http_req *rq)
 {
 	return rq->user;

@@ -98,6 +98,9 @@ bool api_authenticate(struct api *a, struct http_req *rq, struct http_resp *rs,
 /* Who the request is from (after api_authenticate), and as an actor for ops and the audit. */
 const struct ops_principal *api_principal(const struct http_req *rq);
 struct ops_actor api_actor(const struct http_req *rq);
+/* The master key (GUST_HOME/secret.key): CSRF tokens, secrets at rest. */
+struct auth_key;
+const struct auth_key *api_auth_key(const struct api *a);
 
 /* ---- api_util.c ------------------------------------------------------------------------- */
 
@@ -149,6 +152,14 @@ API_ROUTE_DECL(api_get_tokens);
 API_ROUTE_DECL(api_post_tokens);
 API_ROUTE_DECL(api_delete_token);
 API_ROUTE_DECL(api_get_audit);
+API_ROUTE_DECL(api_get_variables);
+API_ROUTE_DECL(api_get_variable);
+API_ROUTE_DECL(api_put_variable);
+API_ROUTE_DECL(api_delete_variable);
+API_ROUTE_DECL(api_get_connections);
+API_ROUTE_DECL(api_get_connection);
+API_ROUTE_DECL(api_put_connection);
+API_ROUTE_DECL(api_delete_connection);
 API_ROUTE_DECL(api_get_pools);
 API_ROUTE_DECL(api_get_pool);
 API_ROUTE_DECL(api_put_pool);

@@ -382,3 +382,56 @@ YAML
   assert_eq "$(cat status)" 404 "no such try"
   stop_api_server
 }
+
+t_api_variables_and_connections_hide_secrets() {
+  mkdir -p dags home
+  cat >dags/v.yaml <<'YAML'
+tasks:
+  show:
+    run: echo "region=${{ var.region }} token=${{ var.api_token }} pw=${{ conn.db.password }}"
+YAML
+  start_api_server
+  local admin editor viewer
+  admin=$("$GUST" tokens create --user admin --name root --home home 2>/dev/null)
+  editor=$(token_for ed editor)
+  viewer=$(token_for vi viewer)
+  api "$editor" PUT /variables/region -H 'Content-Type: application/json' -d '{"value":"eu-west"}' >/dev/null
+  assert_eq "$(cat status)" 201 "editor sets a variable"
+  api "$editor" PUT /variables/api_token -H 'Content-Type: application/json' \
+    -d '{"value":"s3cr3t-t0ken","secret":true}' >/dev/null
+  assert_eq "$(cat status)" 403 "editor sets a secret"
+  api "$admin" PUT /variables/api_token -H 'Content-Type: application/json' \
+    -d '{"value":"s3cr3t-t0ken","secret":true}' >/dev/null
+  assert_eq "$(cat status)" 201 "admin sets a secret"
+  api "$admin" PUT /variables/bad -H 'Content-Type: application/json' -d '{"valu":"x"}' >/dev/null
+  assert_eq "$(cat status)" 422 "unknown field"
+  api "$editor" PUT /connections/db -H 'Content-Type: application/json' \
+    -d '{"uri":"postgresql://app:pa55word@db.example:5432/main"}' >/dev/null
+  assert_eq "$(cat status)" 403 "editor sets a connection"
+  api "$admin" PUT /connections/db -H 'Content-Type: application/json' \
+    -d '{"uri":"postgresql://app:pa55word@db.example:5432/main"}' >/dev/null
+  assert_eq "$(cat status)" 201 "admin sets a connection"
+  # A viewer sees neither secret; an admin sees both.
+  api "$viewer" GET /variables/api_token >/dev/null
+  assert_eq "$(jq -r .value body)" null "secret for a viewer"
+  api "$viewer" GET /variables >/dev/null
+  ! grep -q 's3cr3t-t0ken' body || fail "a viewer listed the secret"
+  api "$viewer" GET /connections/db >/dev/null
+  ! grep -q 'pa55word' body || fail "a viewer saw the password: $(cat body)"
+  api "$admin" GET /variables/api_token >/dev/null
+  assert_eq "$(jq -r .value body)" s3cr3t-t0ken "secret for an admin"
+  # A task that echoes them: the stored log masks the secrets, not the plain value.
+  local run
+  run=$(api "$editor" POST /dags/v/runs -H 'Content-Type: application/json' -d '{}' | jq -r .run_id)
+  wait_for 30 run_state_is "$viewer" "$run" success
+  api "$viewer" GET "/runs/$run/tasks/show/logs" >/dev/null
+  assert_contains "$(cat body)" "region=eu-west token=*** pw=***"
+  ! grep -rq 's3cr3t-t0ken\|pa55word' home/logs || fail "a secret is in a stored log"
+  api "$editor" DELETE /variables/api_token >/dev/null
+  assert_eq "$(cat status)" 403 "editor deletes a secret"
+  api "$editor" DELETE /variables/region >/dev/null
+  assert_eq "$(cat status)" 200 "editor deletes a variable"
+  "$GUST" audit --json --home home | jq -e '[.[] | select(.action == "variable.set")] | length >= 2' >/dev/null ||
+    fail "variable changes are not audited"
+  stop_api_server
+}

@@ -63,7 +63,7 @@ t_api_security_sweep_from_openapi() {
   [ "$(wc -l <ops.txt)" -ge 15 ] || fail "too few operations read from openapi.yaml: $(cat ops.txt)"
   local method path need url code checked=0
   while read -r method path need; do
-    url=$base$(printf '%s' "$path" | sed -e "s|{dag_id}|d|; s|{run_id}|$run|; s|{task_id}|a|; s|{name}|sweep_pool|; s|{id}|1|")
+    url=$base$(printf '%s' "$path" | sed -e "s|{dag_id}|d|; s|{run_id}|$run|; s|{task_id}|a|; s|{name}|sweep_pool|; s|{id}|1|; s|{key}|sweep_key|")
     if [ "$need" = public ]; then
       continue
     fi
