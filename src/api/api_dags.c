@@ -7,6 +7,7 @@
 
 #include "api/api_int.h"
 #include "base/util.h"
+#include "ops/identity.h"
 #include "ops/shape.h"
 
 /* GET /api/v1/dags?paused=&broken=&tag=&search= */
@@ -106,7 +107,7 @@ void api_patch_dag(void *app, struct http_req *rq, struct http_resp *rs)
 			      .map_index = -1,
 			      .who = xstrdup("the API")};
 	json_decref(body);
-	api_submit(app, rs, &req, 200);
+	api_submit(app, rq, rs, &req, 200);
 }
 
 /* POST /api/v1/dags/{dag_id}/runs {"params": {...}, "logical_date": "..."}: a manual run,
@@ -141,6 +142,8 @@ void api_post_dag_runs(void *app, struct http_req *rq, struct http_resp *rs)
 		api_ops_problem(rs, &err);
 	} else {
 		api_poke(a); /* the loop takes the queued run now, not at its next look */
+		struct ops_actor actor = api_actor(rq);
+		ops_audit_trigger(st, c.now, &actor, treq.dag_id, ans.run_id);
 		struct store_run run;
 		if (store_run_get(st, ans.run_id, &run) == 0) {
 			json_t *j = ops_run_json(&run, c.now);
@@ -232,6 +235,11 @@ void api_put_dag_source(void *app, struct http_req *rq, struct http_resp *rs)
 		else
 			api_ops_problem(rs, &err);
 	} else {
+		struct ops_actor actor = api_actor(rq);
+		json_t *detail = json_pack("{s:s}", "hash", ans.hash);
+		ops_audit_add(st, NULL, wall_ms() + a->opts.clock_offset_ms, &actor, "dag.deploy",
+			      dag_id, detail);
+		json_decref(detail);
 		api_wait_deploy(a, rs, dag_id, ans.hash, ans.file, DEPLOY_WAIT_MS);
 		free(ans.file);
 	}
@@ -258,9 +266,13 @@ void api_delete_dag(void *app, struct http_req *rq, struct http_resp *rs)
 	const char *dag_id = http_req_param(rq, "dag_id");
 	if (ops_dag_remove(st, a->opts.dags_dir, dag_id, &file, &err) < 0)
 		api_ops_problem(rs, &err);
-	else
+	else {
+		struct ops_actor actor = api_actor(rq);
+		ops_audit_add(st, NULL, wall_ms() + a->opts.clock_offset_ms, &actor, "dag.delete",
+			      dag_id, NULL);
 		http_json(rs, 200, json_pack("{s:s, s:s, s:b}", "outcome", "done", "dag_id", dag_id,
 					     "removed", 1));
+	}
 	free(file);
 	ops_err_free(&err);
 	api_store_put(a, st);

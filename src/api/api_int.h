@@ -79,7 +79,8 @@ int api_jobs_init(struct api *a);
 void api_jobs_free(struct api *a);
 /* Hand a write request to the loop: the answer is deferred until the loop applied it. Takes
  * *rq (its strings are the job's now). */
-void api_submit(struct api *a, struct http_resp *rs, struct ops_req *rq, int success_status);
+void api_submit(struct api *a, const struct http_req *hrq, struct http_resp *rs,
+		struct ops_req *rq, int success_status);
 /* Park the answer of a deploy until the loop sees `hash` loaded as the DAG's current version
  * (200 with it), or for wait_ms (202: written, not loaded yet). */
 void api_wait_deploy(struct api *a, struct http_resp *rs, const char *dag_id, const char *hash,

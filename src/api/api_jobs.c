@@ -18,6 +18,7 @@
 
 #include "api/api_int.h"
 #include "base/util.h"
+#include "ops/identity.h"
 
 struct api_deploy {
 	struct api_deploy *next;
@@ -32,6 +33,9 @@ static void deploy_free(struct api_deploy *w);
 struct api_job {
 	struct api_job *next;
 	struct ops_req rq;
+	char user[OPS_USER_NAME_MAX + 1]; /* who asked, for the audit log */
+	enum auth_role role;
+	char addr[48];
 	struct http_deferred *d; /* the parked answer */
 	int success_status;
 };
@@ -53,12 +57,19 @@ static void wake_loop(struct api *a)
 	(void)w;
 }
 
-void api_submit(struct api *a, struct http_resp *rs, struct ops_req *rq, int success_status)
+void api_submit(struct api *a, const struct http_req *hrq, struct http_resp *rs,
+		struct ops_req *rq, int success_status)
 {
 	struct api_job *j = xcalloc(1, sizeof(*j));
 	j->rq = *rq;
 	*rq = (struct ops_req){0};
 	j->success_status = success_status;
+	const struct ops_principal *p = api_principal(hrq);
+	if (p) {
+		snprintf(j->user, sizeof(j->user), "%s", p->user);
+		j->role = p->role;
+	}
+	snprintf(j->addr, sizeof(j->addr), "%s", hrq->remote_addr);
 	j->d = http_defer(rs);
 	pthread_mutex_lock(&a->jobs_mu);
 	*a->jobs_tail = j;
@@ -87,6 +98,19 @@ static struct api_job *take_all(struct api *a)
 	return all;
 }
 
+/* The audit entry of an applied request, on a connection of the API's (the loop's own is
+ * in the middle of its step). */
+static void audit(struct api *a, const struct api_job *j)
+{
+	struct store *st = api_store_try(a);
+	if (!st)
+		return;
+	struct ops_actor actor = {
+	    .user = j->user, .role = j->role, .via = "api", .remote_addr = j->addr};
+	ops_audit_request(st, wall_ms() + a->opts.clock_offset_ms, &actor, &j->rq);
+	api_store_put(a, st);
+}
+
 void api_run_jobs(struct api *a)
 {
 	if (!a)
@@ -101,10 +125,12 @@ void api_run_jobs(struct api *a)
 		struct ops_answer ans = {0};
 		struct ops_err err = {0};
 		struct http_resp *rs = http_deferred_resp(j->d);
-		if (a->opts.loop.apply(a->opts.loop.ctx, &j->rq, &ans, &err) < 0)
+		if (a->opts.loop.apply(a->opts.loop.ctx, &j->rq, &ans, &err) < 0) {
 			api_ops_problem(rs, &err);
-		else
+		} else {
 			api_answer(rs, &ans, ans.outcome == OPS_STARTED ? 202 : j->success_status);
+			audit(a, j);
+		}
 		http_deferred_done(j->d);
 		ops_answer_free(&ans);
 		ops_err_free(&err);

@@ -85,7 +85,7 @@ void api_put_pool(void *app, struct http_req *rq, struct http_resp *rs)
 			      .map_index = -1,
 			      .who = xstrdup("the API")};
 	json_decref(body);
-	api_submit(app, rs, &req, 200);
+	api_submit(app, rq, rs, &req, 200);
 }
 
 /* DELETE /api/v1/pools/{name} */
@@ -98,5 +98,5 @@ void api_delete_pool(void *app, struct http_req *rq, struct http_resp *rs)
 			      .pool = xstrdup(http_req_param(rq, "name")),
 			      .map_index = -1,
 			      .who = xstrdup("the API")};
-	api_submit(app, rs, &req, 200);
+	api_submit(app, rq, rs, &req, 200);
 }

@@ -93,5 +93,5 @@ void api_post_run_cancel(void *app, struct http_req *rq, struct http_resp *rs)
 			      .run_id = xstrdup(http_req_param(rq, "run_id")),
 			      .map_index = -1,
 			      .who = xstrdup("the API")};
-	api_submit(app, rs, &req, 200);
+	api_submit(app, rq, rs, &req, 200);
 }

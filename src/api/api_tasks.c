@@ -204,7 +204,7 @@ void api_post_task_clear(void *app, struct http_req *rq, struct http_resp *rs)
 	json_t *body = api_body_object(rq, rs, known, true);
 	struct ops_req req;
 	if (body && task_req(rq, rs, OPS_CLEAR, body, &req))
-		api_submit(app, rs, &req, 200);
+		api_submit(app, rq, rs, &req, 200);
 	json_decref(body);
 }
 
@@ -218,6 +218,6 @@ void api_post_task_mark(void *app, struct http_req *rq, struct http_resp *rs)
 	json_t *body = api_body_object(rq, rs, known, false);
 	struct ops_req req;
 	if (body && task_req(rq, rs, OPS_MARK, body, &req))
-		api_submit(app, rs, &req, 200);
+		api_submit(app, rq, rs, &req, 200);
 	json_decref(body);
 }

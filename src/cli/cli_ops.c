@@ -14,6 +14,7 @@
 
 #include "base/util.h"
 #include "cli/cli.h"
+#include "ops/identity.h"
 
 #define ANSWER_WAIT_MS 30000
 
@@ -90,11 +91,14 @@ int cli_ops_write(const char *home, struct store *st, const struct ops_req *rq,
 {
 	memset(ans, 0, sizeof(*ans));
 	struct ops_ctx c = {.st = st, .now = cli_now_ms(), .dags = &ops_dags_from_store};
+	const struct ops_actor local = {.user = NULL, .via = "cli"};
 	int fd = hold_server_lock(home);
 	if (fd != -1) {
 		int r = ops_apply(&c, NULL, rq, ans, err);
 		if (fd >= 0)
 			close(fd); /* and the lock with it */
+		if (r == 0)
+			ops_audit_request(st, c.now, &local, rq);
 		return r;
 	}
 	json_t *o = ops_req_json(rq);
@@ -106,7 +110,10 @@ int cli_ops_write(const char *home, struct store *st, const struct ops_req *rq,
 	if (r < 0)
 		return ops_fail(err, OPS_INTERNAL, "cannot hand the request to the server: %s",
 				store_errmsg(st));
-	return await_answer(home, st, id, ans, err);
+	r = await_answer(home, st, id, ans, err);
+	if (r == 0)
+		ops_audit_request(st, c.now, &local, rq);
+	return r;
 }
 
 int cli_ops_failed(struct ops_err *err)

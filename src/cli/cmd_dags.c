@@ -15,6 +15,7 @@
 #include "base/hash.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "ops/identity.h"
 #include "ops/ops.h"
 #include "ops/shape.h"
 #include "dag/dag_load.h"
@@ -637,6 +638,8 @@ static int cmd_trigger(int argc, char **argv)
 			rc = ops_exit_code(err.kind);
 			ops_err_free(&err);
 		} else {
+			const struct ops_actor local = {.user = NULL, .via = "cli"};
+			ops_audit_trigger(st, now, &local, id, ans.run_id);
 			printf("%s\n", ans.run_id);
 			fflush(stdout);
 			if (!cli_server_running(home))

@@ -172,6 +172,15 @@ int ops_bootstrap_admin(struct store *st, int64_t now, const char *env_password,
 int ops_audit_add(struct store *st, struct store_tx *tx, int64_t now, const struct ops_actor *actor,
 		  const char *action, const char *target, const json_t *detail);
 
+/* The entry of a write request that was applied (a dry run adds none): run.cancel,
+ * task.clear, task.mark, dag.pause, pool.set, pool.delete, with the request as its detail; and
+ * of a trigger (dag.trigger). Failures to write the entry are not the request's: ignored. */
+struct ops_req;
+void ops_audit_request(struct store *st, int64_t now, const struct ops_actor *actor,
+		       const struct ops_req *rq);
+void ops_audit_trigger(struct store *st, int64_t now, const struct ops_actor *actor,
+		       const char *dag_id, const char *run_id);
+
 struct ops_audit_query {
 	int64_t after_id;   /* > 0: entries after this id, oldest first (for following the log) */
 	int64_t before_id;  /* > 0: entries before this id, newest first (the next page) */

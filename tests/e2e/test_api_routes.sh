@@ -218,6 +218,17 @@ EOF
   assert_eq "$(cat status)" 200 "pool delete"
   api "$tok" GET /pools/etl >/dev/null
   assert_eq "$(cat status)" 404 "deleted pool"
+  # Every change is in the audit log: who, how, from where; a dry run is not a change.
+  "$GUST" pools set cli_pool 2 --home home >/dev/null
+  "$GUST" audit --json --limit 100 --home home >audit.json
+  local act
+  for act in dag.trigger task.clear task.mark pool.set pool.delete; do
+    jq -e --arg a "$act" '[.[] | select(.action == $a and .actor == "ed" and .via == "api" and .remote_addr == "127.0.0.1")] | length >= 1' audit.json >/dev/null ||
+      fail "no $act by ed in the audit log: $(jq -c '[.[] | [.action, .actor, .via]]' audit.json)"
+  done
+  assert_eq "$(jq '[.[] | select(.action == "task.clear")] | length' audit.json)" 1 "a dry run is not audited"
+  jq -e '[.[] | select(.action == "pool.set" and .via == "cli" and (.actor | startswith("local:")))] | length == 1' audit.json >/dev/null ||
+    fail "the CLI's pool set is not audited"
   stop_api_server
 }
 
