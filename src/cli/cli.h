@@ -72,6 +72,8 @@ int cli_ops_write(const char *home, struct store *st, const struct ops_req *rq,
 		  struct ops_answer *ans, struct ops_err *err);
 /* Print an operation's error ("gust: MESSAGE"), free it, and return its exit status. */
 int cli_ops_failed(struct ops_err *err);
+/* An audit entry for a change this command made in the store itself, as the local operator. */
+void cli_audit(struct store *st, const char *action, const char *target);
 /* "gust: no DAG 'x' (did you mean 'y'?)" (ops_no_dag) to stderr. */
 void cli_unknown_dag(struct store *st, const char *dag_id);
 /* Fetch a run; an unknown one is reported (with a hint) to stderr. 0 or -errno. */

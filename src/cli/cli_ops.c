@@ -123,3 +123,9 @@ int cli_ops_failed(struct ops_err *err)
 	ops_err_free(err);
 	return rc;
 }
+
+void cli_audit(struct store *st, const char *action, const char *target)
+{
+	const struct ops_actor local = {.user = NULL, .via = "cli"};
+	ops_audit_add(st, NULL, cli_now_ms(), &local, action, target, NULL);
+}

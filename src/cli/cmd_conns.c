@@ -97,6 +97,7 @@ static int cmd_conns_set(int argc, char **argv)
 		rc = cli_ops_failed(&err);
 	} else {
 		rc = 0;
+		cli_audit(st, "connection.set", name);
 		json_t *cn = json_object_get(ans, "connection");
 		printf("%s connection '%s': %s\n",
 		       json_is_true(json_object_get(ans, "created")) ? "created" : "updated", name,
@@ -308,8 +309,10 @@ static int cmd_conns_delete(int argc, char **argv)
 	rc = 0;
 	if (ops_conn_delete(&ctx, NULL, argv[optind], &v, &err) < 0)
 		rc = cli_ops_failed(&err);
-	else
+	else {
+		cli_audit(st, "connection.delete", argv[optind]);
 		printf("deleted connection '%s'\n", argv[optind]);
+	}
 	json_decref(v);
 	store_close(st);
 	return rc;

@@ -182,6 +182,7 @@ static int cmd_vars_set(int argc, char **argv)
 		rc = cli_ops_failed(&err);
 	} else {
 		rc = 0;
+		cli_audit(st, "variable.set", key);
 		printf("%s %svariable '%s'\n",
 		       json_is_true(json_object_get(ans, "created")) ? "created" : "updated",
 		       secret ? "secret " : "", key);
@@ -382,8 +383,10 @@ static int cmd_vars_delete(int argc, char **argv)
 	rc = 0;
 	if (ops_var_delete(&ctx, argv[optind], &v, &err) < 0)
 		rc = cli_ops_failed(&err);
-	else
+	else {
+		cli_audit(st, "variable.delete", argv[optind]);
 		printf("deleted variable '%s'\n", argv[optind]);
+	}
 	json_decref(v);
 	store_close(st);
 	return rc;

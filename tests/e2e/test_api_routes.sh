@@ -442,7 +442,12 @@ YAML
   assert_eq "$(cat status)" 403 "editor deletes a secret"
   api "$editor" DELETE /variables/region >/dev/null
   assert_eq "$(cat status)" 200 "editor deletes a variable"
-  "$GUST" audit --json --home home | jq -e '[.[] | select(.action == "variable.set")] | length >= 2' >/dev/null ||
+  "$GUST" variables set from_cli x --home home >/dev/null
+  "$GUST" audit --json --home home >audit.json
+  jq -e '[.[] | select(.action == "variable.set" and .via == "api")] | length >= 2' audit.json >/dev/null ||
     fail "variable changes are not audited"
+  jq -e '[.[] | select(.action == "variable.set" and .via == "cli" and .target == "from_cli")] | length == 1' audit.json >/dev/null ||
+    fail "the CLI's variable set is not audited"
+  ! grep -q 's3cr3t-t0ken' audit.json || fail "a secret in the audit log"
   stop_api_server
 }
