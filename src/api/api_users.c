@@ -59,11 +59,12 @@ void api_get_user(void *app, struct http_req *rq, struct http_resp *rs)
 	api_store_put(a, st);
 }
 
-/* PUT /api/v1/users/{name} {"role", "password"}: a new user (admin; both needed), or a change
- * of an existing one's role (admin) or password (oneself or an admin). */
+/* PUT /api/v1/users/{name} {"role", "password", "current_password"}: a new user (admin; both
+ * needed), or a change of an existing one's role (admin) or password (an admin's of anyone;
+ * one's own with the current password). */
 void api_put_user(void *app, struct http_req *rq, struct http_resp *rs)
 {
-	static const char *const known[] = {"role", "password", NULL};
+	static const char *const known[] = {"role", "password", "current_password", NULL};
 	json_t *body = api_body_object(rq, rs, known, false);
 	if (!body)
 		return;
@@ -101,7 +102,16 @@ void api_put_user(void *app, struct http_req *rq, struct http_resp *rs)
 		status = 201;
 	} else {
 		r = 0;
-		if (role)
+		/* One's own password needs the current one: a stolen session cannot take the
+		 * account. */
+		json_t *cur = json_object_get(body, "current_password");
+		if (pw && strcmp(name, api_principal(rq)->user) == 0)
+			r = json_is_string(cur)
+				? ops_user_check_password(st, name, json_string_value(cur),
+							  json_string_length(cur), &err)
+				: ops_fail(&err, OPS_INVALID,
+					   "changing one's own password needs 'current_password'");
+		if (r == 0 && role)
 			r = ops_user_set_role(st, now, &who, name, json_string_value(role), &err);
 		if (r == 0 && pw)
 			r = ops_user_passwd(st, now, &who, name, json_string_value(pw),

@@ -554,6 +554,22 @@ static int login_failed(struct store *st, int64_t now, const char *user, const c
 	return ops_fail(err, OPS_UNAUTHORIZED, BAD_LOGIN);
 }
 
+int ops_user_check_password(struct store *st, const char *user, const char *pw, size_t pwlen,
+			    struct ops_err *err)
+{
+	struct store_user u;
+	int r = ops_user_name_valid(user) ? store_user_get(st, user, &u) : -ENOENT;
+	if (r == -ENOENT) {
+		auth_password_verify_none(pw ? pw : "", pw ? pwlen : 0);
+		return ops_fail(err, OPS_FORBIDDEN, "the current password is wrong");
+	}
+	if (r < 0)
+		return store_failed(st, err, "read the user");
+	r = auth_password_verify(u.password_hash, pw ? pw : "", pw ? pwlen : 0);
+	store_user_free(&u);
+	return r < 0 ? ops_fail(err, OPS_FORBIDDEN, "the current password is wrong") : 0;
+}
+
 int ops_login(struct store *st, int64_t now, const char *user, const char *pw, size_t pwlen,
 	      const char *remote_addr, const struct auth_pwcost *cost, struct ops_session_new *ret,
 	      struct ops_err *err)

@@ -87,6 +87,11 @@ int ops_user_add(struct store *st, int64_t now, const struct ops_actor *actor, c
 /* The user's own, or anyone's for an admin. Ends the user's sessions (tokens stay). */
 int ops_user_passwd(struct store *st, int64_t now, const struct ops_actor *actor, const char *name,
 		    const char *pw, size_t pwlen, struct ops_err *err);
+/* Whether `pw` is the user's password now: 0, or OPS_FORBIDDEN (also for an unknown user,
+ * after the time a check takes). For a change of one's own password over the API, so that a
+ * stolen session cannot change it. */
+int ops_user_check_password(struct store *st, const char *user, const char *pw, size_t pwlen,
+			    struct ops_err *err);
 /* Admin only; OPS_CONFLICT when it would leave no admin. */
 int ops_user_set_role(struct store *st, int64_t now, const struct ops_actor *actor,
 		      const char *name, const char *role, struct ops_err *err);

@@ -327,6 +327,12 @@ t_api_users_tokens_and_audit() {
   assert_eq "$(cat status)" 403 "a viewer promotes themselves"
   api "$viewer" PUT /users/vic -H 'Content-Type: application/json' \
     -d '{"password":"another-long-password"}' >/dev/null
+  assert_eq "$(cat status)" 422 "own password without the current one"
+  api "$viewer" PUT /users/vic -H 'Content-Type: application/json' \
+    -d '{"password":"another-long-password","current_password":"wrong-one-entirely"}' >/dev/null
+  assert_eq "$(cat status)" 403 "own password with a wrong current one"
+  api "$viewer" PUT /users/vic -H 'Content-Type: application/json' \
+    -d '{"password":"another-long-password","current_password":"a-long-enough-password"}' >/dev/null
   assert_eq "$(cat status)" 200 "own password"
   # The last admin stays; a removed user's token stops working.
   api "$admin" DELETE /users/admin >/dev/null

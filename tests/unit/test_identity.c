@@ -745,3 +745,15 @@ TEST(identity_audit_list_pages_and_rules)
 	REFUSED(ops_audit_list(st, &none, &q, &p, &err), OPS_FORBIDDEN);
 	store_close(st);
 }
+
+TEST(identity_check_password_for_own_change)
+{
+	struct store *st = mem();
+	add(st, "ann", "viewer");
+	struct ops_err err = {0};
+	MUST(ops_user_check_password(st, "ann", PW, strlen(PW), &err));
+	REFUSED(ops_user_check_password(st, "ann", "not the password", 16, &err), OPS_FORBIDDEN);
+	REFUSED(ops_user_check_password(st, "nobody", PW, strlen(PW), &err), OPS_FORBIDDEN);
+	REFUSED(ops_user_check_password(st, "ann", NULL, 0, &err), OPS_FORBIDDEN);
+	store_close(st);
+}
