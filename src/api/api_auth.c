@@ -118,11 +118,11 @@ bool api_authenticate(struct api *a, struct http_req *rq, struct http_resp *rs,
 			const char *tok = authz + 7;
 			while (*tok == ' ')
 				tok++;
-			r = ops_auth_token(st, wall_ms() + a->opts.clock_offset_ms, tok, strlen(tok),
+			r = ops_auth_token(st, api_now(a), tok, strlen(tok),
 					   p, &err);
 		}
 	} else {
-		r = ops_auth_session(st, wall_ms() + a->opts.clock_offset_ms, cookie, strlen(cookie),
+		r = ops_auth_session(st, api_now(a), cookie, strlen(cookie),
 				     p, &err);
 		/* A cookie is sent by the browser whoever made the page: a write needs the CSRF
 		 * token too, which only a page of ours can have read. */
@@ -186,7 +186,7 @@ void api_post_login(void *app, struct http_req *rq, struct http_resp *rs)
 		json_decref(body);
 		return;
 	}
-	int64_t now = wall_ms() + a->opts.clock_offset_ms;
+	int64_t now = api_now(a);
 	pthread_mutex_lock(&a->auth->rl_mu);
 	int64_t wait = auth_ratelimit_wait_ms(a->auth->rl, user, rq->remote_addr, now);
 	pthread_mutex_unlock(&a->auth->rl_mu);
@@ -245,7 +245,7 @@ void api_post_logout(void *app, struct http_req *rq, struct http_resp *rs)
 		if (!st)
 			return;
 		struct ops_err err = {0};
-		ops_logout(st, wall_ms() + a->opts.clock_offset_ms, cookie, strlen(cookie),
+		ops_logout(st, api_now(a), cookie, strlen(cookie),
 			   rq->remote_addr, &err);
 		ops_err_free(&err);
 		api_store_put(a, st);

@@ -237,7 +237,7 @@ void api_put_dag_source(void *app, struct http_req *rq, struct http_resp *rs)
 	} else {
 		struct ops_actor actor = api_actor(rq);
 		json_t *detail = json_pack("{s:s}", "hash", ans.hash);
-		ops_audit_add(st, NULL, wall_ms() + a->opts.clock_offset_ms, &actor, "dag.deploy",
+		ops_audit_add(st, NULL, api_now(a), &actor, "dag.deploy",
 			      dag_id, detail);
 		json_decref(detail);
 		api_wait_deploy(a, rs, dag_id, ans.hash, ans.file, DEPLOY_WAIT_MS);
@@ -268,7 +268,7 @@ void api_delete_dag(void *app, struct http_req *rq, struct http_resp *rs)
 		api_ops_problem(rs, &err);
 	else {
 		struct ops_actor actor = api_actor(rq);
-		ops_audit_add(st, NULL, wall_ms() + a->opts.clock_offset_ms, &actor, "dag.delete",
+		ops_audit_add(st, NULL, api_now(a), &actor, "dag.delete",
 			      dag_id, NULL);
 		http_json(rs, 200, json_pack("{s:s, s:s, s:b}", "outcome", "done", "dag_id", dag_id,
 					     "removed", 1));

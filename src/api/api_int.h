@@ -70,7 +70,9 @@ struct store *api_store_get(struct api *a, struct http_resp *rs);
 void api_store_put(struct api *a, struct store *st);
 /* The same without an answer: NULL when the store cannot be opened now (a stream's check). */
 struct store *api_store_try(struct api *a);
-/* An ops context on `st` at the wall clock, with the shared compiled DAGs. */
+/* The server's clock (the wall clock plus --now's offset), as the loop's server_now(). */
+int64_t api_now(const struct api *a);
+/* An ops context on `st` at the server's clock, with the shared compiled DAGs. */
 struct ops_ctx api_ctx(struct api *a, struct store *st);
 
 /* ---- api_jobs.c ------------------------------------------------------------------------- */

@@ -107,7 +107,7 @@ static void audit(struct api *a, const struct api_job *j)
 		return;
 	struct ops_actor actor = {
 	    .user = j->user, .role = j->role, .via = "api", .remote_addr = j->addr};
-	ops_audit_request(st, wall_ms() + a->opts.clock_offset_ms, &actor, &j->rq);
+	ops_audit_request(st, api_now(a), &actor, &j->rq);
 	api_store_put(a, st);
 }
 

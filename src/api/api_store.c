@@ -188,8 +188,12 @@ void api_store_put(struct api *a, struct store *st)
 	pthread_mutex_unlock(&a->stores_mu);
 }
 
+int64_t api_now(const struct api *a)
+{
+	return wall_ms() + a->opts.clock_offset_ms;
+}
+
 struct ops_ctx api_ctx(struct api *a, struct store *st)
 {
-	return (struct ops_ctx){
-	    .st = st, .now = wall_ms() + a->opts.clock_offset_ms, .dags = &a->dags_ops};
+	return (struct ops_ctx){.st = st, .now = api_now(a), .dags = &a->dags_ops};
 }

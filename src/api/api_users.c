@@ -12,11 +12,6 @@
 #include "ops/identity.h"
 #include "ops/shape.h"
 
-static int64_t api_now(struct api *a)
-{
-	return wall_ms() + a->opts.clock_offset_ms;
-}
-
 /* GET /api/v1/users (admin) */
 void api_get_users(void *app, struct http_req *rq, struct http_resp *rs)
 {

@@ -80,3 +80,13 @@ char **env_without_prefix(char *const *env, const char *prefix)
 	out[k] = NULL;
 	return out;
 }
+
+bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		return path[0] == '/'; /* everything is under the root */
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/diag.h"
+#include "base/fsutil.h"
 #include "base/hash.h"
 #include "base/util.h"
 #include "dag/dag.h"
@@ -45,14 +46,6 @@ int ops_dag_validate(const char *name, const char *text, size_t len, const char 
 	dag_free(d);
 	diag_list_free(&diags);
 	return r;
-}
-
-static bool path_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	return strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
 /* Write `len` bytes to `path` through a hidden file beside it, flushed, then renamed. */

@@ -21,6 +21,7 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
+#include "base/fsutil.h"
 #include "base/util.h"
 #include "dag/dag_load.h"
 #include "server/dagproc.h"
@@ -554,13 +555,6 @@ static const char *wd_dir(const struct dagbag *b, int wd)
 		if (b->watches[i].wd == wd)
 			return b->watches[i].dir;
 	return NULL;
-}
-
-/* Is `path` the same as `dir` or inside it? */
-static bool path_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 static bool is_watched(const struct dagbag *b, const char *dir)

@@ -3,6 +3,7 @@
 #include "base/buf.h"
 #include "base/diag.h"
 #include "base/util.h"
+#include "base/fsutil.h"
 #include "test.h"
 
 TEST(arena_alloc_and_big_blocks)
@@ -73,4 +74,15 @@ TEST(u64map_put_get_del_many)
 	ASSERT(u64map_del(&m, 12345) == NULL);
 	ASSERT_INT_EQ(m.n, N / 2);
 	u64map_free(&m);
+}
+
+TEST(path_under_by_text)
+{
+	ASSERT(path_under("dags/a.yaml", "dags"));
+	ASSERT(path_under("dags/a.yaml", "dags/"));
+	ASSERT(path_under("dags", "dags"));
+	ASSERT(path_under("dags/sub/a.yaml", "dags"));
+	ASSERT(!path_under("dagsx/a.yaml", "dags"));
+	ASSERT(!path_under("other/a.yaml", "dags"));
+	ASSERT(path_under("/a", "/"));
 }
