@@ -187,7 +187,10 @@ static int api_apply(void *ctx, const struct ops_req *rq, struct ops_answer *ans
 static void api_poked(void *ctx)
 {
 	/* Not through store_changed(): that would take the change from the look at the store
-	 * every 250 ms, which also applies the CLI's commands. */
+	 * every 250 ms, which also applies the CLI's commands. The variables are looked at
+	 * first (one read of their counter): one set just before this trigger, through the
+	 * API's own store connection, must be seen by the run's attempts (server/vars.c). */
+	server_vars_refresh(ctx);
 	load_new_runs(ctx);
 }
 

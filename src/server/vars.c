@@ -7,8 +7,10 @@
  * every set or delete bumps it in the same transaction, whoever writes (the CLI on this
  * machine, the API's connections). The loop already asks store_changed() (PRAGMA
  * data_version: one read, true after any other connection's commit) every 250 ms before it
- * applies queued commands, and asks the counter only then, so a change made before a trigger
- * is always seen by the attempts of that trigger's run, and an idle store costs nothing.
+ * applies queued commands, and asks the counter only then; a trigger through the API, which
+ * pokes the loop without waiting for that look, asks the counter too. So a change made
+ * before a trigger is always seen by the attempts of that trigger's run, and an idle store
+ * costs nothing.
  */
 #include "server/server_int.h"
 

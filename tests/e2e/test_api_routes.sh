@@ -444,6 +444,16 @@ YAML
   api "$viewer" GET "/runs/$run/tasks/show/logs" >/dev/null
   assert_contains "$(cat body)" "region=eu-west token=*** pw=***"
   ! grep -rq 's3cr3t-t0ken\|pa55word' home/logs || fail "a secret is in a stored log"
+  # A value set just before a trigger is the one that trigger's run sees (the loop looks at
+  # the variables when the API pokes it, not only on its 250 ms look at the store).
+  local i
+  for i in 1 2 3; do
+    api "$editor" PUT /variables/region -H 'Content-Type: application/json' -d "{\"value\":\"r$i\"}" >/dev/null
+    run=$(api "$editor" POST /dags/v/runs -H 'Content-Type: application/json' -d '{}' | jq -r .run_id)
+    wait_for 30 run_state_is "$viewer" "$run" success
+    api "$viewer" GET "/runs/$run/tasks/show/logs" >/dev/null
+    assert_contains "$(cat body)" "region=r$i "
+  done
   api "$editor" DELETE /variables/api_token >/dev/null
   assert_eq "$(cat status)" 403 "editor deletes a secret"
   api "$editor" DELETE /variables/region >/dev/null
