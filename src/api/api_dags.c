@@ -144,7 +144,7 @@ void api_post_dag_runs(void *app, struct http_req *rq, struct http_resp *rs)
 		api_poke(a); /* the loop takes the queued run now, not at its next look */
 		struct ops_actor actor = api_actor(rq);
 		ops_audit_trigger(st, c.now, &actor, treq.dag_id, ans.run_id);
-		struct store_run run;
+		struct store_run run = {0};
 		if (store_run_get(st, ans.run_id, &run) == 0) {
 			json_t *j = ops_run_json(&run, c.now);
 			store_run_free(&run);

@@ -61,7 +61,7 @@ void api_get_run(void *app, struct http_req *rq, struct http_resp *rs)
 		return;
 	int64_t now = api_ctx(a, st).now;
 	struct ops_err err = {0};
-	struct store_run run;
+	struct store_run run = {0};
 	struct store_ti *tis = NULL;
 	size_t n = 0;
 	if (ops_get_run(st, http_req_param(rq, "run_id"), &run, &err) < 0) {

@@ -26,7 +26,7 @@ int ops_log_attempt(struct store *st, const char *run_id, const char *task_id,
 		    struct ops_err *err)
 {
 	memset(ret, 0, sizeof(*ret));
-	struct store_run run;
+	struct store_run run = {0};
 	if (ops_get_run(st, run_id, &run, err) < 0)
 		return -1;
 	store_run_free(&run);

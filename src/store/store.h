@@ -22,7 +22,8 @@
  *     taken), -EINVAL (a value the schema refuses: a required field NULL, an unknown run state
  *     or kind), -EBUSY (locked longer than the busy timeout), -EIO (anything else).
  *     store_errmsg() says what, with context. Output parameters come last as ret_... and are
- *     untouched on failure.
+ *     untouched on failure, except the row of a *_get() or *_find(): it is zeroed first, so
+ *     that freeing it after a failed get is always safe.
  *   - Memory: every string returned is malloc'd. A row filled by a *_get() and each row of a
  *     *_list() array is released with the matching *_free(), which frees the row's fields (and
  *     NULLs them) but not the struct itself: the caller frees a list's array with free() after

@@ -1219,6 +1219,7 @@ int store_dag_set_last_logical(struct store *s, struct store_tx *tx, const char 
 
 int store_dag_get(struct store *s, const char *dag_id, struct store_dag *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_DAG_GET, &st);
 	if (r)
@@ -1399,6 +1400,7 @@ int store_run_set_state(struct store *s, struct store_tx *tx, const char *run_id
 
 int store_run_get(struct store *s, const char *run_id, struct store_run *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_RUN_GET, &st);
 	if (r)
@@ -1575,6 +1577,7 @@ int store_ti_list(struct store *s, const char *run_id, struct store_ti **ret, si
 int store_ti_get(struct store *s, const char *run_id, const char *task_id, int32_t map_index,
 		 struct store_ti *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_TI_GET, &st);
 	if (r)
@@ -1890,6 +1893,7 @@ int store_pool_delete(struct store *s, const char *name)
 
 int store_pool_get(struct store *s, const char *name, struct store_pool *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_POOL_GET, &st);
 	if (r)
@@ -1980,6 +1984,7 @@ int store_user_add(struct store *s, struct store_tx *tx, const struct store_user
 
 int store_user_get(struct store *s, const char *name, struct store_user *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_USER_GET, &st);
 	if (r)
@@ -2143,6 +2148,7 @@ int store_session_add(struct store *s, struct store_tx *tx, const struct store_s
 
 int store_session_get(struct store *s, const char *hash, struct store_session *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_SESSION_GET, &st);
 	if (r)
@@ -2254,6 +2260,7 @@ int store_token_add(struct store *s, struct store_tx *tx, const struct store_tok
 
 int store_token_get(struct store *s, int64_t id, struct store_token *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_TOKEN_GET, &st);
 	if (r)
@@ -2266,6 +2273,7 @@ int store_token_get(struct store *s, int64_t id, struct store_token *ret)
 
 int store_token_find(struct store *s, const char *hash, struct store_token *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_TOKEN_FIND, &st);
 	if (r)
@@ -2486,6 +2494,7 @@ int store_var_set(struct store *s, struct store_tx *tx, const struct store_var *
 
 int store_var_get(struct store *s, const char *key, struct store_var *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_VAR_GET, &st);
 	if (r)
@@ -2541,6 +2550,7 @@ int store_conn_set(struct store *s, struct store_tx *tx, const struct store_conn
 
 int store_conn_get(struct store *s, const char *name, struct store_conn *ret)
 {
+	memset(ret, 0, sizeof(*ret));
 	sqlite3_stmt *st;
 	int r = prep(s, ST_CONN_GET, &st);
 	if (r)

@@ -257,6 +257,31 @@ TEST(store_open_in_memory)
 	store_close(s);
 }
 
+/* A failed get leaves a row that is safe to free (the API frees it on every path). */
+TEST(store_failed_gets_leave_a_zeroed_row)
+{
+	struct store *s = open_ok(":memory:");
+	struct store_run r;
+	memset(&r, 0xa5, sizeof(r));
+	ASSERT_INT_EQ(store_run_get(s, "nope", &r), -ENOENT);
+	ASSERT(r.run_id == NULL && r.state == NULL);
+	store_run_free(&r);
+	struct store_ti t;
+	memset(&t, 0xa5, sizeof(t));
+	ASSERT_INT_EQ(store_ti_get(s, "nope", "a", -1, &t), -ENOENT);
+	ASSERT(t.run_id == NULL && t.task_id == NULL);
+	store_ti_free(&t);
+	struct store_dag d;
+	memset(&d, 0xa5, sizeof(d));
+	ASSERT_INT_EQ(store_dag_get(s, "nope", &d), -ENOENT);
+	store_dag_free(&d);
+	struct store_pool p;
+	memset(&p, 0xa5, sizeof(p));
+	ASSERT_INT_EQ(store_pool_get(s, "nope", &p), -ENOENT);
+	store_pool_free(&p);
+	store_close(s);
+}
+
 /* ---- durability ---------------------------------------------------------------------------- */
 
 static enum store_durability durability_of(struct store *s)
