@@ -66,6 +66,7 @@ static const struct http_route routes[] = {
     {"POST", "/api/v1/runs/{run_id}/tasks/{task_id}/clear", api_post_task_clear, OPERATOR, 0},
     {"POST", "/api/v1/runs/{run_id}/tasks/{task_id}/mark", api_post_task_mark, OPERATOR, 0},
     {"GET", "/api/v1/runs/{run_id}/tasks/{task_id}/logs", api_get_task_logs, VIEWER, 0},
+    {"GET", "/api/v1/runs/{run_id}/tasks/{task_id}/why", api_get_task_why, VIEWER, 0},
     {"GET", "/api/v1/pools", api_get_pools, VIEWER, 0},
     {"GET", "/api/v1/pools/{name}", api_get_pool, VIEWER, 0},
     {"PUT", "/api/v1/pools/{name}", api_put_pool, EDITOR, 0},

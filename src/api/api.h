@@ -31,6 +31,10 @@ struct api_loop {
 		     struct ops_err *err);
 	/* Look at the store now: a handler queued a run (NULL: nothing). */
 	void (*poked)(void *ctx);
+	/* Why TASK (MAP_INDEX, -2: not given) of RUN is not running (server/why.h): 0 with
+	 * *ret a new object, or -1 with *err (NULL: the route answers 503). */
+	int (*why)(void *ctx, const char *run_id, const char *task_id, int32_t map_index,
+		   json_t **ret, struct ops_err *err);
 	void *ctx;
 };
 

@@ -85,6 +85,10 @@ void api_submit(struct api *a, const struct http_req *hrq, struct http_resp *rs,
 		struct ops_req *rq, int success_status);
 /* Park the answer of a deploy until the loop sees `hash` loaded as the DAG's current version
  * (200 with it), or for wait_ms (202: written, not loaded yet). */
+/* Park the answer of GET .../why until the loop has explained the instance (the reasons
+ * need the loop's compiled DAGs and its limits). */
+void api_submit_why(struct api *a, struct http_resp *rs, const char *run_id,
+		    const char *task_id, int32_t map_index);
 void api_wait_deploy(struct api *a, struct http_resp *rs, const char *dag_id, const char *hash,
 		     const char *file, int64_t wait_ms);
 /* Ask the loop to look at the store now (a run was queued). */
@@ -147,6 +151,7 @@ API_ROUTE_DECL(api_get_task);
 API_ROUTE_DECL(api_post_task_clear);
 API_ROUTE_DECL(api_post_task_mark);
 API_ROUTE_DECL(api_get_task_logs);
+API_ROUTE_DECL(api_get_task_why);
 API_ROUTE_DECL(api_get_users);
 API_ROUTE_DECL(api_get_user);
 API_ROUTE_DECL(api_put_user);

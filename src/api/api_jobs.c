@@ -32,7 +32,10 @@ static void deploy_free(struct api_deploy *w);
 
 struct api_job {
 	struct api_job *next;
+	/* A write (rq), or a question of why (run_id set). */
 	struct ops_req rq;
+	char *why_run, *why_task;
+	int32_t why_map;
 	char user[OPS_USER_NAME_MAX + 1]; /* who asked, for the audit log */
 	enum auth_role role;
 	char addr[48];
@@ -57,6 +60,15 @@ static void wake_loop(struct api *a)
 	(void)w;
 }
 
+static void enqueue(struct api *a, struct api_job *j)
+{
+	pthread_mutex_lock(&a->jobs_mu);
+	*a->jobs_tail = j;
+	a->jobs_tail = &j->next;
+	pthread_mutex_unlock(&a->jobs_mu);
+	wake_loop(a);
+}
+
 void api_submit(struct api *a, const struct http_req *hrq, struct http_resp *rs,
 		struct ops_req *rq, int success_status)
 {
@@ -71,11 +83,18 @@ void api_submit(struct api *a, const struct http_req *hrq, struct http_resp *rs,
 	}
 	snprintf(j->addr, sizeof(j->addr), "%s", hrq->remote_addr);
 	j->d = http_defer(rs);
-	pthread_mutex_lock(&a->jobs_mu);
-	*a->jobs_tail = j;
-	a->jobs_tail = &j->next;
-	pthread_mutex_unlock(&a->jobs_mu);
-	wake_loop(a);
+	enqueue(a, j);
+}
+
+void api_submit_why(struct api *a, struct http_resp *rs, const char *run_id,
+		    const char *task_id, int32_t map_index)
+{
+	struct api_job *j = xcalloc(1, sizeof(*j));
+	j->why_run = xstrdup(run_id);
+	j->why_task = xstrdup(task_id);
+	j->why_map = map_index;
+	j->d = http_defer(rs);
+	enqueue(a, j);
 }
 
 void api_poke(struct api *a)
@@ -96,6 +115,31 @@ static struct api_job *take_all(struct api *a)
 	a->jobs_tail = &a->jobs_head;
 	pthread_mutex_unlock(&a->jobs_mu);
 	return all;
+}
+
+static void job_free(struct api_job *j)
+{
+	ops_req_free(&j->rq);
+	free(j->why_run);
+	free(j->why_task);
+	free(j);
+}
+
+/* GET .../why, answered in the loop (a read: nothing to audit). */
+static void answer_why(struct api *a, struct api_job *j)
+{
+	struct http_resp *rs = http_deferred_resp(j->d);
+	json_t *why = NULL;
+	struct ops_err err = {0};
+	if (!a->opts.loop.why)
+		http_error(rs, 503, "this server cannot explain waits");
+	else if (a->opts.loop.why(a->opts.loop.ctx, j->why_run, j->why_task, j->why_map, &why,
+				  &err) < 0)
+		api_ops_problem(rs, &err);
+	else
+		http_json(rs, 200, why);
+	ops_err_free(&err);
+	http_deferred_done(j->d);
 }
 
 /* The audit entry of an applied request, on a connection of the API's (the loop's own is
@@ -122,6 +166,11 @@ void api_run_jobs(struct api *a)
 		a->opts.loop.poked(a->opts.loop.ctx);
 	for (struct api_job *j = take_all(a), *next; j; j = next) {
 		next = j->next;
+		if (j->why_run) {
+			answer_why(a, j);
+			job_free(j);
+			continue;
+		}
 		struct ops_answer ans = {0};
 		struct ops_err err = {0};
 		struct http_resp *rs = http_deferred_resp(j->d);
@@ -134,8 +183,7 @@ void api_run_jobs(struct api *a)
 		http_deferred_done(j->d);
 		ops_answer_free(&ans);
 		ops_err_free(&err);
-		ops_req_free(&j->rq);
-		free(j);
+		job_free(j);
 	}
 }
 
@@ -151,8 +199,7 @@ void api_jobs_free(struct api *a)
 	for (struct api_job *j = take_all(a), *next; j; j = next) {
 		next = j->next;
 		http_deferred_done(j->d);
-		ops_req_free(&j->rq);
-		free(j);
+		job_free(j);
 	}
 	if (a->efd >= 0)
 		close(a->efd);

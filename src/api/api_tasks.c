@@ -221,3 +221,15 @@ void api_post_task_mark(void *app, struct http_req *rq, struct http_resp *rs)
 		api_submit(app, rq, rs, &req, 200);
 	json_decref(body);
 }
+
+/* GET .../tasks/{task_id}/why?map_index=N: why it is not running now, with the numbers behind
+ * each reason (server/why.h), answered by the loop that holds the compiled DAGs and limits. */
+void api_get_task_why(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	static const char *const known[] = {"map_index", NULL};
+	int64_t m = -2; /* not given: why says whether the task needs one */
+	if (!api_query_only(rq, rs, known) || api_query_int(rq, rs, "map_index", 0, INT32_MAX, &m) < 0)
+		return;
+	api_submit_why(app, rs, http_req_param(rq, "run_id"), http_req_param(rq, "task_id"),
+		       (int32_t)m);
+}

@@ -1,7 +1,7 @@
 /*
  * commands.c - what people ask of a running server: commands from the store's queue (cancel,
- * clear, wake) and runs triggered from the CLI (server_int.h). The HTTP API's writes will come
- * through here too (ADR 0007).
+ * clear, wake) and runs triggered from the CLI, the HTTP API's writes and its questions of
+ * why (server_int.h, ADR 0007).
  */
 #include "server/server_int.h"
 
@@ -14,6 +14,7 @@
 #include "ops/ops.h"
 #include "server/log.h"
 #include "server/pools.h"
+#include "server/why.h"
 
 /* The active run, brought back from the store if it finished (a clear or a mark of a finished
  * run makes it run again). */
@@ -250,6 +251,20 @@ int server_ops_apply(struct server *s, const struct ops_req *rq, struct ops_answ
 		slog(LOG_WARN, "%s request%s%s: %s", ops_op_name(rq->op), rq->who ? " by " : "",
 		     rq->who ? rq->who : "", err->msg);
 	return r;
+}
+
+/* GET .../why, in the loop: the reasons over the loop's store, compiled DAGs and limits. */
+int server_why(struct server *s, const char *run_id, const char *task_id, int32_t map_index,
+	       json_t **ret, struct ops_err *err)
+{
+	const struct ops_dags dags = {server_dag_get, server_dag_release, s};
+	struct why_env env = {.st = s->st,
+			      .dags = &dags,
+			      .cfg = &s->cfg,
+			      .home = s->home,
+			      .now = server_now(s),
+			      .server = true};
+	return why_explain(&env, run_id, task_id, map_index, ret, err);
 }
 
 /* The requests the CLI left in the store: each applied, its answer (or error) stored for the

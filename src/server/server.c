@@ -194,6 +194,12 @@ static void api_poked(void *ctx)
 	load_new_runs(ctx);
 }
 
+static int api_why(void *ctx, const char *run_id, const char *task_id, int32_t map_index,
+		   json_t **ret, struct ops_err *err)
+{
+	return server_why(ctx, run_id, task_id, map_index, ret, err);
+}
+
 /* The HTTP API, on --listen, else $GUST_LISTEN, else the config's `listen`, else loopback. */
 static int start_api(struct server *s)
 {
@@ -211,7 +217,7 @@ static int start_api(struct server *s)
 	    .dags_dir = s->bag.dir,
 	    .store_url = db,
 	    .clock_offset_ms = s->offset,
-	    .loop = {api_apply, api_poked, s},
+	    .loop = {api_apply, api_poked, api_why, s},
 	};
 	char *msg = NULL;
 	int e = api_start(&ao, &s->api, &msg);

@@ -31,6 +31,7 @@
 
 struct auth_key;
 struct ops_vars_snapshot;
+struct ops_err;
 
 struct srun {
 	uint64_t serial;
@@ -158,6 +159,9 @@ int write_reservations(struct server *s, struct store_tx *tx);
 
 /* commands.c */
 void apply_commands(struct server *s, int64_t now);
+/* The API's GET .../why (server/why.h). */
+int server_why(struct server *s, const char *run_id, const char *task_id, int32_t map_index,
+	       json_t **ret, struct ops_err *err);
 void cancel_run(struct server *s, struct srun *r, const char *why, int64_t now);
 void load_new_runs(struct server *s);
 struct ops_req;

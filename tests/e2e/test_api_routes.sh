@@ -467,3 +467,43 @@ YAML
   ! grep -q 's3cr3t-t0ken' audit.json || fail "a secret in the audit log"
   stop_api_server
 }
+
+# GET .../why answers from the server's loop what `gust why` prints, as data: the full pool
+# that holds the waiter back, with its numbers; the same checks the CLI finds.
+t_api_why_names_what_holds_a_task_back() {
+  mkdir -p dags home
+  printf 'pools:\n  one: 1\n' >home/config.yaml
+  cat >dags/slots.yaml <<YAML
+tasks:
+  holder: {run: 'while [ ! -e $PWD/go ]; do sleep 0.05; done', pool: one, priority: 10}
+  waiter: {run: 'true', pool: one}
+YAML
+  start_api_server
+  local tok run
+  tok=$(token_for why viewer)
+  run=$("$GUST" dags trigger slots --home home | grep -oE 'slots@manual-[^ ]+' | head -1)
+  wait_for 20 sh -c "'$GUST' tasks list '$run' --home home | grep -q 'holder.*running'"
+  api "$tok" GET "/runs/$run/tasks/waiter/why" >why.json
+  assert_eq "$(cat status)" 200 "why: $(cat why.json)"
+  assert_eq "$(jq -r '.task_id + " " + .state' why.json)" "waiter scheduled" "who"
+  assert_eq "$(jq -r '[.reasons[] | select(.check == "pool")][0].waiting' why.json)" true "pool waits"
+  assert_contains "$(jq -r '.reasons[] | select(.check == "pool") | .text' why.json)" "pool 'one'"
+  assert_contains "$(jq -r '.reasons[].text' why.json)" "holder"
+  assert_not_contains "$(jq -r '.reasons[].text' why.json)" "no server is running"
+  # The CLI's --json: the same checks, in the same order.
+  "$GUST" why "$run" waiter --json --home home >cli.json
+  assert_eq "$(jq -c '[.reasons[] | .check]' cli.json)" "$(jq -c '[.reasons[] | .check]' why.json)" "CLI and API agree"
+  # Errors: an unknown task (with a suggestion), a bad index.
+  api "$tok" GET "/runs/$run/tasks/waitr/why" >/dev/null
+  assert_eq "$(cat status)" 404 "unknown task"
+  assert_contains "$(cat body)" "waiter"
+  api "$tok" GET "/runs/$run/tasks/waiter/why?map_index=x" >/dev/null
+  assert_eq "$(cat status)" 400 "bad map_index"
+  api "" GET "/runs/$run/tasks/waiter/why" >/dev/null
+  assert_eq "$(cat status)" 401 "no credentials"
+  touch go
+  wait_for 20 run_state_is "$tok" "$run" success
+  api "$tok" GET "/runs/$run/tasks/waiter/why" >why.json
+  assert_eq "$(jq -r .state why.json)" success "after the run"
+  stop_api_server
+}

@@ -46,6 +46,8 @@
 #include "http/http_route.h"
 #include "ops/identity.h"
 #include "ops/ops.h"
+#include "server/config.h"
+#include "server/why.h"
 #include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -87,6 +89,26 @@ static int apply(void *ctx, const struct ops_req *rq, struct ops_answer *ans, st
 {
 	struct ops_ctx c = {.st = g.st, .now = wall_ms(), .dags = &ops_dags_from_store};
 	return ops_apply(&c, NULL, rq, ans, err);
+}
+
+/* GET .../why as the server answers it, over the store's DAG versions and default limits. */
+static int why(void *ctx, const char *run_id, const char *task_id, int32_t map_index,
+	       json_t **ret, struct ops_err *err)
+{
+	(void)ctx;
+	static struct config cfg;
+	static bool have_cfg;
+	if (!have_cfg) {
+		config_defaults(&cfg);
+		have_cfg = true;
+	}
+	struct why_env env = {.st = g.st,
+			      .dags = &ops_dags_from_store,
+			      .cfg = &cfg,
+			      .home = g.home,
+			      .now = wall_ms(),
+			      .server = true};
+	return why_explain(&env, run_id, task_id, map_index, ret, err);
 }
 
 static void *loop_main(void *arg)
@@ -199,11 +221,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				.home = g.home,
 				.dags_dir = dags,
 				.store_url = g.db,
-				.loop = {apply, NULL, NULL}};
+				.loop = {.apply = apply, .why = why}};
 	if (api_start(&o, &g.api, &msg) < 0)
 		die("api", msg);
 	free(dags);
 	snprintf(g.base, sizeof(g.base), "http://%s", api_address(g.api));
+	/* The loop has turned before the first request, or health would rightly say 503 starting. */
+	api_loop_turned(g.api, mono_ms());
 	if (pthread_create(&g.loop, NULL, loop_main, NULL) != 0)
 		die("thread", NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -1,8 +1,8 @@
 /*
- * why_admission.c - the admission rows of `gust why`: every limit that holds a scheduled task
+ * why_admission.c - the admission rows of why (why.h): every limit that holds a scheduled task
  * instance back, with the numbers, computed from the store (the instances holding slots are
  * the queued and running ones, with the pool and resources the server wrote on them) and the
- * config, the way the server's admission control (engine/admit.c) counts them.
+ * limits in force, the way the server's admission control (engine/admit.c) counts them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,13 +14,13 @@
 #include "base/duration.h"
 #include "base/strmap.h"
 #include "base/util.h"
-#include "cli/why.h"
 #include "engine/conflicts.h"
-#include "server/config.h"
+#include "ops/text.h"
 #include "server/pools.h"
+#include "server/why_int.h"
 
 struct snap {
-	struct config cfg;
+	const struct config *cfg;
 	int64_t cpu_cap;
 	uint64_t mem_cap;
 	struct store_ti *active; /* queued and running, every pool */
@@ -33,14 +33,8 @@ struct snap {
 static void snap_load(struct why *w, struct snap *s)
 {
 	memset(s, 0, sizeof(*s));
-	config_defaults(&s->cfg);
-	char *path = xasprintf("%s/config.yaml", w->home);
-	struct diag_list diags;
-	diag_list_init(&diags, path);
-	config_load(&s->cfg, path, &diags); /* a bad config: the server refuses it; defaults */
-	diag_list_free(&diags);
-	free(path);
-	config_host_capacity(&s->cfg, &s->cpu_cap, &s->mem_cap);
+	s->cfg = w->env->cfg;
+	config_host_capacity(s->cfg, &s->cpu_cap, &s->mem_cap);
 	store_ti_list_active(w->st, NULL, false, &s->active, &s->n_active);
 	struct store_run_filter f = {.state = "running"};
 	store_run_list(w->st, &f, &s->runs, &s->n_runs);
@@ -51,12 +45,11 @@ static void snap_load(struct why *w, struct snap *s)
 
 static void snap_free(struct snap *s)
 {
-	cli_ti_list_free(s->active, s->n_active);
+	ops_ti_rows_free(s->active, s->n_active);
 	for (size_t i = 0; i < s->n_runs; i++)
 		store_run_free(&s->runs[i]);
 	free(s->runs);
 	strmap_free(&s->run_dag);
-	config_free(&s->cfg);
 }
 
 static const char *dag_of(const struct snap *s, const char *run_id)
@@ -143,8 +136,8 @@ static bool reservations(struct why *w, const char *pool, bool declares)
 	if (store_kv_get(w->st, "admission.reservations", &text) < 0 || !text)
 		return false;
 	char me[300];
-	if (w->ref.ti)
-		cli_ti_name(w->ref.ti, me, sizeof(me));
+	if (w->ti)
+		ops_ti_name(w->ti, me, sizeof(me));
 	else
 		snprintf(me, sizeof(me), "%s", w->task_id);
 	bool held = false;
@@ -160,10 +153,11 @@ static bool reservations(struct why *w, const char *pool, bool declares)
 		if (!f[3])
 			continue;
 		char since[40];
-		cli_fmt_time(strtoll(f[3], NULL, 10), since, sizeof(since));
-		if (strcmp(f[0], w->ref.run.run_id) == 0 && strcmp(f[1], me) == 0) {
+		ops_fmt_time(strtoll(f[3], NULL, 10), since, sizeof(since));
+		w->check = "reservation";
+		if (strcmp(f[0], w->run.run_id) == 0 && strcmp(f[1], me) == 0) {
 			why_say(
-			    w,
+			    w, false,
 			    "it holds a reservation (%s) since %s: nothing else takes that until "
 			    "it fits",
 			    f[2], since);
@@ -174,7 +168,7 @@ static bool reservations(struct why *w, const char *pool, bool declares)
 		snprintf(want, sizeof(want), "pool '%s'", pool);
 		if ((pool_res && strcmp(f[2], want) == 0) || (!pool_res && declares)) {
 			why_say(
-			    w,
+			    w, true,
 			    "waiting: %s is reserved for %s in run %s, waiting longer (since %s)",
 			    f[2], f[1], f[0], since);
 			held = true;
@@ -193,33 +187,36 @@ void why_admission(struct why *w)
 	char a[32], b[32], c[32], d[32];
 
 	/* parallelism */
+	w->check = "parallelism";
 	long in_use = (long)s.n_active;
-	if (in_use >= s.cfg.parallelism) {
-		why_say(w, "waiting: parallelism %d reached: %ld of %d in use", s.cfg.parallelism,
-			in_use, s.cfg.parallelism);
+	if (in_use >= s.cfg->parallelism) {
+		why_say(w, true, "waiting: parallelism %d reached: %ld of %d in use", s.cfg->parallelism,
+			in_use, s.cfg->parallelism);
 		blocked = true;
 	} else {
-		why_say(w, "parallelism: %ld of %d in use", in_use, s.cfg.parallelism);
+		why_say(w, false, "parallelism: %ld of %d in use", in_use, s.cfg->parallelism);
 	}
 
 	/* max_active_tasks */
+	w->check = "max_active_tasks";
 	long dag_in_use = 0;
 	for (size_t i = 0; i < s.n_active; i++)
 		dag_in_use += strcmp(dag_of(&s, s.active[i].run_id), w->dag->id) == 0;
 	int mat = w->dag->max_active_tasks;
 	if (mat && dag_in_use >= mat) {
-		why_say(w, "waiting: max_active_tasks %d reached for DAG %s (%ld in use)", mat,
+		why_say(w, true, "waiting: max_active_tasks %d reached for DAG %s (%ld in use)", mat,
 			w->dag->id, dag_in_use);
 		blocked = true;
 	} else if (mat) {
-		why_say(w, "DAG '%s' has max_active_tasks %d: %ld in use", w->dag->id, mat,
+		why_say(w, false, "DAG '%s' has max_active_tasks %d: %ld in use", w->dag->id, mat,
 			dag_in_use);
 	}
 
 	/* pool */
+	w->check = "pool";
 	struct store_pool pool;
 	if (store_pool_get(w->st, t->pool, &pool) < 0) {
-		why_say(w,
+		why_say(w, true,
 			"waiting: pool '%s' does not exist: create it with 'gust pools set %s "
 			"SLOTS' (or in config.yaml)",
 			t->pool, t->pool);
@@ -236,7 +233,7 @@ void why_admission(struct why *w)
 		char need[48] = "";
 		if (t->pool_slots > 1)
 			snprintf(need, sizeof(need), "needs %d slots; ", t->pool_slots);
-		why_say(w, "%spool '%s': %s%" PRId64 " of %d slots used%s%s%s",
+		why_say(w, full, "%spool '%s': %s%" PRId64 " of %d slots used%s%s%s",
 			full ? "waiting: " : "", t->pool, need, used, pool.slots,
 			by.len ? " (by " : "", by.len ? buf_str(&by) : "", by.len ? ")" : "");
 		buf_free(&by);
@@ -253,40 +250,43 @@ void why_admission(struct why *w)
 		mem_used += (uint64_t)s.active[i].memory;
 	}
 	if (r->cpu_milli) {
+		w->check = "cpu";
 		bool short_ = cpu_used + r->cpu_milli > s.cpu_cap;
-		why_say(w, "%sneeds cpu %s, %s of %s free (running tasks declared %s)",
+		why_say(w, short_, "%sneeds cpu %s, %s of %s free (running tasks declared %s)",
 			short_ ? "waiting: " : "", cpu_format(r->cpu_milli, a, sizeof(a)),
 			cpu_format(s.cpu_cap > cpu_used ? s.cpu_cap - cpu_used : 0, b, sizeof(b)),
 			cpu_format(s.cpu_cap, c, sizeof(c)), cpu_format(cpu_used, d, sizeof(d)));
 		blocked |= short_;
 	}
 	if (r->memory) {
+		w->check = "memory";
 		bool short_ = mem_used + r->memory > s.mem_cap;
-		why_say(w, "%sneeds memory %s, %s of %s free", short_ ? "waiting: " : "",
+		why_say(w, short_, "%sneeds memory %s, %s of %s free", short_ ? "waiting: " : "",
 			size_human(r->memory, a, sizeof(a)),
 			size_human(s.mem_cap > mem_used ? s.mem_cap - mem_used : 0, b, sizeof(b)),
 			size_human(s.mem_cap, c, sizeof(c)));
 		blocked |= short_;
 	}
 	if (r->disk) {
-		const char *path = r->disk_path ? r->disk_path : w->home;
+		w->check = "disk";
+		const char *path = r->disk_path ? r->disk_path : w->env->home;
 		struct admit_disk dk;
 		int e = pools_host_disk(NULL, path, &dk);
 		if (e < 0) {
-			why_say(w, "waiting: needs disk %s on %s, which cannot be examined: %s",
+			why_say(w, true, "waiting: needs disk %s on %s, which cannot be examined: %s",
 				size_human(r->disk, a, sizeof(a)), path, strerror(-e));
 			blocked = true;
 		} else {
 			uint64_t fs = dk.fsid, held = 0;
 			for (size_t i = 0; i < s.n_active; i++) {
 				const struct store_ti *x = &s.active[i];
-				if (x->disk && fs_of(x->disk_path ? x->disk_path : w->home) == fs)
+				if (x->disk && fs_of(x->disk_path ? x->disk_path : w->env->home) == fs)
 					held += (uint64_t)x->disk;
 			}
 			uint64_t free_ = dk.free;
 			uint64_t avail = free_ > held ? free_ - held : 0;
 			bool short_ = avail < r->disk;
-			why_say(w,
+			why_say(w, short_,
 				"%sneeds disk %s on %s, %s free after running tasks' reservations "
 				"(%s free, %s declared by running tasks)",
 				short_ ? "waiting: " : "", size_human(r->disk, a, sizeof(a)), path,
@@ -296,9 +296,10 @@ void why_admission(struct why *w)
 		}
 	}
 	blocked |= reservations(w, t->pool, r->cpu_milli || r->memory || r->disk);
+	w->check = "ready";
 	if (!blocked)
-		why_say(w, "nothing holds it back now: %s",
-			w->server ? "it starts on the server's next step (in weight order, then "
+		why_say(w, false, "nothing holds it back now: %s",
+			w->env->server ? "it starts on the server's next step (in weight order, then "
 				    "round-robin between DAGs)"
 				  : "it starts when a server runs");
 	snap_free(&s);
@@ -315,17 +316,22 @@ int why_conflicts(struct why *w)
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(runs[i].dag_id, w->dag->id) == 0)
 			continue;
-		struct dag *other = cli_dag_from_store(w->st, runs[i].dag_id, runs[i].version);
+		void *hold = NULL;
+		struct ops_err err = {0};
+		const struct dag *other = w->env->dags->get(w->env->dags->ctx, w->st, runs[i].dag_id,
+							    runs[i].version, &hold, &err);
+		ops_err_free(&err);
 		if (other && conflicts_pair(w->dag, other)) {
 			char since[40], rel[40];
-			why_say(w,
+			why_say(w, true,
 				"run is queued: it conflicts with %s run %s (running since %s, %s)",
 				runs[i].dag_id, runs[i].run_id,
-				cli_fmt_time(runs[i].started_at, since, sizeof(since)),
-				cli_fmt_relative(runs[i].started_at - w->now, rel, sizeof(rel)));
+				ops_fmt_time(runs[i].started_at, since, sizeof(since)),
+				ops_fmt_relative(runs[i].started_at - w->now, rel, sizeof(rel)));
 			said++;
 		}
-		dag_free(other);
+		if (other)
+			w->env->dags->release(w->env->dags->ctx, hold);
 	}
 	for (size_t i = 0; i < n; i++)
 		store_run_free(&runs[i]);
