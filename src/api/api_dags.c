@@ -110,21 +110,28 @@ void api_patch_dag(void *app, struct http_req *rq, struct http_resp *rs)
 	api_submit(app, rq, rs, &req, 200);
 }
 
-/* POST /api/v1/dags/{dag_id}/runs {"params": {...}, "logical_date": "..."}: a manual run,
+/* POST /api/v1/dags/{dag_id}/runs {"params": {...}, "logical_date": "...", "note": "..."}: a
+ * manual run,
  * its params checked as `gust dags trigger` checks them. 201 with the run. */
 void api_post_dag_runs(void *app, struct http_req *rq, struct http_resp *rs)
 {
-	static const char *const known[] = {"params", "logical_date", NULL};
+	static const char *const known[] = {"params", "logical_date", "note", NULL};
 	json_t *body = api_body_object(rq, rs, known, true);
 	if (!body)
 		return;
 	json_t *params = json_object_get(body, "params");
 	json_t *logical = json_object_get(body, "logical_date");
+	json_t *note = json_object_get(body, "note");
 	struct ops_trigger_req treq = {.dag_id = http_req_param(rq, "dag_id"), .params = params};
 	if (params && !json_is_object(params)) {
 		http_problem(rs, 422, "invalid-body", "Invalid body", "'params' is a JSON object");
 		goto out;
 	}
+	if (note && !json_is_null(note) && !json_is_string(note)) {
+		http_problem(rs, 422, "invalid-body", "Invalid body", "'note' is a string");
+		goto out;
+	}
+	treq.note = json_string_value(note);
 	if (logical && !json_is_null(logical) &&
 	    (ops_time_parse(logical, &treq.logical_date) < 0 || !treq.logical_date)) {
 		http_problem(rs, 422, "invalid-body", "Invalid body",

@@ -571,11 +571,13 @@ static int cmd_trigger(int argc, char **argv)
 	const char *home = NULL, *dags_dir = NULL;
 	static const struct option opts[] = {
 	    {"param", required_argument, NULL, 'p'},
+	    {"note", required_argument, NULL, 'N'},
 	    {"home", required_argument, NULL, 'H'},
 	    {"dags", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	const char *note = NULL;
 	struct kv raw[256];
 	size_t n_raw = 0;
 	int rc = EXIT_USAGE;
@@ -599,6 +601,9 @@ static int cmd_trigger(int argc, char **argv)
 			n_raw++;
 			break;
 		}
+		case 'N':
+			note = optarg;
+			break;
 		case 'H':
 			home = optarg;
 			break;
@@ -630,7 +635,8 @@ static int cmd_trigger(int argc, char **argv)
 		for (size_t k = 0; k < n_raw; k++)
 			texts[k] = (struct ops_param_text){raw[k].k, raw[k].v};
 		struct ops_ctx ctx = {.st = st, .now = now, .dags = &ops_dags_from_store};
-		struct ops_trigger_req rq = {.dag_id = id, .texts = texts, .n_texts = n_raw};
+		struct ops_trigger_req rq = {
+		    .dag_id = id, .texts = texts, .n_texts = n_raw, .note = note};
 		struct ops_trigger_ans ans;
 		struct ops_err err = {0};
 		if (ops_trigger(&ctx, &rq, &ans, &err) < 0) {
@@ -662,7 +668,7 @@ static const struct cli_cmd trigger_cmd = {
     "dags trigger",
     cmd_trigger,
     "queue a run of a DAG now",
-    "Usage: gust dags trigger ID [--param K=V]... [--home DIR] [--dags DIR]\n"
+    "Usage: gust dags trigger ID [--param K=V]... [--note TEXT] [--home DIR] [--dags DIR]\n"
     "\n"
     "Queue a manual run of DAG ID with the DAG's current version and print its run id\n"
     "(ID@manual-TIME). Params are typed and checked as 'gust dags test' does; the others take\n"
@@ -673,6 +679,7 @@ static const struct cli_cmd trigger_cmd = {
     "recorded, as the server would.\n"
     "\n"
     "  --param K=V   a param value (repeatable)\n"
+    "  --note TEXT   why it was triggered, kept with the run (at most 1000 bytes)\n"
     "  --home DIR    state folder (default $GUST_HOME, else ./.gust)\n"
     "  --dags DIR    where to look for a DAG the store does not know (default $GUST_DAGS,\n"
     "                else ./dags)\n",

@@ -194,6 +194,8 @@ static int cmd_runs_show(int argc, char **argv)
 			printf("duration  %s%s\n", cli_fmt_elapsed(d, b, sizeof(b)),
 			       r.ended_at ? "" : " so far");
 		printf("params    %s\n", r.params ? r.params : "{}");
+		if (r.note)
+			printf("note      %s\n", r.note);
 		printf("tasks     %zu instance%s", n, n == 1 ? "" : "s");
 		const char *sep = ": ";
 		for (size_t k = 0; k < ARRAY_SIZE(order); k++) {

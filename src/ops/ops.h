@@ -189,7 +189,9 @@ struct ops_trigger_req {
 	size_t n_texts;
 	json_t *params; /* typed values (an API body's "params"), or NULL */
 	int64_t logical_date; /* ms; 0: the time of the trigger */
+	const char *note;     /* NULL, or at most OPS_NOTE_MAX bytes of UTF-8 */
 };
+#define OPS_NOTE_MAX 1000
 
 struct ops_trigger_ans {
 	char *run_id; /* DAG@manual-TIME */

@@ -81,6 +81,7 @@ json_t *ops_run_json(const struct store_run *r, int64_t now)
 	json_object_set_new(o, "duration_ms", duration(r->started_at, r->ended_at, now));
 	json_object_set_new(o, "params", r->params ? parsed(r->params) : json_object());
 	json_object_set_new(o, "message", str_or_null(r->message));
+	json_object_set_new(o, "note", str_or_null(r->note));
 	return o;
 }
 

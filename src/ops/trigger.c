@@ -61,11 +61,28 @@ static json_t *run_params(const struct dag *d, const struct ops_trigger_req *rq,
 	return params;
 }
 
-/* Create the run: DAG@manual-TIME, the next millisecond when two triggers share one. */
-static int create_run(const struct ops_ctx *c, const char *dag_id, int64_t version,
-		      int64_t logical, const char *params, struct ops_trigger_ans *ans,
-		      struct ops_err *err)
+/* A note is a line or a few of text: valid UTF-8 (jansson checks it), and short. */
+static int check_note(const char *note, struct ops_err *err)
 {
+	if (!note)
+		return 0;
+	size_t n = strlen(note);
+	if (n > OPS_NOTE_MAX)
+		return ops_fail(err, OPS_INVALID, "the note is %zu bytes; at most %d are kept", n,
+				OPS_NOTE_MAX);
+	json_t *j = json_string(note);
+	if (!j)
+		return ops_fail(err, OPS_INVALID, "the note is not valid UTF-8 text");
+	json_decref(j);
+	return 0;
+}
+
+/* Create the run: DAG@manual-TIME, the next millisecond when two triggers share one. */
+static int create_run(const struct ops_ctx *c, const struct ops_trigger_req *rq, int64_t version,
+		      const char *params, struct ops_trigger_ans *ans, struct ops_err *err)
+{
+	const char *dag_id = rq->dag_id;
+	int64_t logical = rq->logical_date;
 	int e = -EEXIST;
 	char *rid = NULL;
 	for (int k = 0; k < 100 && e == -EEXIST; k++) {
@@ -82,6 +99,7 @@ static int create_run(const struct ops_ctx *c, const char *dag_id, int64_t versi
 		    .state = "queued",
 		    .params = (char *)params,
 		    .created_at = c->now + k,
+		    .note = (char *)rq->note,
 		};
 		e = store_run_create(c->st, NULL, &r);
 	}
@@ -99,6 +117,8 @@ int ops_trigger(const struct ops_ctx *c, const struct ops_trigger_req *rq,
 		struct ops_trigger_ans *ans, struct ops_err *err)
 {
 	memset(ans, 0, sizeof(*ans));
+	if (check_note(rq->note, err) < 0)
+		return -1;
 	struct store_dag row;
 	if (ops_get_dag(c->st, rq->dag_id, &row, err) < 0)
 		return -1;
@@ -121,8 +141,7 @@ int ops_trigger(const struct ops_ctx *c, const struct ops_trigger_req *rq,
 			json_t *params = run_params(d, rq, err);
 			if (params) {
 				char *text = json_dumps(params, JSON_COMPACT);
-				r = create_run(c, rq->dag_id, row.version, rq->logical_date, text,
-					       ans, err);
+				r = create_run(c, rq, row.version, text, ans, err);
 				free(text);
 				json_decref(params);
 			}

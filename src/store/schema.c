@@ -233,6 +233,10 @@ const char *const store_sqlite_migrations[] = {
     "  updated_by  TEXT\n"
     ") WITHOUT ROWID, STRICT;\n"
     "INSERT OR IGNORE INTO kv (key, value) VALUES ('vars.version', '0');\n",
+
+    /* 8: a run's note, said by whoever triggered it (`--note`, the API's "note"). Self-
+     * contained: it may be renumbered when merged beside another migration. */
+    "ALTER TABLE runs ADD COLUMN note TEXT;\n",
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

@@ -207,6 +207,7 @@ struct store_run {
 	char *params;  /* JSON object */
 	char *message; /* NULL or why it ended so */
 	int64_t created_at, started_at, ended_at;
+	char *note; /* NULL or what whoever triggered it said of it */
 };
 void store_run_free(struct store_run *r);
 

@@ -38,7 +38,7 @@
 	"dag_id, file, version, hash, schedule, error, paused, deleted, updated_at, last_logical"
 #define RUN_COLS                                                                                   \
 	"run_id, dag_id, version, kind, logical_date, state, params, message, created_at, "        \
-	"started_at, ended_at"
+	"started_at, ended_at, note"
 #define TI_COLS                                                                                    \
 	"run_id, task_id, map_index, state, try_number, queued_at, started_at, ended_at, "         \
 	"retry_at, exit_code, signal, message, output, item, progress_done, progress_total, "      \
@@ -108,7 +108,7 @@
 			"ORDER BY version DESC")                                                   \
 	X(DAG_LAST_LOGICAL, "UPDATE dags SET last_logical = ?2 WHERE dag_id = ?1")                 \
 	X(RUN_CREATE, "INSERT INTO runs (" RUN_COLS ") "                                           \
-		      "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', coalesce(?6, '{}'), ?7, ?8, 0, 0)")   \
+		      "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', coalesce(?6, '{}'), ?7, ?8, 0, 0, ?9)")   \
 	X(RUN_SET_STATE,                                                                           \
 	  "UPDATE runs SET state = ?2, message = ?3, "                                             \
 	  "started_at = CASE WHEN ?2 = 'running' AND started_at = 0 THEN ?4 ELSE started_at END, " \
@@ -1333,7 +1333,8 @@ void store_run_free(struct store_run *r)
 	free(r->state);
 	free(r->params);
 	free(r->message);
-	r->run_id = r->dag_id = r->state = r->params = r->message = NULL;
+	free(r->note);
+	r->run_id = r->dag_id = r->state = r->params = r->message = r->note = NULL;
 }
 
 static void read_run(sqlite3_stmt *st, void *row)
@@ -1353,6 +1354,7 @@ static void read_run(sqlite3_stmt *st, void *row)
 	    .created_at = col_int(st, 8),
 	    .started_at = col_int(st, 9),
 	    .ended_at = col_int(st, 10),
+	    .note = col_str(st, 11),
 	};
 }
 
@@ -1381,6 +1383,7 @@ int store_run_create(struct store *s, struct store_tx *tx, const struct store_ru
 	bind_text(s, st, 6, run->params);
 	bind_text(s, st, 7, run->message);
 	bind_int(s, st, 8, run->created_at);
+	bind_text(s, st, 9, run->note);
 	return exec_st(s, st, "creating run '%s' of DAG '%s'", S(run->run_id), S(run->dag_id));
 }
 

@@ -151,9 +151,17 @@ EOF
   assert_eq "$(cat status)" 422 "unknown field"
   api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{"params":' >/dev/null
   assert_eq "$(cat status)" 400 "malformed JSON"
-  run=$(api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{"params":{"n":2}}' |
-    jq -r .run_id)
+  api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' -d '{"note":7}' >/dev/null
+  assert_eq "$(cat status)" 422 "a note that is not a string"
+  api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' \
+    -d "{\"note\":\"$(head -c 1001 /dev/zero | tr '\0' x)\"}" >/dev/null
+  assert_eq "$(cat status)" 422 "a note too long"
+  assert_contains "$(jq -r .detail body)" "1001 bytes"
+  run=$(api "$tok" POST /dags/fan/runs -H 'Content-Type: application/json' \
+    -d '{"params":{"n":2},"note":"rerun after the \"orders\" fix"}' | jq -r .run_id)
   assert_eq "$(cat status)" 201 "trigger"
+  assert_eq "$(jq -r .note body)" 'rerun after the "orders" fix' "the note in the answer"
+  assert_eq "$(api "$tok" GET "/runs/$run" | jq -r .note)" 'rerun after the "orders" fix' "the note kept"
   wait_for 30 run_state_is "$tok" "$run" success
   api "$tok" GET "/runs/$run" >/dev/null
   assert_eq "$(jq -r '.task_states.success' body)" 5 "plan, 3 instances, done"

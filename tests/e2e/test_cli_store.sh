@@ -90,8 +90,15 @@ t_cli_store_without_server() {
 
   # The DAG is read from the folder and registered; the run waits for a server.
   local r
-  r=$(trigger etl --param n=5)
+  set +e
+  "$GUST" dags trigger etl --note "$(printf 'bad \377 byte')" >out 2>&1; rc1=$?
+  set -e
+  assert_eq "$rc1" 2 "a note that is not UTF-8"
+  assert_contains "$(cat out)" "not valid UTF-8"
+  r=$(trigger etl --param n=5 --note "backfill of the orders fix")
   case "$r" in etl@manual-20*Z) ;; *) fail "run id: $r" ;; esac
+  assert_eq "$("$GUST" runs show "$r" --json | jq -r .note)" "backfill of the orders fix" "note"
+  assert_contains "$("$GUST" runs show "$r")" "note      backfill of the orders fix"
   assert_contains "$(cat trigger.err)" "no server is running"
   assert_eq "$(run_state "$r")" queued "state"
   assert_eq "$("$GUST" runs show "$r" --json | jq -c .params)" '{"n":5}' "params"

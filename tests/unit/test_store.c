@@ -406,7 +406,11 @@ TEST(store_open_migrates_schema_1_to_pools)
 		       "VALUES ('r', 't', -1, 'running');");
 	struct store *s = open_ok(path);
 	ASSERT_INT_EQ(store_schema_version(s), (int)store_sqlite_n_migrations);
-	ASSERT_INT_EQ((int)store_sqlite_n_migrations, 7);
+	/* The old run has no note (migration 8). */
+	struct store_run run;
+	ASSERT_INT_EQ(store_run_get(s, "r", &run), 0);
+	ASSERT(run.note == NULL);
+	store_run_free(&run);
 	/* The old row has the defaults, the default pool exists and counts it. */
 	struct store_ti t;
 	ASSERT_INT_EQ(store_ti_get(s, "r", "t", -1, &t), 0);
@@ -803,7 +807,8 @@ TEST(store_run_fields_and_unique_rules)
 			       .message = "by the scheduler",
 			       .created_at = 1000,
 			       .started_at = 5,
-			       .ended_at = 6};
+			       .ended_at = 6,
+			       .note = "why: the orders fix"};
 	ASSERT_INT_EQ(store_run_create(s, NULL, &in), 0);
 	struct store_run r;
 	ASSERT_INT_EQ(store_run_get(s, "scheduled__1", &r), 0);
@@ -815,6 +820,7 @@ TEST(store_run_fields_and_unique_rules)
 	ASSERT_STR_EQ(r.state, "queued");
 	ASSERT_STR_EQ(r.params, "{\"workers\":4}");
 	ASSERT_STR_EQ(r.message, "by the scheduler");
+	ASSERT_STR_EQ(r.note, "why: the orders fix");
 	ASSERT_INT_EQ(r.created_at, 1000);
 	ASSERT_INT_EQ(r.started_at, 0);
 	ASSERT_INT_EQ(r.ended_at, 0);
