@@ -28,16 +28,19 @@ void diag_list_free(struct diag_list *l)
 
 void diag_add(struct diag_list *l, uint32_t line, uint32_t col, const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	diag_vadd(l, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void diag_vadd(struct diag_list *l, uint32_t line, uint32_t col, const char *fmt, va_list ap)
+{
 	if (l->n >= (l->limit ? l->limit : 1000)) {
 		l->dropped++;
 		return;
 	}
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		die_oom();
-	va_end(ap);
+	char *msg = xvasprintf(fmt, ap);
 	l->items = xrealloc_array(l->items, l->n + 1, sizeof(*l->items), &l->cap);
 	l->items[l->n++] = (struct diag){line, col, msg};
 }

@@ -9,6 +9,7 @@
 #ifndef GUST_BASE_DIAG_H
 #define GUST_BASE_DIAG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,8 @@ void diag_list_init(struct diag_list *l, const char *file);
 void diag_list_free(struct diag_list *l);
 void diag_add(struct diag_list *l, uint32_t line, uint32_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+void diag_vadd(struct diag_list *l, uint32_t line, uint32_t col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 /* Sort by line, then column, keeping insertion order among equals. */
 void diag_sort(struct diag_list *l);
 /* Print every item as FILE:LINE:COL: error: MSG. */

@@ -8,6 +8,7 @@
 #ifndef GUST_BASE_UTIL_H
 #define GUST_BASE_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@ void *xrealloc_array(void *p, size_t need, size_t size, size_t *cap);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t len);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Free *p and set it to NULL; for __attribute__((cleanup)). */
 static inline void freep(void *p)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ops/ops.h"
+#include "ops/text.h"
 #include "store/store.h"
 
 #define EXIT_USAGE 2
@@ -117,24 +118,16 @@ void cli_ti_ref_free(struct cli_ti_ref *r);
 /* ---- formatting ------------------------------------------------------------------------------ */
 
 int64_t cli_now_ms(void);
-/* 2024-03-01T00:00:00Z, or "-" for 0. Returns buf (>= 32 bytes). */
-char *cli_fmt_time(int64_t ms, char *buf, size_t size);
 /* With milliseconds: 2024-03-01T00:00:05.123Z. */
 char *cli_fmt_time_ms(int64_t ms, char *buf, size_t size);
 /* The civil time in a zone with its offset: 2024-03-01T01:00:00+01:00 (tz_name NULL: UTC). */
 char *cli_fmt_time_tz(int64_t ms, const char *tz_name, char *buf, size_t size);
-/* A time of the JSON shapes (ops_time_json) as cli_fmt_time prints it: "-" for null. */
+/* A time of the JSON shapes (ops_time_json) as ops_fmt_time prints it: "-" for null. */
 char *cli_fmt_json_time(const json_t *v, char *buf, size_t size);
 /* A length of time for tables: 850ms, 12.3s, 4m05s, 2h03m, 3d04h. */
 char *cli_fmt_elapsed(int64_t ms, char *buf, size_t size);
-/* Relative to now: "in 4m", "in 12s", "3m ago", "now". */
-char *cli_fmt_relative(int64_t delta_ms, char *buf, size_t size);
-/* "task" or "task[3]". */
-char *cli_ti_name(const struct store_ti *t, char *buf, size_t size);
-/* "exit 1", "signal 9 (Killed)" or "" for the last attempt's end. */
-char *cli_fmt_exit(const struct store_ti *t, char *buf, size_t size);
-/* "3/10 copying", "42%", or "". */
-char *cli_fmt_progress(const struct store_ti *t, char *buf, size_t size);
+/* Times "-" for 0, relative times, an instance's name, how it ended, its progress: ops/text.h,
+ * shared with the answers of why. */
 
 /* Print a JSON value to stdout, indented, with a newline. --json prints the shapes of
  * ops/shape.h, the API's. */

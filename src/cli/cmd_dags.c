@@ -145,7 +145,7 @@ static const char *shape_time(const json_t *v, char *buf, size_t size)
 	int64_t ms;
 	if (ops_time_parse(v, &ms) < 0 || !ms)
 		return "-";
-	return cli_fmt_time(ms, buf, size);
+	return ops_fmt_time(ms, buf, size);
 }
 
 static int list_store(struct store *st, bool as_json)
@@ -435,7 +435,7 @@ static int set_paused(const struct cli_cmd *cmd, bool paused, int argc, char **a
 		int64_t ms;
 		char when[40];
 		if (ops_time_parse(json_object_get(ans.body, "next_run"), &ms) == 0)
-			printf("; next run at %s", cli_fmt_time(ms, when, sizeof(when)));
+			printf("; next run at %s", ops_fmt_time(ms, when, sizeof(when)));
 		putchar('\n');
 	}
 	ops_answer_free(&ans);
@@ -795,11 +795,11 @@ static int cmd_next(int argc, char **argv)
 		t = schedule_next(sc, t);
 		if (t == INT64_MAX)
 			break;
-		cli_fmt_time(t, b1, sizeof(b1));
+		ops_fmt_time(t, b1, sizeof(b1));
 		cli_fmt_time_tz(t, d->timezone, b2, sizeof(b2));
 		if (d->jitter_ms)
 			printf("%-22s %-26s  %s\n", b1, b2,
-			       cli_fmt_time(schedule_start_at(sc, t), b3, sizeof(b3)));
+			       ops_fmt_time(schedule_start_at(sc, t), b3, sizeof(b3)));
 		else
 			printf("%-22s %s\n", b1, b2);
 	}

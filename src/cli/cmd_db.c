@@ -104,7 +104,7 @@ static int cmd_cleanup(int argc, char **argv)
 	} while (n > 0);
 	char when[40];
 	printf("removed %ld run%s that ended before %s (and %ld attempt folder%s)\n", runs,
-	       runs == 1 ? "" : "s", cli_fmt_time(before, when, sizeof(when)), dirs,
+	       runs == 1 ? "" : "s", ops_fmt_time(before, when, sizeof(when)), dirs,
 	       dirs == 1 ? "" : "s");
 	store_close(st);
 	return rc;

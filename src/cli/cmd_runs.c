@@ -99,7 +99,7 @@ static int cmd_runs_list(int argc, char **argv)
 				cli_fmt_elapsed(d, dur, sizeof(dur));
 			printf("%-48s %-9s %-9s %-20s %9s  %.80s\n", r->run_id, r->state,
 			       r->kind == STORE_RUN_MANUAL ? "manual" : "scheduled",
-			       cli_fmt_time(r->started_at, started, sizeof(started)), dur,
+			       ops_fmt_time(r->started_at, started, sizeof(started)), dur,
 			       r->message ? r->message : "");
 		}
 		if (!n)
@@ -182,13 +182,13 @@ static int cmd_runs_show(int argc, char **argv)
 		printf("kind      %s\n", r.kind == STORE_RUN_MANUAL ? "manual" : "scheduled");
 		printf("state     %s%s%s\n", r.state, r.message ? ": " : "",
 		       r.message ? r.message : "");
-		printf("logical   %s\n", cli_fmt_time(r.logical_date, b, sizeof(b)));
-		printf("created   %s\n", cli_fmt_time(r.created_at, b, sizeof(b)));
-		printf("started   %s", cli_fmt_time(r.started_at, b, sizeof(b)));
+		printf("logical   %s\n", ops_fmt_time(r.logical_date, b, sizeof(b)));
+		printf("created   %s\n", ops_fmt_time(r.created_at, b, sizeof(b)));
+		printf("started   %s", ops_fmt_time(r.started_at, b, sizeof(b)));
 		if (r.started_at)
-			printf(" (%s)", cli_fmt_relative(r.started_at - now, rel, sizeof(rel)));
+			printf(" (%s)", ops_fmt_relative(r.started_at - now, rel, sizeof(rel)));
 		putchar('\n');
-		printf("ended     %s\n", cli_fmt_time(r.ended_at, b, sizeof(b)));
+		printf("ended     %s\n", ops_fmt_time(r.ended_at, b, sizeof(b)));
 		int64_t d = run_duration(&r, now);
 		if (d >= 0)
 			printf("duration  %s%s\n", cli_fmt_elapsed(d, b, sizeof(b)),
@@ -214,7 +214,7 @@ static int cmd_runs_show(int argc, char **argv)
 			if (!bad)
 				continue;
 			char name[256];
-			printf("  %-30s %-13s try %d%s%s\n", cli_ti_name(t, name, sizeof(name)),
+			printf("  %-30s %-13s try %d%s%s\n", ops_ti_name(t, name, sizeof(name)),
 			       t->state, t->try_number, t->message ? "  " : "",
 			       t->message ? t->message : "");
 		}

@@ -79,10 +79,10 @@ static int cmd_tasks_list(int argc, char **argv)
 			if (t->started_at)
 				cli_fmt_elapsed((t->ended_at ? t->ended_at : now) - t->started_at,
 						dur, sizeof(dur));
-			cli_fmt_exit(t, ex, sizeof(ex));
-			cli_fmt_progress(t, prog, sizeof(prog));
+			ops_fmt_exit(t, ex, sizeof(ex));
+			ops_fmt_progress(t, prog, sizeof(prog));
 			printf("%-32s %-15s %3d %9s %-10s %-20.20s %s\n",
-			       cli_ti_name(t, name, sizeof(name)), t->state, t->try_number, dur,
+			       ops_ti_name(t, name, sizeof(name)), t->state, t->try_number, dur,
 			       ex[0] ? ex : "-", prog[0] ? prog : "-",
 			       t->message ? t->message : "");
 		}

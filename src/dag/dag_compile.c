@@ -240,12 +240,8 @@ static void ref_error(struct compiler *c, const struct tmpl_site *s, const struc
 	ytree_scalar_pos(c->text, c->len, s->node, r->offset, &line, &col);
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		die_oom();
+	diag_vadd(c->diags, line, col, fmt, ap);
 	va_end(ap);
-	diag_add(c->diags, line, col, "%s", msg);
-	free(msg);
 }
 
 static void check_site(struct compiler *c, const struct tmpl_site *s)

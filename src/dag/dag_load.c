@@ -52,12 +52,8 @@ static void errf(struct loader *L, const struct ynode *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		die_oom();
+	diag_vadd(L->diags, n ? n->line : 1, n ? n->col : 1, fmt, ap);
 	va_end(ap);
-	diag_add(L->diags, n ? n->line : 1, n ? n->col : 1, "%s", msg);
-	free(msg);
 }
 
 /* "a string 'lots'" style description of a bad value, for messages. */

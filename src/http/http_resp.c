@@ -328,8 +328,7 @@ void http_error(struct http_resp *rs, int status, const char *fmt, ...)
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);
-		if (vasprintf(&detail, fmt, ap) < 0)
-			die_oom();
+		detail = xvasprintf(fmt, ap);
 		va_end(ap);
 	}
 	http_problem_std(rs, status, NULL, detail);

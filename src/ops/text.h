@@ -10,7 +10,7 @@
 
 struct store_ti;
 
-/* "2026-03-01 12:00:00 UTC"-style (time_format_utc), "-" for 0. */
+/* 2024-03-01T00:00:00Z (time_format_utc), or "-" for 0. Returns buf (>= 32 bytes). */
 char *ops_fmt_time(int64_t ms, char *buf, size_t size);
 /* "in 5s", "3m ago", "2h05m ago", "1d02h ago", "now". */
 char *ops_fmt_relative(int64_t delta_ms, char *buf, size_t size);

@@ -21,12 +21,10 @@ void why_say(struct why *w, bool waiting, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *text = NULL;
-	if (vasprintf(&text, fmt, ap) < 0)
-		die_oom();
+	char *text = xvasprintf(fmt, ap);
 	va_end(ap);
-	json_array_append_new(w->reasons, json_pack("{s:s, s:b, s:s}", "check", w->check,
-						     "waiting", waiting, "text", text));
+	json_array_append_new(w->reasons, json_pack("{s:s, s:b, s:s}", "check", w->check, "waiting",
+						    waiting, "text", text));
 	free(text);
 }
 
@@ -131,7 +129,8 @@ static void check_run(struct why *w)
 						i ? ", " : "", running[i].run_id);
 		if (n > 3)
 			snprintf(list + len, sizeof(list) - len, " and %zu more", n - 3);
-		say(w, true, "run is queued: DAG '%s' has max_active_runs %d and run%s %s %s running",
+		say(w, true,
+		    "run is queued: DAG '%s' has max_active_runs %d and run%s %s %s running",
 		    r->dag_id, max, n == 1 ? "" : "s", list, n == 1 ? "is" : "are");
 	} else {
 		/* Older queued runs of the DAG start first. */
@@ -156,7 +155,8 @@ static void check_run(struct why *w)
 			if (!why_conflicts(w)) {
 				w->check = "run";
 				say(w, false,
-				    "run is queued: DAG '%s' has max_active_runs %d and %zu running: %s",
+				    "run is queued: DAG '%s' has max_active_runs %d and %zu "
+				    "running: %s",
 				    r->dag_id, max, n,
 				    w->env->server ? "the server starts it on its next step"
 						   : "it starts when a server runs");
@@ -229,7 +229,8 @@ static void check_upstream(struct why *w)
 		}
 	}
 	if (waiting && task->trigger_rule != TR_ALL_SUCCESS)
-		say(w, false, "its trigger rule is %s: it is decided once the upstream states allow",
+		say(w, false,
+		    "its trigger rule is %s: it is decided once the upstream states allow",
 		    trigger_rule_name(task->trigger_rule));
 	if (!waiting)
 		say(w, false,
@@ -323,8 +324,9 @@ static int find_instance(struct why *w, int32_t map_index, struct ops_err *err)
 	if (w->ti)
 		return 0;
 	if (mapped)
-		return ops_fail(err, OPS_INVALID, "task '%s' has no instance %d (it has %zu: 0..%zu)",
-				w->task_id, map_index, n, n - 1);
+		return ops_fail(err, OPS_INVALID,
+				"task '%s' has no instance %d (it has %zu: 0..%zu)", w->task_id,
+				map_index, n, n - 1);
 	return ops_fail(err, OPS_INVALID, "task '%s' is not mapped: leave out --map-index",
 			w->task_id);
 }
@@ -369,10 +371,10 @@ int why_explain(const struct why_env *env, const char *run_id, const char *task_
 			checks[i].fn(&w);
 		}
 		int32_t mi = w.ti ? w.ti->map_index : map_index == -2 ? -1 : map_index;
-		*ret = json_pack("{s:s, s:s, s:i, s:s, s:i, s:o}", "run_id", w.run.run_id,
-				 "task_id", task_id, "map_index", (int)mi, "state", ti_state(&w),
-				 "try_number", w.ti ? (int)w.ti->try_number : 0, "reasons",
-				 w.reasons);
+		*ret =
+		    json_pack("{s:s, s:s, s:i, s:s, s:i, s:o}", "run_id", w.run.run_id, "task_id",
+			      task_id, "map_index", (int)mi, "state", ti_state(&w), "try_number",
+			      w.ti ? (int)w.ti->try_number : 0, "reasons", w.reasons);
 		rc = 0;
 	}
 	if (w.dag)

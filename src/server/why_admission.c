@@ -190,8 +190,8 @@ void why_admission(struct why *w)
 	w->check = "parallelism";
 	long in_use = (long)s.n_active;
 	if (in_use >= s.cfg->parallelism) {
-		why_say(w, true, "waiting: parallelism %d reached: %ld of %d in use", s.cfg->parallelism,
-			in_use, s.cfg->parallelism);
+		why_say(w, true, "waiting: parallelism %d reached: %ld of %d in use",
+			s.cfg->parallelism, in_use, s.cfg->parallelism);
 		blocked = true;
 	} else {
 		why_say(w, false, "parallelism: %ld of %d in use", in_use, s.cfg->parallelism);
@@ -204,8 +204,8 @@ void why_admission(struct why *w)
 		dag_in_use += strcmp(dag_of(&s, s.active[i].run_id), w->dag->id) == 0;
 	int mat = w->dag->max_active_tasks;
 	if (mat && dag_in_use >= mat) {
-		why_say(w, true, "waiting: max_active_tasks %d reached for DAG %s (%ld in use)", mat,
-			w->dag->id, dag_in_use);
+		why_say(w, true, "waiting: max_active_tasks %d reached for DAG %s (%ld in use)",
+			mat, w->dag->id, dag_in_use);
 		blocked = true;
 	} else if (mat) {
 		why_say(w, false, "DAG '%s' has max_active_tasks %d: %ld in use", w->dag->id, mat,
@@ -273,14 +273,16 @@ void why_admission(struct why *w)
 		struct admit_disk dk;
 		int e = pools_host_disk(NULL, path, &dk);
 		if (e < 0) {
-			why_say(w, true, "waiting: needs disk %s on %s, which cannot be examined: %s",
+			why_say(w, true,
+				"waiting: needs disk %s on %s, which cannot be examined: %s",
 				size_human(r->disk, a, sizeof(a)), path, strerror(-e));
 			blocked = true;
 		} else {
 			uint64_t fs = dk.fsid, held = 0;
 			for (size_t i = 0; i < s.n_active; i++) {
 				const struct store_ti *x = &s.active[i];
-				if (x->disk && fs_of(x->disk_path ? x->disk_path : w->env->home) == fs)
+				if (x->disk &&
+				    fs_of(x->disk_path ? x->disk_path : w->env->home) == fs)
 					held += (uint64_t)x->disk;
 			}
 			uint64_t free_ = dk.free;
@@ -299,9 +301,10 @@ void why_admission(struct why *w)
 	w->check = "ready";
 	if (!blocked)
 		why_say(w, false, "nothing holds it back now: %s",
-			w->env->server ? "it starts on the server's next step (in weight order, then "
-				    "round-robin between DAGs)"
-				  : "it starts when a server runs");
+			w->env->server
+			    ? "it starts on the server's next step (in weight order, then "
+			      "round-robin between DAGs)"
+			    : "it starts when a server runs");
 	snap_free(&s);
 }
 
@@ -318,8 +321,8 @@ int why_conflicts(struct why *w)
 			continue;
 		void *hold = NULL;
 		struct ops_err err = {0};
-		const struct dag *other = w->env->dags->get(w->env->dags->ctx, w->st, runs[i].dag_id,
-							    runs[i].version, &hold, &err);
+		const struct dag *other = w->env->dags->get(
+		    w->env->dags->ctx, w->st, runs[i].dag_id, runs[i].version, &hold, &err);
 		ops_err_free(&err);
 		if (other && conflicts_pair(w->dag, other)) {
 			char since[40], rel[40];

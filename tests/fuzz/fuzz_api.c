@@ -92,8 +92,8 @@ static int apply(void *ctx, const struct ops_req *rq, struct ops_answer *ans, st
 }
 
 /* GET .../why as the server answers it, over the store's DAG versions and default limits. */
-static int why(void *ctx, const char *run_id, const char *task_id, int32_t map_index,
-	       json_t **ret, struct ops_err *err)
+static int why(void *ctx, const char *run_id, const char *task_id, int32_t map_index, json_t **ret,
+	       struct ops_err *err)
 {
 	(void)ctx;
 	static struct config cfg;
@@ -160,14 +160,36 @@ static void seed(void)
 	if (store_run_set_state(g.st, NULL, ans.run_id, "running", NULL, c.now) < 0)
 		die("run", store_errmsg(g.st));
 	struct store_ti tis[] = {
-	    {.run_id = ans.run_id, .task_id = "a", .map_index = -1, .state = "success",
-	     .try_number = 1, .queued_at = c.now, .started_at = c.now, .ended_at = c.now + 5,
-	     .exit_code = 0, .output = "{\"rows\":3}"},
-	    {.run_id = ans.run_id, .task_id = "b", .map_index = 0, .state = "running", .try_number = 1,
-	     .queued_at = c.now, .started_at = c.now, .exit_code = -1, .item = "1"},
-	    {.run_id = ans.run_id, .task_id = "b", .map_index = 1, .state = "failed", .try_number = 1,
-	     .queued_at = c.now, .started_at = c.now, .ended_at = c.now + 1, .exit_code = 2,
-	     .item = "2", .message = "exit 2"},
+	    {.run_id = ans.run_id,
+	     .task_id = "a",
+	     .map_index = -1,
+	     .state = "success",
+	     .try_number = 1,
+	     .queued_at = c.now,
+	     .started_at = c.now,
+	     .ended_at = c.now + 5,
+	     .exit_code = 0,
+	     .output = "{\"rows\":3}"},
+	    {.run_id = ans.run_id,
+	     .task_id = "b",
+	     .map_index = 0,
+	     .state = "running",
+	     .try_number = 1,
+	     .queued_at = c.now,
+	     .started_at = c.now,
+	     .exit_code = -1,
+	     .item = "1"},
+	    {.run_id = ans.run_id,
+	     .task_id = "b",
+	     .map_index = 1,
+	     .state = "failed",
+	     .try_number = 1,
+	     .queued_at = c.now,
+	     .started_at = c.now,
+	     .ended_at = c.now + 1,
+	     .exit_code = 2,
+	     .item = "2",
+	     .message = "exit 2"},
 	};
 	if (store_ti_upsert(g.st, NULL, tis, ARRAY_SIZE(tis)) < 0)
 		die("tis", store_errmsg(g.st));
@@ -180,8 +202,12 @@ static void seed(void)
 		die("log", log);
 	fputs("one\ntwo\nthree\n", f);
 	fclose(f);
-	struct store_attempt at = {.run_id = ans.run_id, .task_id = "a", .map_index = -1,
-				   .try_number = 1, .dir = dir, .queued_at = c.now};
+	struct store_attempt at = {.run_id = ans.run_id,
+				   .task_id = "a",
+				   .map_index = -1,
+				   .try_number = 1,
+				   .dir = dir,
+				   .queued_at = c.now};
 	int64_t id;
 	if (store_attempt_add(g.st, NULL, &at, &id) < 0 ||
 	    store_attempt_end(g.st, NULL, id, "success", c.now + 5) < 0)
@@ -226,7 +252,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("api", msg);
 	free(dags);
 	snprintf(g.base, sizeof(g.base), "http://%s", api_address(g.api));
-	/* The loop has turned before the first request, or health would rightly say 503 starting. */
+	/* The loop has turned before the first request, or health would rightly say 503 starting.
+	 */
 	api_loop_turned(g.api, mono_ms());
 	if (pthread_create(&g.loop, NULL, loop_main, NULL) != 0)
 		die("thread", NULL);
@@ -295,8 +322,9 @@ static void build_url(struct buf *url, const char *pattern, const uint8_t *line,
 }
 
 /* What only the server's inside could put in an answer (unless the input said it first). */
-static const char *const inside[] = {"sqlite", "SQLITE", "SQL logic", "no such table",
-				     "no such column", "syntax error", "constraint failed"};
+static const char *const inside[] = {"sqlite",		 "SQLITE",	   "SQL logic",
+				     "no such table",	 "no such column", "syntax error",
+				     "constraint failed"};
 
 static void check_answer(long status, const char *ctype, const char *body, size_t len,
 			 const uint8_t *in, size_t in_n)
@@ -305,8 +333,8 @@ static void check_answer(long status, const char *ctype, const char *body, size_
 		fprintf(stderr, "fuzz_api: status %ld: %.*s\n", status, (int)len, body);
 		abort();
 	}
-	bool shows = memmem(body, len, g.home, strlen(g.home)) &&
-		     !memmem(in, in_n, g.home, strlen(g.home));
+	bool shows =
+	    memmem(body, len, g.home, strlen(g.home)) && !memmem(in, in_n, g.home, strlen(g.home));
 	for (size_t i = 0; i < ARRAY_SIZE(inside); i++)
 		shows |= memmem(body, len, inside[i], strlen(inside[i])) &&
 			 !memmem(in, in_n, inside[i], strlen(inside[i]));
@@ -382,7 +410,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
 	CURLcode rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		fprintf(stderr, "fuzz_api: %s %s: %s\n", method, buf_str(&url), curl_easy_strerror(rc));
+		fprintf(stderr, "fuzz_api: %s %s: %s\n", method, buf_str(&url),
+			curl_easy_strerror(rc));
 		abort();
 	}
 	long status = 0;
@@ -393,7 +422,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	curl_slist_free_all(h);
 
 	/* A write on users or tokens may have taken the admin's token away. */
-	if (strcmp(method, "GET") && (strstr(r->pattern, "/users") || strstr(r->pattern, "/tokens"))) {
+	if (strcmp(method, "GET") &&
+	    (strstr(r->pattern, "/users") || strstr(r->pattern, "/tokens"))) {
 		pthread_mutex_lock(&g.mu);
 		struct ops_principal who;
 		struct ops_err err = {0};
