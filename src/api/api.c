@@ -153,6 +153,9 @@ int api_start(const struct api_options *o, struct api **ret, char **ret_msg)
 	ho.app = a;
 	ho.log = transport_log;
 	ho.before = before;
+	/* The scheduling loop first: a burst of API requests must not delay task starts
+	 * (bench/README.md "HTTP API": W1 under load). */
+	ho.nice = 10;
 	e = http_server_start(&ho, &a->http, ret_msg);
 	if (e < 0) {
 		api_auth_free(a);

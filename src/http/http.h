@@ -271,6 +271,9 @@ struct http_server_options {
 	size_t max_body;	  /* 1 MiB; a route's max_body overrides it */
 	uint64_t max_discard;	  /* body bytes read and dropped past max_body, at most: 256 MiB */
 	unsigned heartbeat_ms;	  /* SSE comment line after this long without a write: 15000 */
+	/* Added to the nice value of the request threads (0: none), so that under load they
+	 * yield the CPU to the process's other threads (gust's scheduling loop). */
+	int nice;
 };
 
 /* Fill the zero fields of *o with the defaults above (http_server_start does it on its copy). */

@@ -101,8 +101,23 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
+/* Once per request thread (libmicrohttpd starts them; this is the first callback that runs on
+ * one): its nice value, which Linux keeps per thread. */
+static void nice_this_thread(const struct http_server *s)
+{
+	static _Thread_local bool done;
+	if (done || !s->opts.nice)
+		return;
+	done = true;
+	id_t tid = (id_t)gettid();
+	int now = getpriority(PRIO_PROCESS, tid);
+	if (setpriority(PRIO_PROCESS, tid, now + s->opts.nice) < 0 && s->opts.log)
+		s->opts.log(s->opts.app, "http: cannot lower the priority of a request thread");
+}
+
 static void *uri_begin(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	nice_this_thread(cls);
 	struct reqctx *rc = xcalloc(1, sizeof(*rc));
 	rc->srv = cls;
 	arena_init(&rc->rq.arena);

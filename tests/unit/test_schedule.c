@@ -1,4 +1,6 @@
 /* Unit tests for engine/schedule.c with a fake clock. */
+#include <time.h>
+
 #include "base/diag.h"
 #include "base/util.h"
 #include "dag/dag_load.h"
@@ -195,4 +197,45 @@ TEST(schedule_none_for_manual_dags)
 	ASSERT(f.s == NULL);
 	ASSERT_INT_EQ(schedule_wakeup(f.s, 0, 0, 0), INT64_MAX);
 	close_f(&f);
+}
+
+/* The hand-written time formatter against snprintf over gmtime_r, at edges and at random. */
+TEST(time_format_utc_matches_gmtime)
+{
+	static const int64_t edges[] = {0,
+					-1,
+					-999,
+					-1000,
+					-1001,
+					1,
+					999,
+					86399999,
+					86400000,
+					951782400000,  /* 2000-02-29 */
+					4102444799999, /* 2099-12-31T23:59:59.999 */
+					253402300799999 /* 9999-12-31T23:59:59.999 */};
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 20000; i++) {
+		int64_t ms;
+		if (i < (int)ARRAY_SIZE(edges)) {
+			ms = edges[i];
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			ms = (int64_t)(x % 253402300800000ull) - 62135596800000ll / 4;
+		}
+		time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+		struct tm tm;
+		ASSERT(gmtime_r(&secs, &tm));
+		char want[64], want_ms[64], got[40], got_ms[40];
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		snprintf(want_ms, sizeof(want_ms), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, (int)(ms - (int64_t)secs * 1000));
+		ASSERT_STR_EQ(time_format_utc(ms, got, sizeof(got)), want);
+		ASSERT_STR_EQ(time_format_utc_ms(ms, got_ms, sizeof(got_ms)), want_ms);
+	}
+	/* A buffer too small for the fast path still gets a terminated prefix. */
+	char small[8];
+	ASSERT_STR_EQ(time_format_utc(0, small, sizeof(small)), "1970-01");
 }
