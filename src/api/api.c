@@ -21,9 +21,9 @@ json_t *api_health_json(int64_t now_mono_ms, int64_t last_turn_mono_ms, int64_t 
 	int64_t age = now_mono_ms > since ? now_mono_ms - since : 0;
 	const char *status = !last_turn_mono_ms ? "starting" : age >= stall_ms ? "stalled" : "ok";
 	*ret_status = strcmp(status, "ok") == 0 ? 200 : 503;
-	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", status,
-			 "version", GUST_VERSION, "loop_turn_age_ms", (json_int_t)age,
-			 "health_stall_ms", (json_int_t)stall_ms, "uptime_ms",
+	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", status, "version", GUST_VERSION,
+			 "loop_turn_age_ms", (json_int_t)age, "health_stall_ms",
+			 (json_int_t)stall_ms, "uptime_ms",
 			 (json_int_t)(now_mono_ms - started_mono_ms));
 }
 
@@ -37,6 +37,21 @@ static void get_health(void *app, struct http_req *rq, struct http_resp *rs)
 	http_json(rs, status, j);
 }
 
+/* GET /metrics (docs/metrics.md): outside /api/v1, where Prometheus looks by default. */
+static void get_metrics(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	(void)rq;
+	struct api *a = app;
+	if (!a->opts.metrics) {
+		http_error(rs, 503, "this server has no metrics");
+		return;
+	}
+	struct buf out = {0};
+	a->opts.metrics(a->opts.metrics_ctx, &out);
+	size_t len = out.len;
+	http_body_take(rs, 200, "text/plain; version=0.0.4; charset=utf-8", buf_detach(&out), len);
+}
+
 #define VIEWER AUTH_ROLE_VIEWER
 #define OPERATOR AUTH_ROLE_OPERATOR
 #define EDITOR AUTH_ROLE_EDITOR
@@ -47,6 +62,7 @@ static void get_health(void *app, struct http_req *rq, struct http_resp *rs)
 /* The routes; docs/openapi.yaml describes each (a test compares the two). */
 static const struct http_route routes[] = {
     {"GET", "/api/v1/health", get_health, API_PUBLIC, 0},
+    {"GET", "/metrics", get_metrics, VIEWER | API_METRICS, 0},
     {"POST", "/api/v1/auth/login", api_post_login, API_PUBLIC, 4096},
     {"POST", "/api/v1/auth/logout", api_post_logout, VIEWER, 0},
     {"GET", "/api/v1/auth/me", api_get_me, VIEWER, 0},
@@ -98,7 +114,10 @@ const struct http_route *api_routes(size_t *ret_n)
 /* Every route but the public ones needs a caller whose role allows what the route needs. */
 static bool before(void *app, struct http_req *rq, struct http_resp *rs)
 {
+	struct api *a = app;
 	if (rq->route->flags & API_PUBLIC)
+		return true;
+	if ((rq->route->flags & API_METRICS) && a->opts.metrics_public)
 		return true;
 	return api_authenticate(app, rq, rs, (enum auth_role)(rq->route->flags & API_ROLE_MASK));
 }
