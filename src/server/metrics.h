@@ -8,8 +8,10 @@
  *   - counts the loop keeps in its own memory (task instances of the runs in memory by state,
  *     from each step's changed instances: O(changes), never a scan of all instances; ends since
  *     start): plain integers, loop only;
- *   - a snapshot the loop publishes at the end of each turn (metrics_publish): those counts, the
- *     runs in memory by state, admission's decisions and pools, supervisors alive, DAG files.
+ *   - a snapshot the loop publishes at the end of a turn (metrics_publish; at most every
+ *     METRICS_PUBLISH_MS): those counts, the runs in memory by state, admission's decisions
+ *     and pools, supervisors alive, DAG files. The time of the last turn is an atomic stored
+ *     every turn.
  *     The loop takes the snapshot's mutex only with trylock: while a scrape copies it the
  *     loop skips publishing that turn (the next turn publishes; the loop turns at least every
  *     250 ms). A scrape holds the mutex only to copy.
@@ -60,8 +62,12 @@ struct metrics {
 
 	pthread_mutex_t mu; /* guards snap */
 	struct metrics_snap snap;
-	uint64_t skipped; /* publishes skipped because a scrape held the mutex (loop only) */
+	uint64_t skipped;	/* publishes skipped because a scrape held the mutex (loop only) */
+	int64_t published_mono; /* mono_ms() of the last publish (loop only) */
 };
+
+/* A busy loop publishes at most this often (ms). */
+#define METRICS_PUBLISH_MS 100
 
 struct metrics *metrics_new(int64_t started_wall_ms);
 void metrics_free(struct metrics *m);

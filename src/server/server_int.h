@@ -176,8 +176,10 @@ struct ops_err;
 int server_ops_apply(struct server *s, const struct ops_req *rq, struct ops_answer *ans,
 		     struct ops_err *err);
 
-/* metrics.c: at the end of each turn, what GET /metrics reads (never waits on a scrape). */
+/* metrics.c: at the end of each turn, what GET /metrics reads (never waits on a scrape; at
+ * most every METRICS_PUBLISH_MS), and the same unthrottled (-1: a scrape held the snapshot). */
 void metrics_publish(struct server *s);
+int metrics_publish_now(struct server *s);
 
 /* vars.c */
 /* Open (create at first start) the master key and load the snapshot; -1 after printing why
