@@ -42,12 +42,9 @@ static void get_metrics(void *app, struct http_req *rq, struct http_resp *rs)
 {
 	(void)rq;
 	struct api *a = app;
-	if (!a->opts.metrics) {
-		http_error(rs, 503, "this server has no metrics");
-		return;
-	}
 	struct buf out = {0};
-	a->opts.metrics(a->opts.metrics_ctx, &out);
+	if (a->opts.metrics) /* else no metric: an empty exposition is a valid one */
+		a->opts.metrics(a->opts.metrics_ctx, &out);
 	size_t len = out.len;
 	http_body_take(rs, 200, "text/plain; version=0.0.4; charset=utf-8", buf_detach(&out), len);
 }
@@ -62,7 +59,6 @@ static void get_metrics(void *app, struct http_req *rq, struct http_resp *rs)
 /* The routes; docs/openapi.yaml describes each (a test compares the two). */
 static const struct http_route routes[] = {
     {"GET", "/api/v1/health", get_health, API_PUBLIC, 0},
-    {"GET", "/metrics", get_metrics, VIEWER | API_METRICS, 0},
     {"POST", "/api/v1/auth/login", api_post_login, API_PUBLIC, 4096},
     {"POST", "/api/v1/auth/logout", api_post_logout, VIEWER, 0},
     {"GET", "/api/v1/auth/me", api_get_me, VIEWER, 0},
@@ -103,6 +99,8 @@ static const struct http_route routes[] = {
     {"POST", "/api/v1/tokens", api_post_tokens, VIEWER, 4096},
     {"DELETE", "/api/v1/tokens/{id}", api_delete_token, VIEWER, 0},
     {"GET", "/api/v1/audit", api_get_audit, ADMIN, 0},
+    /* Last: fuzz_api's corpus picks routes by their index in this table. */
+    {"GET", "/metrics", get_metrics, VIEWER | API_METRICS, 0},
 };
 
 const struct http_route *api_routes(size_t *ret_n)

@@ -49,8 +49,9 @@ struct api_options {
 	const char *store_url;		/* the store the handlers read (their own connections) */
 	int64_t clock_offset_ms;	/* the server's clock minus the wall clock (--now) */
 	struct api_loop loop;
-	/* GET /metrics: write the Prometheus text format into `out`. Called on an HTTP thread:
-	 * it must read only what the loop publishes, never wait on the loop. */
+	/* GET /metrics: write the Prometheus text format into `out` (NULL: no metrics, an empty
+	 * answer). Called on an HTTP thread: it must read only what the loop publishes, never
+	 * wait on the loop. */
 	void (*metrics)(void *ctx, struct buf *out);
 	void *metrics_ctx;
 	bool metrics_public; /* the config's metrics: {public: true}: no credentials needed */
