@@ -4,8 +4,9 @@
 #   make unit            build/unit-tests
 #   make O=build/san SAN=1 WERROR=1 all unit    the sanitizer build the test command uses
 #   make fuzz            build/fuzz/* libFuzzer targets (clang)
-#   make bench           build/bench-admit (admission control; bench/run.sh admit runs it) and
-#                        build/bench-auth (password hashing, token checks, log masking)
+#   make bench           build/bench-admit (admission control; bench/run.sh admit runs it),
+#                        build/bench-auth (password hashing, token checks, log masking) and
+#                        build/bench-metrics (what GET /metrics costs the loop)
 #
 # Every dependency comes from pkg-config (scripts/deps.sh installs the Debian packages).
 
@@ -35,7 +36,7 @@ CLI_SRCS := $(wildcard src/cli/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 # Only the benchmarks linked against the library; run.sh compiles bench/'s other C helpers.
-BENCH_SRCS := bench/bench_admit.c bench/bench_auth.c
+BENCH_SRCS := bench/bench_admit.c bench/bench_auth.c bench/bench_metrics.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
@@ -45,7 +46,7 @@ BENCH_OBJS := $(BENCH_SRCS:%.c=$(O)/obj/%.o)
 .PHONY: all unit fuzz bench clean format
 all: $(O)/gust
 unit: $(O)/unit-tests
-bench: $(O)/bench-admit $(O)/bench-auth
+bench: $(O)/bench-admit $(O)/bench-auth $(O)/bench-metrics
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,6 +66,9 @@ $(O)/bench-admit: $(O)/obj/bench/bench_admit.o $(O)/libgust.a
 	$(CC) $(OPT) $(LDSAN) $(LDFLAGS) -o $@ $< $(O)/libgust.a $(LDLIBS_ALL)
 
 $(O)/bench-auth: $(O)/obj/bench/bench_auth.o $(O)/libgust.a
+	$(CC) $(OPT) $(LDSAN) $(LDFLAGS) -o $@ $< $(O)/libgust.a $(LDLIBS_ALL)
+
+$(O)/bench-metrics: $(O)/obj/bench/bench_metrics.o $(O)/libgust.a
 	$(CC) $(OPT) $(LDSAN) $(LDFLAGS) -o $@ $< $(O)/libgust.a $(LDLIBS_ALL)
 
 # libFuzzer targets: the library is rebuilt with clang and coverage instrumentation.

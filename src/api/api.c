@@ -21,9 +21,9 @@ json_t *api_health_json(int64_t now_mono_ms, int64_t last_turn_mono_ms, int64_t 
 	int64_t age = now_mono_ms > since ? now_mono_ms - since : 0;
 	const char *status = !last_turn_mono_ms ? "starting" : age >= stall_ms ? "stalled" : "ok";
 	*ret_status = strcmp(status, "ok") == 0 ? 200 : 503;
-	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", status,
-			 "version", GUST_VERSION, "loop_turn_age_ms", (json_int_t)age,
-			 "health_stall_ms", (json_int_t)stall_ms, "uptime_ms",
+	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", status, "version", GUST_VERSION,
+			 "loop_turn_age_ms", (json_int_t)age, "health_stall_ms",
+			 (json_int_t)stall_ms, "uptime_ms",
 			 (json_int_t)(now_mono_ms - started_mono_ms));
 }
 
@@ -35,6 +35,18 @@ static void get_health(void *app, struct http_req *rq, struct http_resp *rs)
 	json_t *j = api_health_json(mono_ms(), atomic_load(&a->last_turn_mono), a->started_mono,
 				    a->opts.health_stall_ms, &status);
 	http_json(rs, status, j);
+}
+
+/* GET /metrics (docs/metrics.md): outside /api/v1, where Prometheus looks by default. */
+static void get_metrics(void *app, struct http_req *rq, struct http_resp *rs)
+{
+	(void)rq;
+	struct api *a = app;
+	struct buf out = {0};
+	if (a->opts.metrics) /* else no metric: an empty exposition is a valid one */
+		a->opts.metrics(a->opts.metrics_ctx, &out);
+	size_t len = out.len;
+	http_body_take(rs, 200, "text/plain; version=0.0.4; charset=utf-8", buf_detach(&out), len);
 }
 
 #define VIEWER AUTH_ROLE_VIEWER
@@ -87,6 +99,8 @@ static const struct http_route routes[] = {
     {"POST", "/api/v1/tokens", api_post_tokens, VIEWER, 4096},
     {"DELETE", "/api/v1/tokens/{id}", api_delete_token, VIEWER, 0},
     {"GET", "/api/v1/audit", api_get_audit, ADMIN, 0},
+    /* Last: fuzz_api's corpus picks routes by their index in this table. */
+    {"GET", "/metrics", get_metrics, VIEWER | API_METRICS, 0},
 };
 
 const struct http_route *api_routes(size_t *ret_n)
@@ -98,7 +112,10 @@ const struct http_route *api_routes(size_t *ret_n)
 /* Every route but the public ones needs a caller whose role allows what the route needs. */
 static bool before(void *app, struct http_req *rq, struct http_resp *rs)
 {
+	struct api *a = app;
 	if (rq->route->flags & API_PUBLIC)
+		return true;
+	if ((rq->route->flags & API_METRICS) && a->opts.metrics_public)
 		return true;
 	return api_authenticate(app, rq, rs, (enum auth_role)(rq->route->flags & API_ROLE_MASK));
 }

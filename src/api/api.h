@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 struct api;
+struct buf;
 struct ops_req;
 struct ops_answer;
 struct ops_err;
@@ -48,6 +49,12 @@ struct api_options {
 	const char *store_url;		/* the store the handlers read (their own connections) */
 	int64_t clock_offset_ms;	/* the server's clock minus the wall clock (--now) */
 	struct api_loop loop;
+	/* GET /metrics: write the Prometheus text format into `out` (NULL: no metrics, an empty
+	 * answer). Called on an HTTP thread: it must read only what the loop publishes, never
+	 * wait on the loop. */
+	void (*metrics)(void *ctx, struct buf *out);
+	void *metrics_ctx;
+	bool metrics_public; /* the config's metrics: {public: true}: no credentials needed */
 };
 
 /* Listen and serve. 0, or a negative errno with *ret_msg (malloc'd, for the operator). */
@@ -70,6 +77,8 @@ void api_check_deploys(struct api *a, struct store *st);
 /* Route flags: the least role a route needs (auth_role values in the low byte), or public. */
 #define API_ROLE_MASK 0xffu
 #define API_PUBLIC (1u << 8)
+/* Needs its role unless the server's config makes it public (GET /metrics). */
+#define API_METRICS (1u << 9)
 
 /* The route table (the test that compares it with docs/openapi.yaml reads it). */
 struct http_route;

@@ -65,6 +65,8 @@ struct pool {
 	int32_t slots; /* -1: missing */
 	int64_t used;
 	size_t waiting;
+	uint64_t started;  /* instances admitted from it, and */
+	int64_t waited_ms; /* their waits added up (ready to admitted) */
 	struct pheap lanes;
 	struct entry **wide;
 	uint32_t n_wide;
@@ -114,6 +116,7 @@ struct admit {
 	struct disk_held *disk;
 	size_t n_disk, cap_disk;
 	uint64_t seq;
+	struct admit_counts counts;
 };
 
 /* ---- arithmetic ---------------------------------------------------------------------------- */
@@ -536,6 +539,9 @@ static void take(struct admit *a, struct entry *e, int64_t now, uint64_t fsid)
 	struct pool *p = e->lane->pool;
 	p->waiting--;
 	a->waiting--;
+	p->started++;
+	p->waited_ms += now > e->ready_at ? now - e->ready_at : 0;
+	a->counts.started++;
 	struct lane *l = e->lane;
 	l->vtime = (l->vtime > now ? l->vtime : now) + a->cfg.ageing_ms;
 	hold(a, e, fsid);
@@ -852,6 +858,7 @@ static enum admit_verdict never(struct admit *a, struct entry *e, struct admit_p
 {
 	ret->id = e->id;
 	drop_waiting(a, e);
+	a->counts.never++;
 	return ADMIT_NEVER;
 }
 
@@ -867,8 +874,11 @@ enum admit_verdict admit_next(struct admit *a, int64_t now, struct admit_pick *r
 			a->disk_recheck_at = now + a->cfg.disk_recheck_ms;
 	}
 	for (;;) {
-		if (a->running >= a->cfg.parallelism)
+		if (a->running >= a->cfg.parallelism) {
+			if (a->waiting)
+				a->counts.held[ADMIT_HOLD_PARALLELISM]++;
 			return ADMIT_NONE;
+		}
 		if (now >= a->reserve_check_at)
 			choose_reservers(a, now);
 		for (uint32_t i = 0; i < a->n_reservers; i++) {
@@ -903,6 +913,7 @@ enum admit_verdict admit_next(struct admit *a, int64_t now, struct admit_pick *r
 		}
 		struct dagc *d = l->dag;
 		if (d->limit && d->active >= d->limit) {
+			a->counts.held[ADMIT_HOLD_MAX_ACTIVE_TASKS]++;
 			block_lane(a, l);
 			continue;
 		}
@@ -914,6 +925,7 @@ enum admit_verdict admit_next(struct admit *a, int64_t now, struct admit_pick *r
 			return never(a, e, ret);
 		}
 		if (e->need.slots > p->slots - p->used) {
+			a->counts.held[ADMIT_HOLD_POOL]++;
 			park(a, e, W_WIDE);
 			continue;
 		}
@@ -924,6 +936,12 @@ enum admit_verdict admit_next(struct admit *a, int64_t now, struct admit_pick *r
 			return never(a, e, ret);
 		if (f == FIT_LATER) {
 			ret->why[0] = 0;
+			if (lacks & K_CPU)
+				a->counts.held[ADMIT_HOLD_CPU]++;
+			if (lacks & K_MEM)
+				a->counts.held[ADMIT_HOLD_MEMORY]++;
+			if (lacks & K_DISK)
+				a->counts.held[ADMIT_HOLD_DISK]++;
 			park(a, e, W_RES);
 			if ((lacks & K_DISK) && a->disk_recheck_at == INT64_MAX)
 				a->disk_recheck_at = now + a->cfg.disk_recheck_ms;
@@ -949,6 +967,32 @@ void admit_stats(const struct admit *a, struct admit_stats *ret)
 	ret->running = (size_t)a->running;
 	ret->set_aside = a->set_aside;
 	ret->reservations = a->n_reservers;
+}
+
+void admit_counts(const struct admit *a, struct admit_counts *ret)
+{
+	*ret = a->counts;
+}
+
+const char *admit_hold_name(enum admit_hold h)
+{
+	static const char *const names[ADMIT_HOLD__COUNT] = {
+	    "parallelism", "max_active_tasks", "pool", "cpu", "memory", "disk",
+	};
+	return h < ADMIT_HOLD__COUNT ? names[h] : "?";
+}
+
+void admit_pool_stats(const struct admit *a, uint32_t pool, struct admit_pool_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (pool >= a->n_pools)
+		return;
+	const struct pool *p = a->pools[pool];
+	ret->waiting = p->waiting;
+	ret->used = p->used;
+	ret->slots = p->slots;
+	ret->started = p->started;
+	ret->waited_ms = p->waited_ms;
 }
 
 int64_t admit_pool_used(const struct admit *a, uint32_t pool)

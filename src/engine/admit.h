@@ -143,6 +143,40 @@ struct admit_stats {
 	size_t reservations;
 };
 void admit_stats(const struct admit *a, struct admit_stats *ret);
+/* What admission decided since admit_new (metrics): instances handed out to start, instances
+ * that can never fit, and how often each limit held one back. A hold is counted each time
+ * admit_next met it: parallelism once per call that stopped at it with instances waiting,
+ * max_active_tasks once per lane it blocked, pool and resources once per instance set aside
+ * (more pool_slots than its pool has free; an instance short of both cpu and memory counts
+ * for each). A full pool is not looked at, so it counts no hold: its instances wait (see
+ * admit_pool_stats). */
+enum admit_hold {
+	ADMIT_HOLD_PARALLELISM,
+	ADMIT_HOLD_MAX_ACTIVE_TASKS,
+	ADMIT_HOLD_POOL,
+	ADMIT_HOLD_CPU,
+	ADMIT_HOLD_MEMORY,
+	ADMIT_HOLD_DISK,
+	ADMIT_HOLD__COUNT,
+};
+struct admit_counts {
+	uint64_t started, never;
+	uint64_t held[ADMIT_HOLD__COUNT];
+};
+void admit_counts(const struct admit *a, struct admit_counts *ret);
+const char *admit_hold_name(enum admit_hold h);
+
+/* One pool now: instances waiting in it, slots used and its size (-1: missing), and the
+ * instances admitted from it since admit_new with their waits (ready to admitted) summed. */
+struct admit_pool_stats {
+	size_t waiting;
+	int64_t used;
+	int32_t slots;
+	uint64_t started;
+	int64_t waited_ms;
+};
+void admit_pool_stats(const struct admit *a, uint32_t pool, struct admit_pool_stats *ret);
+
 /* Slots held in pool / active instances of DAG. */
 int64_t admit_pool_used(const struct admit *a, uint32_t pool);
 int32_t admit_dag_active(const struct admit *a, uint32_t dag);

@@ -40,6 +40,7 @@ void config_defaults(struct config *c)
 	c->listen = NULL;
 	c->tls_cert = c->tls_key = NULL;
 	c->health_stall_ms = 30 * 1000;
+	c->metrics_public = false;
 }
 
 static void free_pools(struct config *c)
@@ -401,8 +402,9 @@ static void set_tls(struct config *c, const struct ynode *v, struct diag_list *d
 		if (which == ARRAY_SIZE(tls_keys)) {
 			unknown_key(d, k, "key", " in tls", tls_keys, ARRAY_SIZE(tls_keys));
 		} else if (x->type != YN_SCALAR || !*x->str) {
-			diag_add(d, x->line, x->col, "'%s' in tls must be a file path (PEM), got %s",
-				 tls_keys[which], ynode_describe(x));
+			diag_add(d, x->line, x->col,
+				 "'%s' in tls must be a file path (PEM), got %s", tls_keys[which],
+				 ynode_describe(x));
 		} else {
 			free(files[which]);
 			files[which] = xstrdup(x->str);
@@ -432,6 +434,31 @@ static void set_health_stall(struct config *c, const struct ynode *v, struct dia
 		c->health_stall_ms = ms;
 }
 
+static const char *const metrics_keys[] = {"public"};
+
+static void set_metrics(struct config *c, const struct ynode *v, struct diag_list *d)
+{
+	if (v->type != YN_MAP) {
+		diag_add(d, v->line, v->col,
+			 "'metrics' must be a mapping like {public: true}, got %s",
+			 ynode_describe(v));
+		return;
+	}
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct ynode *k = v->pairs[i].key, *x = v->pairs[i].value;
+		bool b;
+		if (strcmp(k->str, "public") != 0)
+			unknown_key(d, k, "key", " in metrics", metrics_keys,
+				    ARRAY_SIZE(metrics_keys));
+		else if (x->type != YN_SCALAR || !ynode_bool(x, &b))
+			diag_add(d, x->line, x->col,
+				 "'public' in metrics must be true or false, got %s",
+				 ynode_describe(x));
+		else
+			c->metrics_public = b;
+	}
+}
+
 static const struct {
 	const char *key;
 	void (*fn)(struct config *c, const struct ynode *v, struct diag_list *d);
@@ -449,6 +476,7 @@ static const struct {
     {"listen", set_listen},
     {"tls", set_tls},
     {"health_stall", set_health_stall},
+    {"metrics", set_metrics},
 };
 
 int config_read(const char *path, char **ret_text, size_t *ret_len)

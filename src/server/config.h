@@ -16,12 +16,14 @@
  *   listen: 127.0.0.1:8080 # the HTTP API (docs/api.md); --listen and $GUST_LISTEN win
  *   tls: {cert: cert.pem, key: key.pem}   # HTTPS instead of HTTP
  *   health_stall: 30s      # GET /api/v1/health answers 503 when the loop has not turned for this
+ *   metrics: {public: true}   # GET /metrics without credentials (default: a viewer's token)
  *
  * Unknown keys and bad values are errors with FILE:LINE:COL, like DAG files.
  */
 #ifndef GUST_SERVER_CONFIG_H
 #define GUST_SERVER_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +52,7 @@ struct config {
 	char *listen;			  /* NULL: default (127.0.0.1:8080) */
 	char *tls_cert, *tls_key;	  /* both or neither */
 	int64_t health_stall_ms;	  /* default 30 s */
+	bool metrics_public;		  /* GET /metrics needs no credentials; default false */
 };
 
 void config_defaults(struct config *c);

@@ -103,7 +103,7 @@ void on_dag_timer(struct server *s, size_t idx, int64_t now)
 				free(rid);
 			}
 			store_dag_set_last_logical(s->st, tx, e->dag_id, due[n - 1]);
-			if (store_commit(tx) < 0)
+			if (server_commit(s, tx) < 0)
 				slog(LOG_ERROR, "store: cannot commit new runs: %s",
 				     store_errmsg(s->st));
 			last = due[n - 1];

@@ -12,6 +12,7 @@
 #include "base/fsutil.h"
 #include "base/util.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/pools.h"
 
 /* ---- admission ------------------------------------------------------------------------------ */
@@ -231,7 +232,7 @@ void start_ready(struct server *s, int64_t now)
 		e = store_attempt_add(s->st, tx, &a, &ps[k].attempt_id);
 	}
 	if (e == 0)
-		e = store_commit(tx);
+		e = server_commit(s, tx);
 	else if (tx)
 		store_rollback(tx);
 	if (e < 0) {
@@ -266,6 +267,7 @@ void start_ready(struct server *s, int64_t now)
 				*l = (struct live){p->r->serial, p->ti, p->attempt_id};
 				u64map_put(&s->live, key, l);
 				s->running++;
+				metrics_task_started(s->metrics);
 			} else {
 				struct attempt_outcome o = {.status = AS_FAILED, .exit_code = -1};
 				o.message = xasprintf("cannot start the attempt in %s: %s", p->dir,

@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "ops/shape.h"
 #include "server/log.h"
+#include "server/metrics.h"
 
 /* ---- runs in memory ------------------------------------------------------------------------ */
 
@@ -37,6 +38,9 @@ struct srun *srun_add(struct server *s, const struct store_run *row, struct dagv
 void srun_free(struct server *s, struct srun *r)
 {
 	u64map_del(&s->by_serial, r->serial);
+	if (s->metrics)
+		metrics_run_gone(s->metrics, r->seen, r->n_seen);
+	free(r->seen);
 	run_free(r->run);
 	dagver_unref(r->ver);
 	free(r->adm_pool);
@@ -105,6 +109,7 @@ int server_persist(struct server *s, struct store_tx *tx)
 		s->changes =
 		    xrealloc_array(s->changes, n_tis + 1, sizeof(*s->changes), &s->cap_changes);
 		size_t n = run_drain_changes(r->run, s->changes, s->cap_changes);
+		metrics_tis_changed(s->metrics, r->run, &r->seen, &r->n_seen, s->changes, n);
 		for (size_t j = 0; j < n; j++)
 			if (run_ti(r->run, s->changes[j])->state != TI_SCHEDULED)
 				admit_remove(s->adm, srun_ti_key(r, s->changes[j]));
@@ -122,6 +127,7 @@ int server_persist(struct server *s, struct store_tx *tx)
 		enum run_state st = run_get_state(r->run);
 		if (!r->finished && st != RUN_RUNNING && st != RUN_QUEUED) {
 			r->finished = true;
+			metrics_run_ended(s->metrics, st);
 			if (store_run_set_state(s->st, tx, r->run_id, run_state_name(st),
 						run_message(r->run), server_now(s)) < 0)
 				rc = -EIO;
@@ -139,6 +145,15 @@ int server_persist(struct server *s, struct store_tx *tx)
 	return rc;
 }
 
+/* store_commit, timed for the metrics. */
+int server_commit(struct server *s, struct store_tx *tx)
+{
+	int64_t t0 = mono_us();
+	int e = store_commit(tx);
+	prom_hist_observe(&s->metrics->commit, mono_us() - t0);
+	return e;
+}
+
 /* One transaction around server_persist(). A store that cannot be written stops the server: going
  * on would start work it cannot record. */
 void commit_step(struct server *s)
@@ -148,7 +163,7 @@ void commit_step(struct server *s)
 	if (e == 0)
 		e = server_persist(s, tx);
 	if (e == 0)
-		e = store_commit(tx);
+		e = server_commit(s, tx);
 	else if (tx)
 		store_rollback(tx);
 	if (e < 0) {

@@ -23,6 +23,7 @@
 #include "dag/dag_time.h"
 #include "ops/identity.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/pools.h"
 
 extern char **environ;
@@ -200,6 +201,12 @@ static int api_why(void *ctx, const char *run_id, const char *task_id, int32_t m
 	return server_why(ctx, run_id, task_id, map_index, ret, err);
 }
 
+/* GET /metrics, on an HTTP thread: only what the loop published (server/metrics.h). */
+static void api_metrics(void *ctx, struct buf *out)
+{
+	metrics_render(ctx, out);
+}
+
 /* The HTTP API, on --listen, else $GUST_LISTEN, else the config's `listen`, else loopback. */
 static int start_api(struct server *s)
 {
@@ -218,6 +225,9 @@ static int start_api(struct server *s)
 	    .store_url = db,
 	    .clock_offset_ms = s->offset,
 	    .loop = {api_apply, api_poked, api_why, s},
+	    .metrics = api_metrics,
+	    .metrics_ctx = s->metrics,
+	    .metrics_public = s->cfg.metrics_public,
 	};
 	char *msg = NULL;
 	int e = api_start(&ao, &s->api, &msg);
@@ -334,6 +344,7 @@ int server_main(const struct server_opts *o)
 	s->drain = false;
 	u64map_init(&s->by_serial);
 	u64map_init(&s->live);
+	s->metrics = metrics_new(wall_ms());
 	int rc = 1;
 
 	config_defaults(&s->cfg);
@@ -501,10 +512,12 @@ int server_main(const struct server_opts *o)
 		api_check_deploys(s->api, s->st);
 		api_loop_turned(s->api, mono_ms());
 		notify_turned(&s->notify, mono_us());
+		metrics_publish(s);
 		if (s->drain && s->running == 0)
 			break;
 		arm_timerfd(s, server_now(s));
 		int64_t turn = mono_us() - woke_us;
+		prom_hist_observe(&s->metrics->loop_turn, turn);
 		if (turn > longest_us)
 			longest_us = turn;
 		struct epoll_event got[16];
@@ -590,6 +603,7 @@ out:
 	free(s->changes);
 	free(s->base_env);
 	server_vars_close(s);
+	metrics_free(s->metrics);
 	free(s->logs_dir);
 	free(s->test_stall_path);
 	free(s->home);

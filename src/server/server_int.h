@@ -48,6 +48,8 @@ struct srun {
 	uint32_t adm_dag;   /* admit_dag() of its DAG */
 	uint32_t *adm_pool; /* per task: admit_pool() of its pool (NULL until first needed) */
 	bool said_conflict; /* logged that it waits for a conflicting run */
+	uint8_t *seen;	    /* per TI: its state as the metrics last counted it (metrics.h) */
+	uint32_t n_seen;
 };
 
 /* An attempt handed to the executor. */
@@ -84,6 +86,7 @@ struct attempt_end {
 };
 
 struct api;
+struct metrics;
 
 struct server {
 	struct server_opts opts;
@@ -126,6 +129,7 @@ struct server {
 	struct run_lookup lookup;	/* over `vars`, for rendering attempts */
 	uint32_t *changes;
 	size_t cap_changes;
+	struct metrics *metrics; /* GET /metrics (metrics.h) */
 };
 
 /* server.c */
@@ -135,6 +139,7 @@ void server_timer_push(struct server *s, int64_t at, enum timer_kind kind, uint6
 
 /* runs.c */
 void commit_step(struct server *s);
+int server_commit(struct server *s, struct store_tx *tx);
 void drop_finished_runs(struct server *s);
 char *server_json_text(json_t *v);
 int server_persist(struct server *s, struct store_tx *tx);
@@ -170,6 +175,11 @@ struct ops_err;
 /* A write request applied to the live state, as the CLI's and the API's are (ADR 0007). */
 int server_ops_apply(struct server *s, const struct ops_req *rq, struct ops_answer *ans,
 		     struct ops_err *err);
+
+/* metrics.c: at the end of each turn, what GET /metrics reads (never waits on a scrape; at
+ * most every METRICS_PUBLISH_MS), and the same unthrottled (-1: a scrape held the snapshot). */
+void metrics_publish(struct server *s);
+int metrics_publish_now(struct server *s);
 
 /* vars.c */
 /* Open (create at first start) the master key and load the snapshot; -1 after printing why

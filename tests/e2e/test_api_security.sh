@@ -12,7 +12,7 @@ openapi_operations() {
 import re, sys
 path = method = None
 for line in open(sys.argv[1]):
-    m = re.match(r"^  (/api/\S+):\s*$", line)
+    m = re.match(r"^  (/\S+):\s*$", line)
     if m:
         path, method = m.group(1), None
         continue

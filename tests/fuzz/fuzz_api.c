@@ -47,6 +47,7 @@
 #include "ops/identity.h"
 #include "ops/ops.h"
 #include "server/config.h"
+#include "server/metrics.h"
 #include "server/why.h"
 #include "store/store.h"
 
@@ -75,6 +76,7 @@ static struct {
 	pthread_t loop;
 	_Atomic bool stop;
 	pthread_mutex_t mu; /* the loop's store against the harness's own use of it */
+	struct metrics *metrics; /* GET /metrics: the server's own, with nothing published */
 } g;
 
 static void die(const char *what, const char *msg)
@@ -89,6 +91,12 @@ static int apply(void *ctx, const struct ops_req *rq, struct ops_answer *ans, st
 {
 	struct ops_ctx c = {.st = g.st, .now = wall_ms(), .dags = &ops_dags_from_store};
 	return ops_apply(&c, NULL, rq, ans, err);
+}
+
+/* GET /metrics as the server renders it (on the HTTP thread). */
+static void render_metrics(void *ctx, struct buf *out)
+{
+	metrics_render(ctx, out);
 }
 
 /* GET .../why as the server answers it, over the store's DAG versions and default limits. */
@@ -223,6 +231,7 @@ static void teardown(void)
 	atomic_store(&g.stop, true);
 	pthread_join(g.loop, NULL);
 	api_stop(g.api);
+	metrics_free(g.metrics);
 	curl_easy_cleanup(g.curl);
 	store_close(g.st);
 	rm_rf(g.home);
@@ -247,7 +256,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				.home = g.home,
 				.dags_dir = dags,
 				.store_url = g.db,
-				.loop = {.apply = apply, .why = why}};
+				.loop = {.apply = apply, .why = why},
+				.metrics = render_metrics};
+	g.metrics = metrics_new(wall_ms());
+	o.metrics_ctx = g.metrics;
 	if (api_start(&o, &g.api, &msg) < 0)
 		die("api", msg);
 	free(dags);

@@ -579,3 +579,88 @@ TEST(admit_reserver_of_a_pool_that_shrank_never_fits)
 	ASSERT_STR_CONTAINS(pk.why, "which has 2 now");
 	admit_free(a);
 }
+
+TEST(admit_counts_decisions_and_pool_waits)
+{
+	struct admit *a = mk(8, 1000, 16 * G);
+	uint32_t d = admit_dag(a, "d", 0), p = admit_pool(a, "p"), q = admit_pool(a, "q");
+	admit_pool_set(a, p, 2);
+	admit_pool_set(a, q, 4);
+	struct admit_need n = need(d, p, 1), wide = need(d, p, 2);
+	admit_add(a, 1, &n, 0, 0, 0);
+	/* Held (set aside): 2 slots, 1 free once 1 runs. A full pool is not looked at, so it
+	 * holds nothing back here: its instances show as waiting. */
+	admit_add(a, 2, &wide, 0, 0, 0);
+	struct admit_need big = need(d, q, 1);
+	big.cpu_milli = 2000; /* more than the host: never */
+	admit_add(a, 3, &big, 0, 0, 0);
+	struct admit_need cpu = need(d, q, 1);
+	cpu.cpu_milli = 800;
+	admit_add(a, 4, &cpu, 0, 100, 100);
+	admit_add(a, 5, &cpu, 0, 100, 100); /* held: 800 + 800 > 1000 */
+	struct admit_pick pk;
+	int started = 0, nevers = 0;
+	enum admit_verdict v;
+	while ((v = admit_next(a, 1100, &pk)) != ADMIT_NONE)
+		v == ADMIT_START ? started++ : nevers++;
+	ASSERT_INT_EQ(started, 2);
+	ASSERT_INT_EQ(nevers, 1);
+	struct admit_counts c;
+	admit_counts(a, &c);
+	ASSERT_INT_EQ(c.started, 2);
+	ASSERT_INT_EQ(c.never, 1);
+	ASSERT_INT_EQ(c.held[ADMIT_HOLD_POOL], 1);
+	ASSERT_INT_EQ(c.held[ADMIT_HOLD_CPU], 1);
+	ASSERT_INT_EQ(c.held[ADMIT_HOLD_PARALLELISM] + c.held[ADMIT_HOLD_MAX_ACTIVE_TASKS] +
+			  c.held[ADMIT_HOLD_MEMORY] + c.held[ADMIT_HOLD_DISK],
+		      0);
+	struct admit_pool_stats ps, qs;
+	admit_pool_stats(a, p, &ps);
+	admit_pool_stats(a, q, &qs);
+	ASSERT_INT_EQ(ps.waiting, 1);
+	ASSERT_INT_EQ(qs.waiting, 1);
+	ASSERT_INT_EQ(ps.started, 1);
+	ASSERT_INT_EQ(qs.started, 1);
+	ASSERT_INT_EQ(ps.slots, 2);
+	ASSERT_INT_EQ(ps.used, 1);
+	/* Waits from ready to admitted: 1100 ms in p, 1000 in q. */
+	ASSERT_INT_EQ(ps.waited_ms, 1100);
+	ASSERT_INT_EQ(qs.waited_ms, 1000);
+	admit_pool_stats(a, 99, &ps); /* no such pool: zeros */
+	ASSERT_INT_EQ(ps.started + ps.waiting, 0);
+	ASSERT_STR_EQ(admit_hold_name(ADMIT_HOLD_MAX_ACTIVE_TASKS), "max_active_tasks");
+	admit_free(a);
+
+	/* Parallelism: counted when it stops admit_next with instances waiting. */
+	a = mk(1, 8000, 16 * G);
+	d = admit_dag(a, "d", 0);
+	p = admit_pool(a, "default_pool");
+	admit_pool_set(a, p, 8);
+	n = need(d, p, 1);
+	ASSERT_INT_EQ(next(a, 0), 0); /* nothing waiting: not a hold */
+	admit_add(a, 1, &n, 0, 0, 0);
+	admit_add(a, 2, &n, 0, 0, 0);
+	ASSERT(next(a, 0) != 0);
+	ASSERT_INT_EQ(next(a, 0), 0);
+	admit_counts(a, &c);
+	ASSERT_INT_EQ(c.held[ADMIT_HOLD_PARALLELISM], 1);
+	admit_free(a);
+}
+
+TEST(admit_counts_max_active_tasks_holds)
+{
+	struct admit *a = mk(8, 8000, 16 * G);
+	uint32_t d = admit_dag(a, "d", 1), p = admit_pool(a, "default_pool");
+	admit_pool_set(a, p, 8);
+	struct admit_need n = need(d, p, 1);
+	admit_add(a, 1, &n, 0, 0, 0);
+	admit_add(a, 2, &n, 0, 0, 0);
+	ASSERT(next(a, 0) != 0);
+	ASSERT_INT_EQ(next(a, 0), 0);
+	struct admit_counts c;
+	admit_counts(a, &c);
+	ASSERT_INT_EQ(c.started, 1);
+	ASSERT_INT_EQ(c.held[ADMIT_HOLD_MAX_ACTIVE_TASKS], 1);
+	ASSERT_INT_EQ(c.held[ADMIT_HOLD_PARALLELISM], 0);
+	admit_free(a);
+}

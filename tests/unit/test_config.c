@@ -146,10 +146,10 @@ TEST(config_unknown_settings_have_hints)
 	expect_problems("priority_aging: 1m\n",
 			"1:1: unknown setting 'priority_aging' (did you mean "
 			"'priority_ageing'?)\n");
-	expect_problems(
-	    "colour: red\n",
-	    "1:1: unknown setting 'colour' (use parallelism, retention, dags, pools, "
-	    "host, priority_ageing, reserve_after, durability, parse_timeout, parse_memory, listen, tls or health_stall)\n");
+	expect_problems("colour: red\n",
+			"1:1: unknown setting 'colour' (use parallelism, retention, dags, pools, "
+			"host, priority_ageing, reserve_after, durability, parse_timeout, "
+			"parse_memory, listen, tls, health_stall or metrics)\n");
 	expect_problems("durabilty: full\n",
 			"1:1: unknown setting 'durabilty' (did you mean 'durability'?)\n");
 }
@@ -262,7 +262,7 @@ TEST(config_api_settings)
 	ASSERT(c.listen == NULL && c.tls_key == NULL);
 
 	expect_problems("listen: 8080\n", "1:9: bad address '8080' for 'listen': missing ':PORT' "
-					   "(use ADDR:PORT, e.g. 127.0.0.1:8080)\n");
+					  "(use ADDR:PORT, e.g. 127.0.0.1:8080)\n");
 	expect_problems("listen: [a]\n",
 			"1:9: 'listen' must be an address and port like 127.0.0.1:8080, got a "
 			"list\n");
@@ -270,8 +270,33 @@ TEST(config_api_settings)
 	expect_problems("tls: {cert: a.pem, key: b.pem, ca: c.pem}\n",
 			"1:32: unknown key 'ca' in tls (use cert or key)\n");
 	expect_problems("tls: on\n", "1:6: 'tls' must be a mapping like {cert: "
-				      "/etc/gust/cert.pem, key: /etc/gust/key.pem}, got a string\n");
+				     "/etc/gust/cert.pem, key: /etc/gust/key.pem}, got a string\n");
 	expect_problems("health_stall: 10ms\n", "1:15: 'health_stall' must be at least 1s\n");
+}
+
+TEST(config_metrics)
+{
+	struct config c;
+	config_defaults(&c);
+	ASSERT(!c.metrics_public); /* secure by default: a viewer's token */
+	char *problems;
+	ASSERT_INT_EQ(load(&c, "metrics: {public: true}\n", &problems), 0);
+	ASSERT_STR_EQ(problems, "");
+	free(problems);
+	ASSERT(c.metrics_public);
+	ASSERT_INT_EQ(load(&c, "metrics: {public: false}\n", &problems), 0);
+	free(problems);
+	ASSERT(!c.metrics_public);
+	config_free(&c);
+
+	expect_problems("metrics: on\n",
+			"1:10: 'metrics' must be a mapping like {public: true}, got a string\n");
+	expect_problems("metrics: {public: maybe}\n",
+			"1:19: 'public' in metrics must be true or false, got a string\n");
+	expect_problems("metrics: {public: [true]}\n",
+			"1:19: 'public' in metrics must be true or false, got a list\n");
+	expect_problems("metrics: {publc: true}\n",
+			"1:11: unknown key 'publc' in metrics (did you mean 'public'?)\n");
 }
 
 TEST(config_bad_host_and_durations)
